@@ -1,0 +1,60 @@
+"""Settings: defaults, URL normalisation and errors that name the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from config.settings import DEFAULT_DATABASE_URL, SettingsError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch, tmp_path):
+    for name in ("DATABASE_URL", "UNTOC_DATA_DIR", "PUBLIC_BASE_URL", "PORT", "WEB_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+
+
+def test_defaults_run_on_sqlite_without_any_account():
+    settings = load_settings()
+    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert settings.database_url.startswith("sqlite+aiosqlite:///")
+    assert settings.data_dir is None
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgres://u:p@db.example:5432/app", "postgresql+asyncpg://u:p@db.example:5432/app"),
+        ("postgresql://u@localhost/app", "postgresql+asyncpg://u@localhost/app"),
+        ("sqlite:///data/watch.db", "sqlite+aiosqlite:///data/watch.db"),
+    ],
+)
+def test_database_urls_are_normalised(monkeypatch, given, expected):
+    monkeypatch.setenv("DATABASE_URL", given)
+    assert load_settings().database_url == expected
+
+
+def test_dotenv_file_is_read(tmp_path):
+    (tmp_path / ".env").write_text("DATABASE_URL=postgres://x@h/db\n")
+    assert load_settings().database_url == "postgresql+asyncpg://x@h/db"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "words"),
+    [
+        ("DATABASE_URL", "mysql://x@h/db", "postgresql://"),
+        ("PORT", "eighty", "PORT"),
+        ("PUBLIC_BASE_URL", "watch.example.org", "http://"),
+        ("UNTOC_DATA_DIR", "/no/such/dir", "not a directory"),
+    ],
+)
+def test_a_wrong_value_names_the_variable_and_the_expected_form(
+    monkeypatch, variable, value, words
+):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert variable in message
+    assert words in message
+    assert value in message
