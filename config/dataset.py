@@ -1,0 +1,528 @@
+"""The curated dataset: what the review mechanism is, who is in it, and what is scheduled.
+
+Facts live in YAML files (`config/data/` ships with the service; operators add or
+override facts with files in `UNTOC_DATA_DIR`). Every fact carries its `source` and its
+`confidence`. `load_dataset` validates everything and reports every problem at once,
+each with its file and line, so an operator can fix a file in one pass.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from config.countries import is_country_code, suggest_codes
+from config.yamlfile import LineDict, YamlError, line_of, read_yaml
+
+BUNDLED_DATA_DIR = Path(__file__).with_name("data")
+VIENNA = "Europe/Vienna"
+
+Confidence = Literal["confirmed", "reported", "projected"]
+CONFIDENCE_ORDER: dict[str, int] = {"projected": 0, "reported": 1, "confirmed": 2}
+THEMES = (
+    "tip",
+    "som",
+    "firearms",
+    "cooperation",
+    "technical-assistance",
+    "criminalization",
+    "prevention",
+    "general",
+)
+Theme = Literal[
+    "tip",
+    "som",
+    "firearms",
+    "cooperation",
+    "technical-assistance",
+    "criminalization",
+    "prevention",
+    "general",
+]
+EventKind = Literal[
+    "constructive-dialogue", "preparation-day", "cop", "working-group", "training", "other"
+]
+Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)]
+Code = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+def weakest(*levels: Confidence) -> Confidence:
+    """The least certain of several confidence levels: a chain is as sure as its weakest link."""
+    return min(levels, key=CONFIDENCE_ORDER.__getitem__)
+
+
+class _Fact(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    source: Text
+    confidence: Confidence
+
+
+class Instrument(_Fact):
+    id: Id
+    short: Text
+    name: Text
+
+
+class Cluster(_Fact):
+    number: int = Field(ge=1, le=9)
+    title: Text
+    themes: list[Theme] = Field(default_factory=list)
+    articles: dict[Id, list[int]] = Field(default_factory=dict)
+
+
+class ClusterStart(_Fact):
+    cluster: int = Field(ge=1, le=9)
+    date: dt.date
+    note: Text | None = None
+
+
+class Membership(_Fact):
+    countries: list[Code]
+
+
+class Group(_Fact):
+    number: int = Field(ge=1, le=9)
+    reviews: int | None = Field(default=None, ge=0)
+    cluster_starts: list[ClusterStart] = Field(default_factory=list)
+    members: list[Membership] = Field(default_factory=list)
+
+
+class StateParty(_Fact):
+    code: Code
+    aliases: list[Text] = Field(default_factory=list)
+
+
+class NonParty(_Fact):
+    code: Code
+
+
+class ReviewStart(_Fact):
+    """The actual start of one State's review for one cluster (overrides its group's)."""
+
+    country: Code
+    cluster: int = Field(ge=1, le=9)
+    date: dt.date
+
+
+class Reviewers(_Fact):
+    country: Code
+    cluster: int = Field(ge=1, le=9)
+    states: list[Code] = Field(min_length=1, max_length=2)
+
+
+class Offset(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    days: int = Field(default=0, ge=0, le=3650)
+    weeks: int = Field(default=0, ge=0, le=520)
+    months: int = Field(default=0, ge=0, le=120)
+
+
+class MilestoneRule(_Fact):
+    """One step of a country review, due `offset` after the review start or another step.
+
+    With `after` naming another step the rule is chained: the due date runs from that
+    step's recorded actual date, or from its due date (then only `projected`).
+    """
+
+    id: Id
+    title: Text
+    after: Id = "start"
+    offset: Offset
+    actor: Text
+    hint: Text
+
+
+class MilestoneDate(_Fact):
+    """A recorded actual date on which a step of a review was completed."""
+
+    country: Code
+    cluster: int = Field(ge=1, le=9)
+    milestone: Id
+    date: dt.date
+
+
+_TIME = re.compile(r"^(midnight|([01]\d|2[0-3]):[0-5]\d)$")
+
+
+class Registration(BaseModel):
+    """A registration deadline: a local date, a time ("midnight" = end of that day), a zone."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    deadline: dt.date
+    time: str = "midnight"
+    zone: str = VIENNA
+    url: Text | None = None
+    note: Text | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Registration:
+        if not _TIME.match(self.time):
+            raise ValueError(f"time {self.time!r} must be 'midnight' or HH:MM (24-hour)")
+        zone = check_zone(self.zone)
+        if self.local_time is not None and not wall_time_exists(
+            self.deadline, self.local_time, zone
+        ):
+            raise ValueError(f"{self.deadline} {self.time} does not exist in {self.zone} (DST gap)")
+        return self
+
+    @property
+    def local_time(self) -> dt.time | None:
+        """The wall-clock time, or None for "midnight" (the end of the date)."""
+        return None if self.time == "midnight" else dt.time.fromisoformat(self.time)
+
+
+class Event(_Fact):
+    """A dated event: a constructive dialogue, a COP session, a Working Group, a training."""
+
+    id: Id
+    kind: EventKind
+    title: Text
+    themes: list[Theme] = Field(default_factory=list)
+    start: dt.date
+    end: dt.date | None = None
+    start_time: dt.time | None = None
+    end_time: dt.time | None = None
+    zone: str = VIENNA
+    place: Text | None = None
+    url: Text | None = None
+    registration: Registration | None = None
+    status: Literal["scheduled", "cancelled"] = "scheduled"
+    note: Text | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Event:
+        zone = check_zone(self.zone)
+        if self.start_time is not None and not wall_time_exists(self.start, self.start_time, zone):
+            raise ValueError(
+                f"{self.start} {self.start_time} does not exist in {self.zone} (DST gap)"
+            )
+        if self.end is not None and self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        if self.end_time is not None and self.start_time is None:
+            raise ValueError("end_time needs a start_time")
+        return self
+
+
+class Source(_Fact):
+    """A page or feed the watcher polls for changes."""
+
+    id: Id
+    url: Annotated[str, StringConstraints(pattern=r"^https?://")]
+    kind: Literal["html", "rss", "atom", "ics"] = "html"
+    interval_minutes: int = Field(default=360, ge=5, le=10080)
+    selector: Text | None = None
+    ignore: list[Text] = Field(default_factory=list)
+    language: Literal["ar", "en", "es", "fr", "ru", "zh"] = "en"
+    themes: list[Theme] = Field(default_factory=list)
+
+
+def wall_time_exists(day: dt.date, time: dt.time, zone: ZoneInfo) -> bool:
+    """False for a wall-clock time that a daylight-saving change skips in `zone`."""
+    local = dt.datetime.combine(day, time, tzinfo=zone)
+    return local.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None) == local.replace(
+        tzinfo=None
+    )
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def check_zone(zone: str) -> ZoneInfo:
+    """Return the IANA zone named `zone`, or raise a ValueError that says what exists."""
+    if "/" not in zone and zone != "UTC":
+        raise ValueError(f"zone {zone!r} is not an IANA zone name; write e.g. Europe/Vienna")
+    try:
+        return ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        close = difflib.get_close_matches(zone, _zones(), n=3, cutoff=0.7)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ValueError(f"zone {zone!r} does not exist{hint}") from None
+
+
+@dataclass(frozen=True)
+class _Collection:
+    """How one top-level YAML key maps to a model and to the key that identifies an entry."""
+
+    model: type[_Fact]
+    key: Callable[[Any], Hashable]
+
+
+Hashable = str | int | tuple[object, ...]
+
+COLLECTIONS: dict[str, _Collection] = {
+    "instruments": _Collection(Instrument, lambda x: x.id),
+    "clusters": _Collection(Cluster, lambda x: x.number),
+    "groups": _Collection(Group, lambda x: x.number),
+    "states": _Collection(StateParty, lambda x: x.code),
+    "non_parties": _Collection(NonParty, lambda x: x.code),
+    "review_starts": _Collection(ReviewStart, lambda x: (x.country, x.cluster)),
+    "reviewers": _Collection(Reviewers, lambda x: (x.country, x.cluster)),
+    "milestones": _Collection(MilestoneRule, lambda x: x.id),
+    "milestone_dates": _Collection(MilestoneDate, lambda x: (x.country, x.cluster, x.milestone)),
+    "events": _Collection(Event, lambda x: x.id),
+    "sources": _Collection(Source, lambda x: x.id),
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in the dataset, located as precisely as we can."""
+
+    path: Path
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.path}:{self.line}: {self.message}"
+            if self.line
+            else f"{self.path}: {self.message}"
+        )
+
+
+class DatasetError(Exception):
+    """The dataset cannot be used; `problems` lists every problem found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        listing = "\n  ".join(str(p) for p in problems)
+        super().__init__(f"{len(problems)} problem(s) in the dataset:\n  {listing}")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The validated dataset, each collection keyed by its identity, in file order."""
+
+    instruments: dict[str, Instrument]
+    clusters: dict[int, Cluster]
+    groups: dict[int, Group]
+    states: dict[str, StateParty]
+    non_parties: dict[str, NonParty]
+    review_starts: dict[tuple[str, int], ReviewStart]
+    reviewers: dict[tuple[str, int], Reviewers]
+    milestones: dict[str, MilestoneRule]
+    milestone_dates: dict[tuple[str, int, str], MilestoneDate]
+    events: dict[str, Event]
+    sources: dict[str, Source]
+    files: tuple[Path, ...] = field(default=())
+    _membership: dict[str, tuple[Group, Membership]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        found = {
+            code: (group, membership)
+            for group in self.groups.values()
+            for membership in group.members
+            for code in membership.countries
+        }
+        object.__setattr__(self, "_membership", found)
+
+    def group_of(self, code: str) -> tuple[Group, Membership] | None:
+        """The group a State party was drawn into, with the fact that says so, if known."""
+        return self._membership.get(code)
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        """Other names people use for States parties (e.g. UK), mapped to their codes."""
+        return {alias: code for code, state in self.states.items() for alias in state.aliases}
+
+    def with_milestone_dates(self, extra: Iterable[MilestoneDate]) -> Dataset:
+        """A copy where `extra` (e.g. dates recorded by operators) override the files."""
+        dates = dict(self.milestone_dates)
+        for item in extra:
+            dates[(item.country, item.cluster, item.milestone)] = item
+        return replace(self, milestone_dates=dates)
+
+
+@dataclass
+class _Entry:
+    value: Any
+    path: Path
+    line: int | None
+    layer: int
+
+
+def _read_layer(paths: list[Path], layer: int, problems: list[Problem]) -> list[tuple[str, _Entry]]:
+    entries: list[tuple[str, _Entry]] = []
+    for path in paths:
+        try:
+            document = read_yaml(path)
+        except YamlError as exc:
+            problems.append(Problem(path, exc.line or None, exc.problem))
+            continue
+        except OSError as exc:
+            problems.append(Problem(path, None, f"cannot read the file: {exc.strerror}"))
+            continue
+        if document is None:
+            continue
+        if not isinstance(document, LineDict):
+            problems.append(Problem(path, 1, "expected a mapping of collections, e.g. 'events:'"))
+            continue
+        for name, items in document.items():
+            line = document.key_lines[name]
+            if name not in COLLECTIONS:
+                known = ", ".join(COLLECTIONS)
+                problems.append(Problem(path, line, f"unknown section {name!r}; known: {known}"))
+                continue
+            if not isinstance(items, list):
+                problems.append(Problem(path, line, f"{name!r} must be a list of entries"))
+                continue
+            model = COLLECTIONS[name].model
+            for item in items:
+                item_line = item.line if isinstance(item, LineDict) else line
+                try:
+                    value = model.model_validate(item)
+                except ValidationError as exc:
+                    for error in exc.errors():
+                        where = line_of(item, error["loc"]) or item_line
+                        field_name = ".".join(str(p) for p in error["loc"]) or name
+                        message = error["msg"].removeprefix("Value error, ")
+                        problems.append(Problem(path, where, f"{name}: {field_name}: {message}"))
+                    continue
+                entries.append((name, _Entry(value, path, item_line, layer)))
+    return entries
+
+
+def _yaml_files(directory: Path) -> list[Path]:
+    return sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+
+
+def load_dataset(data_dir: Path | None = None, bundled_dir: Path = BUNDLED_DATA_DIR) -> Dataset:
+    """Load the bundled dataset and the operator's overrides, and validate the whole."""
+    problems: list[Problem] = []
+    layers = [_yaml_files(bundled_dir)]
+    if data_dir is not None:
+        if not data_dir.is_dir():
+            raise DatasetError([Problem(data_dir, None, "UNTOC_DATA_DIR is not a directory")])
+        layers.append(_yaml_files(data_dir))
+    merged: dict[str, dict[Hashable, _Entry]] = {name: {} for name in COLLECTIONS}
+    for layer, paths in enumerate(layers):
+        for name, entry in _read_layer(paths, layer, problems):
+            key = COLLECTIONS[name].key(entry.value)
+            previous = merged[name].get(key)
+            if previous is not None and previous.layer == layer:
+                problems.append(
+                    Problem(
+                        entry.path,
+                        entry.line,
+                        f"{name}: duplicate id {key!r} (first at {previous.path}:{previous.line})",
+                    )
+                )
+                continue
+            merged[name][key] = entry  # a later layer overrides a bundled fact
+    values: dict[str, dict[Any, Any]] = {
+        name: {k: e.value for k, e in entries.items()} for name, entries in merged.items()
+    }
+    dataset = Dataset(**values, files=tuple(p for layer in layers for p in layer))
+    where = {
+        (name, k): (e.path, e.line) for name, entries in merged.items() for k, e in entries.items()
+    }
+    problems.extend(_cross_check(dataset, where))
+    if problems:
+        raise DatasetError(problems)
+    return dataset
+
+
+def _cross_check(
+    data: Dataset, where: Mapping[tuple[str, Hashable], tuple[Path, int | None]]
+) -> list[Problem]:
+    """Check the references between collections: countries, clusters, steps, cycles."""
+    problems: list[Problem] = []
+
+    def report(name: str, key: Hashable, message: str) -> None:
+        path, line = where[(name, key)]
+        problems.append(Problem(path, line, f"{name}: {message}"))
+
+    def country(name: str, key: Hashable, code: str, *, party: bool = True) -> None:
+        if not is_country_code(code):
+            close = suggest_codes(code)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            report(name, key, f"unknown country code {code!r} (ISO 3166-1 alpha-2 or EU){hint}")
+        elif party and code not in data.states:
+            report(name, key, f"{code} is not listed in 'states' (the States parties)")
+
+    def cluster(name: str, key: Hashable, number: int) -> None:
+        if number not in data.clusters:
+            report(name, key, f"unknown cluster {number}; known: {sorted(data.clusters)}")
+
+    for code in data.states:
+        country("states", code, code, party=False)
+        if code in data.non_parties:
+            report("states", code, f"{code} is listed both as a State party and as a non-party")
+    for code in data.non_parties:
+        country("non_parties", code, code, party=False)
+    for number, cl in data.clusters.items():
+        for instrument in cl.articles:
+            if instrument not in data.instruments:
+                report("clusters", number, f"unknown instrument {instrument!r}")
+    seen_members: dict[str, int] = {}
+    for number, group in data.groups.items():
+        for start in group.cluster_starts:
+            cluster("groups", number, start.cluster)
+        for membership in group.members:
+            for code in membership.countries:
+                country("groups", number, code)
+                if code in seen_members and seen_members[code] != number:
+                    report("groups", number, f"{code} is also in group {seen_members[code]}")
+                seen_members[code] = number
+    for pair, review in data.review_starts.items():
+        country("review_starts", pair, review.country)
+        cluster("review_starts", pair, review.cluster)
+    for pair, reviewers in data.reviewers.items():
+        country("reviewers", pair, reviewers.country)
+        cluster("reviewers", pair, reviewers.cluster)
+        for code in reviewers.states:
+            country("reviewers", pair, code)
+            if code == reviewers.country:
+                report("reviewers", pair, f"{code} cannot review itself")
+    for rule_id, rule in data.milestones.items():
+        if rule.after != "start" and rule.after not in data.milestones:
+            report("milestones", rule_id, f"unknown rule {rule.after!r} in 'after'")
+        if rule.offset == Offset():
+            report("milestones", rule_id, "offset is zero; give days, weeks or months")
+    for rule_id in _cycles(data.milestones):
+        report("milestones", rule_id, "rules are chained in a cycle")
+    for key, actual in data.milestone_dates.items():
+        country("milestone_dates", key, actual.country)
+        cluster("milestone_dates", key, actual.cluster)
+        if actual.milestone not in data.milestones:
+            known = ", ".join(data.milestones)
+            report(
+                "milestone_dates", key, f"unknown milestone {actual.milestone!r}; known: {known}"
+            )
+    return problems
+
+
+def _cycles(rules: Mapping[str, MilestoneRule]) -> list[str]:
+    in_cycle = []
+    for rule_id in rules:
+        seen = {rule_id}
+        current = rules[rule_id].after
+        while current in rules:
+            if current in seen:
+                in_cycle.append(rule_id)
+                break
+            seen.add(current)
+            current = rules[current].after
+    return in_cycle

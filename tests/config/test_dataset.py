@@ -1,0 +1,272 @@
+"""The dataset loader: the bundled facts, operator overrides, and clear errors with lines."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from config.dataset import BUNDLED_DATA_DIR, DatasetError, load_dataset
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    return load_dataset()
+
+
+def write(directory: Path, name: str, text: str) -> Path:
+    path = directory / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def problems_of(data_dir: Path) -> list[str]:
+    with pytest.raises(DatasetError) as caught:
+        load_dataset(data_dir)
+    return [str(p) for p in caught.value.problems]
+
+
+EVENT = """\
+events:
+  - id: cd-2030-tip
+    kind: constructive-dialogue
+    title: Constructive Dialogue on Trafficking in Persons
+    themes: [tip]
+    start: {start}
+    registration: {{deadline: {deadline}, zone: {zone}}}
+    source: test
+    confidence: reported
+"""
+
+
+def test_bundled_dataset_has_every_state_party_and_the_domain_facts(bundled):
+    assert len(bundled.states) == 193
+    assert {"EU", "CK", "VA", "NU", "PS", "NO"} <= set(bundled.states)  # NO is Norway
+    assert set(bundled.non_parties).isdisjoint(bundled.states)
+    assert bundled.group_of("AT")[0].number == 2
+    assert bundled.group_of("GB")[0].number == 1
+    assert bundled.group_of("FR") is None  # unknown until an operator records it
+    assert [c.number for c in bundled.clusters.values()] == [1, 2, 3, 4]
+    assert bundled.clusters[1].articles["untoc"] == [2, 5, 6, 8, 9, 10, 15, 23]
+    assert bundled.clusters[3].confidence == "reported"
+    assert list(bundled.milestones) == [
+        "focal-points",
+        "governmental-experts",
+        "consultations",
+        "self-assessment",
+        "written-feedback",
+        "lists-of-observations",
+    ]
+    assert bundled.milestones["written-feedback"].after == "self-assessment"
+    som_tip = bundled.events["cd-2022-som-tip"]
+    assert som_tip.start == dt.date(2022, 7, 1)
+    assert som_tip.registration is not None
+    assert som_tip.registration.deadline == dt.date(2022, 5, 8)
+    assert som_tip.registration.zone == "Europe/Vienna"
+    assert bundled.events["cop-11"].end == dt.date(2022, 10, 21)
+    assert len(bundled.sources) >= 4
+
+
+def test_every_bundled_fact_carries_a_source_and_a_confidence(bundled):
+    collections = [
+        bundled.instruments,
+        bundled.clusters,
+        bundled.groups,
+        bundled.states,
+        bundled.milestones,
+        bundled.events,
+        bundled.sources,
+    ]
+    for collection in collections:
+        for fact in collection.values():
+            assert fact.source.strip()
+            assert fact.confidence in {"confirmed", "reported", "projected"}
+
+
+def test_an_override_replaces_the_bundled_fact_with_the_same_id(tmp_path):
+    write(
+        tmp_path,
+        "moved.yaml",
+        """\
+        events:
+          - id: cd-2022-som-tip
+            kind: constructive-dialogue
+            title: Constructive Dialogues on Smuggling of Migrants and Trafficking in Persons
+            themes: [som, tip]
+            start: 2022-07-01
+            registration: {deadline: 2022-05-17, zone: Europe/Vienna}
+            source: https://www.unodc.org/unodc/en/ngos/constructive-dialogues.html
+            confidence: confirmed
+        groups:
+          - number: 3
+            source: operator
+            confidence: reported
+            cluster_starts: [{cluster: 1, date: 2022-11-01, source: operator, confidence: reported}]
+            members: [{countries: [FR], source: operator, confidence: reported}]
+        """,
+    )
+    data = load_dataset(tmp_path)
+    registration = data.events["cd-2022-som-tip"].registration
+    assert registration is not None
+    assert registration.deadline == dt.date(2022, 5, 17)
+    group = data.group_of("FR")
+    assert group is not None
+    assert group[0].number == 3
+    assert len(data.events) == len(load_dataset().events)
+    assert tmp_path / "moved.yaml" in data.files
+
+
+def test_malformed_yaml_names_the_file_and_line(tmp_path):
+    write(tmp_path, "broken.yaml", "events:\n  - id: x\n    title: [unclosed\n  - id: y\n")
+    (problem,) = problems_of(tmp_path)
+    assert "broken.yaml:" in problem
+    assert "malformed YAML" in problem
+    assert problem.split("broken.yaml:")[1].split(":")[0] in {"3", "4"}
+
+
+def test_unknown_country_code_is_reported_with_suggestions(tmp_path):
+    write(
+        tmp_path,
+        "g.yaml",
+        """\
+        review_starts:
+          - {country: XA, cluster: 1, date: 2021-11-01, source: s, confidence: reported}
+          - {country: Austria, cluster: 1, date: 2021-11-01, source: s, confidence: reported}
+        """,
+    )
+    found = problems_of(tmp_path)
+    assert any("g.yaml:2:" in p and "unknown country code 'XA'" in p for p in found)
+    assert any("g.yaml:3:" in p and "country" in p for p in found)
+
+
+def test_a_valid_code_that_is_not_a_party_is_refused_where_a_party_is_needed(tmp_path):
+    write(
+        tmp_path,
+        "r.yaml",
+        "review_starts:\n  - {country: IR, cluster: 1, date: 2021-11-01, source: s, confidence: reported}\n",
+    )
+    (problem,) = problems_of(tmp_path)
+    assert "IR is not listed in 'states'" in problem
+
+
+def test_impossible_date_is_reported_at_its_line(tmp_path):
+    write(
+        tmp_path,
+        "e.yaml",
+        EVENT.format(start="2030-02-30", deadline="2030-01-10", zone="Europe/Vienna"),
+    )
+    (problem,) = problems_of(tmp_path)
+    assert problem.startswith(f"{tmp_path / 'e.yaml'}:6:")
+    assert "start" in problem
+
+
+def test_zone_that_does_not_exist_is_reported(tmp_path):
+    write(
+        tmp_path,
+        "e.yaml",
+        EVENT.format(start="2030-03-01", deadline="2030-01-10", zone="Europe/Viena"),
+    )
+    (problem,) = problems_of(tmp_path)
+    assert "e.yaml:7:" in problem
+    assert "'Europe/Viena' does not exist" in problem
+    assert "Europe/Vienna" in problem  # the suggestion
+
+
+def test_fixed_offsets_are_refused_in_favour_of_iana_zones(tmp_path):
+    write(tmp_path, "e.yaml", EVENT.format(start="2030-03-01", deadline="2030-01-10", zone="CET"))
+    (problem,) = problems_of(tmp_path)
+    assert "not an IANA zone name" in problem
+
+
+def test_a_time_inside_the_dst_gap_is_refused(tmp_path):
+    write(
+        tmp_path,
+        "e.yaml",
+        """\
+        events:
+          - id: gap
+            kind: other
+            title: Gap
+            start: 2030-05-01
+            registration: {deadline: 2030-03-31, time: "02:30", zone: Europe/Vienna}
+            source: s
+            confidence: reported
+        """,
+    )
+    (problem,) = problems_of(tmp_path)
+    assert "does not exist in Europe/Vienna (DST gap)" in problem
+
+
+def test_unknown_rule_and_cycles_are_reported(tmp_path):
+    write(
+        tmp_path,
+        "m.yaml",
+        """\
+        milestones:
+          - {id: a, title: A, after: b, offset: {weeks: 1}, actor: x, hint: y, source: s, confidence: reported}
+          - {id: b, title: B, after: a, offset: {weeks: 1}, actor: x, hint: y, source: s, confidence: reported}
+          - {id: c, title: C, after: nowhere, offset: {weeks: 1}, actor: x, hint: y, source: s, confidence: reported}
+        """,
+    )
+    found = problems_of(tmp_path)
+    assert any("m.yaml:4:" in p and "unknown rule 'nowhere'" in p for p in found)
+    assert sum(p.endswith("rules are chained in a cycle") for p in found) == 2
+
+
+def test_duplicate_ids_in_one_layer_name_both_places(tmp_path):
+    body = EVENT.format(start="2030-03-01", deadline="2030-01-10", zone="Europe/Vienna")
+    write(tmp_path, "a.yaml", body)
+    write(tmp_path, "b.yaml", body)
+    (problem,) = problems_of(tmp_path)
+    assert "b.yaml:2:" in problem
+    assert "duplicate id 'cd-2030-tip'" in problem
+    assert "a.yaml:2" in problem
+
+
+def test_duplicate_keys_unknown_sections_and_fields_are_reported(tmp_path):
+    write(tmp_path, "a.yaml", "events: []\nevents: []\n")
+    write(tmp_path, "b.yaml", "meetings: []\n")
+    write(
+        tmp_path,
+        "c.yaml",
+        "states:\n  - {code: AT, source: s, confidence: sure}\n  - {code: AT, source: s, confidence: reported, colour: red}\n",
+    )
+    found = problems_of(tmp_path)
+    assert any("a.yaml:2:" in p and "duplicate key 'events'" in p for p in found)
+    assert any("b.yaml:1:" in p and "unknown section 'meetings'" in p for p in found)
+    assert any("c.yaml:2:" in p and "confidence" in p for p in found)
+    assert any("c.yaml:3:" in p and "colour" in p for p in found)
+
+
+def test_unknown_milestone_in_recorded_dates(tmp_path):
+    write(
+        tmp_path,
+        "d.yaml",
+        "milestone_dates:\n  - {country: AT, cluster: 1, milestone: saq, date: 2022-04-01, source: s, confidence: confirmed}\n",
+    )
+    (problem,) = problems_of(tmp_path)
+    assert "unknown milestone 'saq'" in problem
+    assert "self-assessment" in problem
+
+
+def test_non_utf8_and_non_mapping_files_are_reported(tmp_path):
+    (tmp_path / "latin1.yaml").write_bytes("events: []\n# caf\xe9\n".encode("latin-1"))
+    write(tmp_path, "list.yaml", "- a\n- b\n")
+    found = problems_of(tmp_path)
+    assert any("latin1.yaml" in p and "UTF-8" in p for p in found)
+    assert any("list.yaml:1:" in p and "expected a mapping" in p for p in found)
+
+
+def test_a_broken_override_leaves_the_bundled_files_untouched(tmp_path):
+    before = {p.name: p.read_bytes() for p in BUNDLED_DATA_DIR.glob("*.yaml")}
+    write(tmp_path, "broken.yaml", "events: [\n")
+    problems_of(tmp_path)
+    assert {p.name: p.read_bytes() for p in BUNDLED_DATA_DIR.glob("*.yaml")} == before
+    assert len(load_dataset().events) > 0
+
+
+def test_missing_data_dir_is_a_clear_error(tmp_path):
+    (problem,) = problems_of(tmp_path / "nope")
+    assert "UNTOC_DATA_DIR is not a directory" in problem
