@@ -1,0 +1,42 @@
+"""Build the async engine and session factory for SQLite or PostgreSQL.
+
+The URL is already normalised by the settings (`sqlite+aiosqlite://` or
+`postgresql+asyncpg://`); this module adds what each database needs to behave the same:
+SQLite gets foreign keys (off by default there), WAL so readers do not block the writer,
+and a busy timeout so a second process waits instead of failing; PostgreSQL gets a ping
+before reuse so a connection dropped by the server is replaced, not reported as an error.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import event
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An engine for `url`, configured so SQLite and PostgreSQL enforce the same rules."""
+    if url.startswith("sqlite"):
+        engine = _create_async_engine(url)
+        event.listen(engine.sync_engine, "connect", _configure_sqlite)
+        return engine
+    return _create_async_engine(url, pool_pre_ping=True)
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose objects stay readable after commit (no lazy reload on async I/O)."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def _configure_sqlite(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    finally:
+        cursor.close()

@@ -1,0 +1,314 @@
+"""The database tables: what operators record, who is subscribed, and what was sent.
+
+The same models run on the embedded SQLite file and on PostgreSQL, so every choice here
+is one both accept: constraints are named by one convention (migrations can refer to them
+on either database), instants are stored in UTC and always come back timezone-aware, and
+whole-day milestones stay `Date`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar, Literal, get_args
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeEngine
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# A subscriber without a forum topic or thread. Stored as '' rather than NULL because SQL
+# treats NULLs as distinct, so a unique (channel, address, thread_id) would let the same
+# chat subscribe twice; '' makes one plain unique constraint hold on SQLite and PostgreSQL
+# alike, and lets an upsert name that constraint as its conflict target.
+NO_THREAD = ""
+
+DEFAULT_LEAD_DAYS = (30, 14, 7, 1, 0)
+DEFAULT_LANGUAGE = "en"
+DEFAULT_TIMEZONE = "Europe/Vienna"
+DEFAULT_MORNING_HOUR = 9
+
+Digest = Literal["off", "daily", "weekly"]
+FilterDimension = Literal["country", "cluster", "theme", "kind"]
+DeliveryState = Literal["pending", "sending", "sent", "failed", "dead"]
+ProposalKind = Literal["event", "registration", "change"]
+ProposalState = Literal["pending", "approved", "rejected"]
+Confidence = Literal["confirmed", "reported", "projected"]
+
+
+def _one_of(column: str, choices: Any) -> str:
+    """A CHECK expression limiting `column` to the values of a `Literal` type."""
+    values = ", ".join(f"'{value}'" for value in get_args(choices))
+    return f"{column} IN ({values})"
+
+
+def _hour(column: str, *, nullable: bool = False) -> str:
+    check = f"{column} BETWEEN 0 AND 23"
+    return f"{column} IS NULL OR {check}" if nullable else check
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """An instant: stored in UTC, returned timezone-aware (UTC) on every database.
+
+    SQLite has no timezone type and hands back naive values; PostgreSQL's `timestamptz`
+    answers in the session's zone. Naive input is refused, since its instant is unknown.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()}: give it a timezone")
+        instant = value.astimezone(dt.UTC)
+        # SQLite would store the offset as text and compare strings; UTC wall time sorts right.
+        return instant.replace(tzinfo=None) if dialect.name == "sqlite" else instant
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """The declarative base whose metadata the migrations compare against."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, TypeEngine[Any]]] = {
+        dt.datetime: UTCDateTime(),
+        dt.date: Date(),
+    }
+
+
+class MilestoneDateRecord(Base):
+    """An actual date an operator recorded for a step of one State's review.
+
+    Recording the same step again replaces the date: the latest word is the fact.
+    """
+
+    __tablename__ = "milestone_dates"
+    __table_args__ = (
+        UniqueConstraint("country", "cluster", "milestone"),
+        CheckConstraint("length(country) = 2", name="country_code"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    country: Mapped[str] = mapped_column(String(2))
+    cluster: Mapped[int]
+    milestone: Mapped[str] = mapped_column(String(80))
+    date: Mapped[dt.date]
+    source: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str | None] = mapped_column(String(200))
+    recorded_at: Mapped[dt.datetime]
+
+
+class Subscriber(Base):
+    """A place alerts go to: a Telegram chat or topic, a Slack channel, a webhook."""
+
+    __tablename__ = "subscribers"
+    __table_args__ = (
+        UniqueConstraint("channel", "address", "thread_id"),
+        CheckConstraint(_one_of("digest", Digest), name="digest"),
+        CheckConstraint(_hour("morning_hour"), name="morning_hour"),
+        CheckConstraint(_hour("digest_hour"), name="digest_hour"),
+        CheckConstraint(_hour("quiet_start", nullable=True), name="quiet_start"),
+        CheckConstraint(_hour("quiet_end", nullable=True), name="quiet_end"),
+        CheckConstraint("digest_weekday BETWEEN 0 AND 6", name="digest_weekday"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    address: Mapped[str] = mapped_column(String(2048))
+    thread_id: Mapped[str] = mapped_column(String(64), default=NO_THREAD, server_default=NO_THREAD)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(
+        String(16), default=DEFAULT_LANGUAGE, server_default=DEFAULT_LANGUAGE
+    )
+    timezone: Mapped[str] = mapped_column(
+        String(64), default=DEFAULT_TIMEZONE, server_default=DEFAULT_TIMEZONE
+    )
+    lead_days: Mapped[list[int]] = mapped_column(
+        JSON,
+        default=lambda: list(DEFAULT_LEAD_DAYS),
+        server_default=text(f"'{list(DEFAULT_LEAD_DAYS)}'"),
+    )
+    morning_hour: Mapped[int] = mapped_column(
+        default=DEFAULT_MORNING_HOUR, server_default=text(str(DEFAULT_MORNING_HOUR))
+    )
+    quiet_start: Mapped[int | None]
+    quiet_end: Mapped[int | None]
+    digest: Mapped[Digest] = mapped_column(String(16), default="off", server_default="off")
+    digest_hour: Mapped[int] = mapped_column(
+        default=DEFAULT_MORNING_HOUR, server_default=text(str(DEFAULT_MORNING_HOUR))
+    )
+    # 0 is Monday, as date.weekday() counts.
+    digest_weekday: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    calendar_token: Mapped[str] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    deactivated_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+    filters: Mapped[list[SubscriberFilter]] = relationship(
+        back_populates="subscriber",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="selectin",
+    )
+
+
+class SubscriberFilter(Base):
+    """One thing a subscriber cares about; no filter on a dimension means all of it."""
+
+    __tablename__ = "subscriber_filters"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "dimension", "value"),
+        CheckConstraint(_one_of("dimension", FilterDimension), name="dimension"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    dimension: Mapped[FilterDimension] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(80))
+
+    subscriber: Mapped[Subscriber] = relationship(back_populates="filters")
+
+
+class Acknowledgement(Base):
+    """A subscriber said "done" or "registered" for a deadline: stop reminding them."""
+
+    __tablename__ = "acknowledgements"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    deadline_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    created_at: Mapped[dt.datetime]
+
+
+class Delivery(Base):
+    """One message in the outbox; its `key` makes planning the same alert twice harmless.
+
+    The key names the target, the deadline or change, the kind and the lead time, so a
+    restart, a second worker or a re-run of the planner finds the row already there.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index(None, "state", "next_attempt_at"),
+        CheckConstraint(_one_of("state", DeliveryState), name="state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), unique=True)
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    deadline_id: Mapped[str | None] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    due_at: Mapped[dt.datetime]
+    state: Mapped[DeliveryState] = mapped_column(
+        String(16), default="pending", server_default="pending"
+    )
+    attempts: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    next_attempt_at: Mapped[dt.datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime]
+
+
+class SourceSnapshot(Base):
+    """What a watched page returned at one fetch; hashes let the watcher spot changes."""
+
+    __tablename__ = "source_snapshots"
+    __table_args__ = (Index(None, "source_id", "fetched_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(80))
+    fetched_at: Mapped[dt.datetime]
+    status_code: Mapped[int]
+    etag: Mapped[str | None] = mapped_column(String(400))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    # None when the fetch brought no body (not modified, or an error).
+    content_hash: Mapped[str | None] = mapped_column(String(128))
+    content: Mapped[str | None] = mapped_column(Text)
+
+
+class SourceChange(Base):
+    """A watched page's normalised content changed between two snapshots."""
+
+    __tablename__ = "source_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(80))
+    detected_at: Mapped[dt.datetime]
+    url: Mapped[str] = mapped_column(String(2048))
+    summary: Mapped[str] = mapped_column(Text)
+    old_hash: Mapped[str | None] = mapped_column(String(128))
+    new_hash: Mapped[str] = mapped_column(String(128))
+
+
+class Proposal(Base):
+    """A fact the watcher read on a page, waiting for an operator to approve or reject it."""
+
+    __tablename__ = "proposals"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", ProposalKind), name="kind"),
+        CheckConstraint(_one_of("state", ProposalState), name="state"),
+        CheckConstraint(_one_of("confidence", Confidence), name="confidence"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[str | None] = mapped_column(String(80))
+    kind: Mapped[ProposalKind] = mapped_column(String(16))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    excerpt: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(String(2048))
+    confidence: Mapped[Confidence] = mapped_column(String(16))
+    state: Mapped[ProposalState] = mapped_column(
+        String(16), default="pending", server_default="pending"
+    )
+    # The known event this proposal would change, if it is not a new one.
+    target_id: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[dt.datetime]
+    decided_at: Mapped[dt.datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class DeadlineVersion(Base):
+    """The last date fingerprint seen for a deadline, so iCal SEQUENCE rises when it moves."""
+
+    __tablename__ = "deadline_versions"
+
+    deadline_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(128))
+    sequence: Mapped[int]
+    modified_at: Mapped[dt.datetime]
