@@ -1,0 +1,121 @@
+"""The composition root: builds every long-lived part once, runs them on one event loop.
+
+`run_service` is what `untoc-watch run`, `web` and `worker` call. Nothing in the project
+opens a connection or builds a client at import time; everything is made here and
+closed here, in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import signal
+from dataclasses import dataclass
+
+from config.dataset import Dataset, load_dataset
+from config.settings import Settings
+
+log = logging.getLogger("untoc_watch")
+
+WORKER_PREVIEW_DAYS = 60
+
+
+@dataclass
+class Service:
+    """The parts both processes share."""
+
+    settings: Settings
+    dataset: Dataset
+
+
+def run_service(
+    settings: Settings,
+    *,
+    web: bool,
+    worker: bool,
+    host: str | None = None,
+    port: int | None = None,
+) -> None:
+    """Run the web app and/or the worker until SIGINT or SIGTERM."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    service = Service(settings=settings, dataset=load_dataset(settings.data_dir))
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(service, web=web, worker=worker, host=host, port=port))
+
+
+async def _serve(
+    service: Service, *, web: bool, worker: bool, host: str | None, port: int | None
+) -> None:
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[None]] = []
+    if web:
+        tasks.append(asyncio.create_task(_run_web(service, host, port, stop), name="web"))
+    else:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+    if worker:
+        tasks.append(asyncio.create_task(_run_worker(service, stop), name="worker"))
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        stop.set()
+        for task in done:
+            task.result()  # surface a crash instead of running half a service
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _run_web(
+    service: Service, host: str | None, port: int | None, stop: asyncio.Event
+) -> None:
+    import uvicorn
+
+    from bot.web import create_app
+
+    settings = service.settings
+    config = uvicorn.Config(
+        create_app(service.settings, service.dataset),
+        host=host or settings.web_host,
+        port=port or settings.web_port,
+        log_level="info",
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    log.info("web: open http://%s:%s/api/upcoming (health: /healthz)", config.host, config.port)
+    serving = asyncio.create_task(server.serve())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    await serving
+    stopping.cancel()
+    stop.set()
+
+
+async def _run_worker(service: Service, stop: asyncio.Event) -> None:
+    """Show what is coming on the console; later parts add scheduling and delivery here."""
+    from bot.console import deadline_table, make_console
+    from bot.store import read_milestone_dates
+    from schedulers.timeline import compute_deadlines, upcoming
+
+    now = dt.datetime.now(dt.UTC)
+    recorded, warning = await read_milestone_dates(service.settings.database_url)
+    if warning:
+        log.warning(warning)
+    deadlines = compute_deadlines(service.dataset.with_milestone_dates(recorded), now)
+    soon = upcoming(deadlines, now, WORKER_PREVIEW_DAYS)
+    make_console().print(
+        deadline_table(soon, f"UNTOC Watch: open deadlines in the next {WORKER_PREVIEW_DAYS} days")
+    )
+    log.info(
+        "worker: %d deadlines known, %d in the next %d days",
+        len(deadlines),
+        len(soon),
+        WORKER_PREVIEW_DAYS,
+    )
+    await stop.wait()
+    log.info("worker: stopped")
