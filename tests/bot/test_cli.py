@@ -88,7 +88,9 @@ def test_record_moves_the_chained_deadlines(runner):
     )
     assert result.exit_code == 0, result.output
     assert "Recorded: AT cluster 1 self-assessment completed on 2022-08-31" in result.stdout
-    rows = json.loads(invoke(runner, "timeline", "AT", "--as-of", "2022-09-01", "--format", "json").stdout)
+    rows = json.loads(
+        invoke(runner, "timeline", "AT", "--as-of", "2022-09-01", "--format", "json").stdout
+    )
     by_step = {r["milestone"]: r for r in rows}
     assert by_step["self-assessment"]["status"] == "done"
     assert by_step["self-assessment"]["actual"] == "2022-08-31"
@@ -96,8 +98,18 @@ def test_record_moves_the_chained_deadlines(runner):
     assert by_step["written-feedback"]["due"] == "2023-02-28"
     assert by_step["written-feedback"]["confidence"] == "reported"
     # recording again replaces the date
-    invoke(runner, "record", "AT", "self-assessment", "2022-07-15", "--source", "https://example.org/fix")
-    rows = json.loads(invoke(runner, "timeline", "AT", "--as-of", "2022-09-01", "--format", "json").stdout)
+    invoke(
+        runner,
+        "record",
+        "AT",
+        "self-assessment",
+        "2022-07-15",
+        "--source",
+        "https://example.org/fix",
+    )
+    rows = json.loads(
+        invoke(runner, "timeline", "AT", "--as-of", "2022-09-01", "--format", "json").stdout
+    )
     assert {r["milestone"]: r["due"] for r in rows}["written-feedback"] == "2023-01-15"
 
 
