@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -54,7 +55,7 @@ def _dataset(settings: Settings) -> Dataset:
     from config.dataset import DatasetError, load_dataset
 
     try:
-        return load_dataset(settings.data_dir)
+        return load_dataset(settings.data_dir, cache_dir=settings.cache_dir)
     except DatasetError as exc:
         fail(str(exc))
 
@@ -330,4 +331,7 @@ def worker() -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    # We use no pydantic plugins; looking for them scans every installed package's
+    # metadata, a noticeable part of a short command's start-up.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     app()

@@ -14,6 +14,7 @@ import logging
 import signal
 from dataclasses import dataclass
 
+from bot.store import Store, StoreNotReady
 from config.dataset import Dataset, load_dataset
 from config.settings import Settings
 
@@ -28,6 +29,7 @@ class Service:
 
     settings: Settings
     dataset: Dataset
+    store: Store | None = None
 
 
 def run_service(
@@ -42,7 +44,10 @@ def run_service(
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    service = Service(settings=settings, dataset=load_dataset(settings.data_dir))
+    service = Service(
+        settings=settings,
+        dataset=load_dataset(settings.data_dir, cache_dir=settings.cache_dir),
+    )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(service, web=web, worker=worker, host=host, port=port))
 
@@ -50,6 +55,10 @@ def run_service(
 async def _serve(
     service: Service, *, web: bool, worker: bool, host: str | None, port: int | None
 ) -> None:
+    try:
+        service.store = await Store.open(service.settings.database_url)
+    except StoreNotReady as exc:
+        log.warning("%s; serving the dataset without recorded dates", exc)
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
     if web:
@@ -68,6 +77,8 @@ async def _serve(
     finally:
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if service.store is not None:
+            await service.store.close()
 
 
 async def _run_web(
@@ -79,7 +90,7 @@ async def _run_web(
 
     settings = service.settings
     config = uvicorn.Config(
-        create_app(service.settings, service.dataset),
+        create_app(service.settings, service.dataset, service.store),
         host=host or settings.web_host,
         port=port or settings.web_port,
         log_level="info",
@@ -99,18 +110,27 @@ async def _run_web(
 async def _run_worker(service: Service, stop: asyncio.Event) -> None:
     """Show what is coming on the console; later parts add scheduling and delivery here."""
     from bot.console import deadline_table, make_console
-    from bot.store import read_milestone_dates
     from schedulers.timeline import compute_deadlines, upcoming
 
     now = dt.datetime.now(dt.UTC)
-    recorded, warning = await read_milestone_dates(service.settings.database_url)
-    if warning:
-        log.warning(warning)
+    recorded = await service.store.milestone_dates() if service.store else []
     deadlines = compute_deadlines(service.dataset.with_milestone_dates(recorded), now)
     soon = upcoming(deadlines, now, WORKER_PREVIEW_DAYS)
-    make_console().print(
+    console = make_console()
+    console.print(
         deadline_table(soon, f"UNTOC Watch: open deadlines in the next {WORKER_PREVIEW_DAYS} days")
     )
+    if not soon:
+        overdue = [d for d in deadlines if d.status == "overdue"]
+        latest = max((d for d in deadlines if d.kind == "event"), key=lambda d: d.sort_key)
+        console.print(
+            f"No open deadline is known for the next {WORKER_PREVIEW_DAYS} days. "
+            f"{len(overdue)} review milestones of "
+            f"{len({d.country for d in overdue})} States are overdue with no completion "
+            f"recorded (`untoc-watch upcoming --overdue`). The latest known event is "
+            f"{latest.title!r} on {latest.local}. To see a busy window, try "
+            "`untoc-watch upcoming --as-of 2022-03-01`; to add dates, see docs/DATASET.md."
+        )
     log.info(
         "worker: %d deadlines known, %d in the next %d days",
         len(deadlines),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from config.countries import country_name
 from schedulers.timeline import Deadline
 
 STATUS_LABELS = {
@@ -48,7 +47,6 @@ def deadline_to_dict(deadline: Deadline) -> dict[str, Any]:
         "kind": deadline.kind,
         "title": deadline.title,
         "country": deadline.country,
-        "country_name": country_name(deadline.country) if deadline.country else None,
         "cluster": deadline.cluster,
         "milestone": deadline.milestone,
         "event": deadline.event_id,

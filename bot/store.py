@@ -1,50 +1,159 @@
 """The service's memory as the command line and the processes use it.
 
-Thin async functions over `bot.db`: each opens an engine for one task and closes it.
+Two ways in, for two lifetimes:
+- `Store` holds one engine for a long-running process (web, worker), built by the
+  composition root and closed there.
+- The module functions serve one CLI command each. Reading recorded dates from the
+  default SQLite file goes through the standard library's driver: importing SQLAlchemy
+  and Alembic would cost a short command several times its own work. A test keeps that
+  reader equal to the repository's.
+
 A database that does not exist yet, or is not migrated, is not an error for reading:
 the dataset still answers, and the caller gets a note that says how to set it up.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from bot.db import SCHEMA_REVISION
 from config.dataset import MilestoneDate
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
 MIGRATE_HINT = "run `untoc-watch db upgrade` (`make run` does it for you)"
+RECORDED_CONFIDENCE = "confirmed"
+_DATES_SQL = (
+    "SELECT country, cluster, milestone, date, source FROM milestone_dates"
+    " ORDER BY country, cluster, milestone"
+)
 
 
 class StoreNotReady(Exception):
-    """The database cannot take writes yet; the message says how to fix that."""
+    """The database cannot serve the request yet; the message says how to fix that."""
 
 
-def _sqlite_path(url: str) -> Path | None:
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL, or None for other databases and in-memory ones."""
     if not url.startswith("sqlite"):
         return None
     database = url.split(":///", 1)[1] if ":///" in url else ""
     return Path(database) if database and database != ":memory:" else None
 
 
-async def read_milestone_dates(url: str) -> tuple[list[MilestoneDate], str | None]:
-    """Dates operators recorded, or none and a note when the database is not ready."""
-    path = _sqlite_path(url)
-    if path is not None and not path.exists():
-        return [], f"no database yet at {path}; recorded dates are not shown; {MIGRATE_HINT}"
-    from bot.db.engine import create_engine, session_factory
-    from bot.db.migrate import is_at_head
-    from bot.db.repositories import list_milestone_dates
+class Store:
+    """Database access for a long-running process: one engine, opened once."""
 
-    engine = create_engine(url)
+    def __init__(self, engine: AsyncEngine) -> None:
+        from bot.db.engine import session_factory
+
+        self.engine = engine
+        self._sessions = session_factory(engine)
+
+    @classmethod
+    async def open(cls, url: str) -> Store:
+        """Connect and check the schema; raises `StoreNotReady` with the fix."""
+        from bot.db.engine import create_engine
+        from bot.db.migrate import current_revision
+
+        engine = create_engine(url)
+        try:
+            revision = await current_revision(engine)
+        except (OSError, ConnectionError) as exc:
+            await engine.dispose()
+            raise StoreNotReady(f"cannot reach the database: {exc}") from None
+        if revision != SCHEMA_REVISION:
+            await engine.dispose()
+            raise StoreNotReady(
+                f"the database is at revision {revision or 'none'}, this version needs "
+                f"{SCHEMA_REVISION}; {MIGRATE_HINT}"
+            )
+        return cls(engine)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def milestone_dates(self) -> list[MilestoneDate]:
+        """Every date operators recorded, as dataset facts."""
+        from bot.db.repositories import list_milestone_dates
+
+        async with self._sessions() as session:
+            return await list_milestone_dates(session)
+
+    async def record_milestone_date(
+        self,
+        *,
+        country: str,
+        cluster: int,
+        milestone: str,
+        date: dt.date,
+        source: str,
+        recorded_by: str | None,
+        now: dt.datetime,
+    ) -> None:
+        """Store an actual milestone date (replacing an earlier one for the same step)."""
+        from bot.db import repositories
+
+        async with self._sessions() as session, session.begin():
+            await repositories.record_milestone_date(
+                session,
+                country=country,
+                cluster=cluster,
+                milestone=milestone,
+                date=date,
+                source=source,
+                recorded_by=recorded_by,
+                now=now,
+            )
+
+
+def read_sqlite_milestone_dates(path: Path) -> list[MilestoneDate]:
+    """Recorded dates from a migrated SQLite file, read-only, without SQLAlchemy."""
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
+        try:
+            (revision,) = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+        except (sqlite3.OperationalError, TypeError):
+            revision = None
+        if revision != SCHEMA_REVISION:
+            raise StoreNotReady(f"the database is not migrated; {MIGRATE_HINT}")
+        return [
+            MilestoneDate(
+                country=country,
+                cluster=cluster,
+                milestone=milestone,
+                date=dt.date.fromisoformat(day),
+                source=source,
+                confidence=RECORDED_CONFIDENCE,
+            )
+            for country, cluster, milestone, day, source in connection.execute(_DATES_SQL)
+        ]
+
+
+async def read_milestone_dates(url: str) -> tuple[list[MilestoneDate], str | None]:
+    """Dates operators recorded, or none and a note saying why they are missing."""
+    path = sqlite_path(url)
     try:
-        if not await is_at_head(engine):
-            return [], f"the database is not migrated; recorded dates are not shown; {MIGRATE_HINT}"
-        async with session_factory(engine)() as session:
-            return await list_milestone_dates(session), None
-    except (OSError, ConnectionError) as exc:
-        return [], f"cannot reach the database ({exc}); recorded dates are not shown"
-    finally:
-        await engine.dispose()
+        if path is not None:
+            if not path.exists():
+                return (
+                    [],
+                    f"no database yet at {path}; recorded dates are not shown; {MIGRATE_HINT}",
+                )
+            return read_sqlite_milestone_dates(path), None
+        store = await Store.open(url)
+        try:
+            return await store.milestone_dates(), None
+        finally:
+            await store.close()
+    except StoreNotReady as exc:
+        return [], f"{exc}; recorded dates are not shown"
+    except sqlite3.Error as exc:
+        return [], f"cannot read the database at {path} ({exc}); recorded dates are not shown"
 
 
 async def record_milestone_date(
@@ -58,51 +167,33 @@ async def record_milestone_date(
     recorded_by: str | None,
     now: dt.datetime,
 ) -> None:
-    """Store an actual milestone date (replacing an earlier one for the same step)."""
-    path = _sqlite_path(url)
+    """Open the database at `url`, record one actual date, close it."""
+    path = sqlite_path(url)
     if path is not None and not path.exists():
         raise StoreNotReady(f"no database yet at {path}; {MIGRATE_HINT}")
-    from bot.db import repositories
-    from bot.db.engine import create_engine, session_factory
-    from bot.db.migrate import is_at_head
-
-    engine = create_engine(url)
+    store = await Store.open(url)
     try:
-        if not await is_at_head(engine):
-            raise StoreNotReady(f"the database is not migrated; {MIGRATE_HINT}")
-        async with session_factory(engine)() as session, session.begin():
-            await repositories.record_milestone_date(
-                session,
-                country=country,
-                cluster=cluster,
-                milestone=milestone,
-                date=date,
-                source=source,
-                recorded_by=recorded_by,
-                now=now,
-            )
-    except (OSError, ConnectionError) as exc:
-        raise StoreNotReady(f"cannot reach the database: {exc}") from None
+        await store.record_milestone_date(
+            country=country,
+            cluster=cluster,
+            milestone=milestone,
+            date=date,
+            source=source,
+            recorded_by=recorded_by,
+            now=now,
+        )
     finally:
-        await engine.dispose()
+        await store.close()
 
 
 async def database_status(url: str) -> str:
-    """One line on the database: missing, reachable and at which revision."""
-    path = _sqlite_path(url)
+    """One line on the database: missing, unreachable, behind, or OK."""
+    path = sqlite_path(url)
     if path is not None and not path.exists():
         return f"not created yet ({path}); {MIGRATE_HINT}"
-    from bot.db.engine import create_engine
-    from bot.db.migrate import current_revision, head_revision
-
-    engine = create_engine(url)
     try:
-        revision = await current_revision(engine)
-    except (OSError, ConnectionError) as exc:
-        return f"unreachable: {exc}"
-    finally:
-        await engine.dispose()
-    head = head_revision()
-    if revision == head:
-        return f"OK (revision {revision})"
-    return f"at revision {revision or 'none'}, newest is {head}; {MIGRATE_HINT}"
+        store = await Store.open(url)
+    except StoreNotReady as exc:
+        return str(exc)
+    await store.close()
+    return f"OK (revision {SCHEMA_REVISION})"

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.render import deadline_to_dict
-from bot.store import read_milestone_dates
+from bot.store import Store
 from config.countries import UnknownCountry, resolve_country
 from config.dataset import Dataset
 from config.settings import Settings
@@ -23,8 +23,8 @@ from schedulers.timeline import Selection, compute_deadlines, upcoming
 MAX_DAYS = 3650
 
 
-def create_app(settings: Settings, dataset: Dataset) -> Starlette:
-    """Build the app around settings and a loaded dataset (nothing global)."""
+def create_app(settings: Settings, dataset: Dataset, store: Store | None) -> Starlette:
+    """Build the app around settings, a loaded dataset and the store (nothing global)."""
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -47,7 +47,7 @@ def create_app(settings: Settings, dataset: Dataset) -> Starlette:
         except UnknownCountry as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         now = dt.datetime.now(dt.UTC)
-        recorded, _ = await read_milestone_dates(settings.database_url)
+        recorded = await store.milestone_dates() if store is not None else []
         deadlines = compute_deadlines(dataset.with_milestone_dates(recorded), now)
         found = upcoming(deadlines, now, days, Selection(countries=countries))
         return JSONResponse([deadline_to_dict(d) for d in found])

@@ -8,9 +8,14 @@ each with its file and line, so an operator can fix a file in one pass.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
+import hashlib
+import os
+import pickle
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -18,6 +23,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from pydantic import VERSION as pydantic_version
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -26,9 +32,6 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-
-from config.countries import is_country_code, suggest_codes
-from config.yamlfile import LineDict, YamlError, line_of, read_yaml
 
 BUNDLED_DATA_DIR = Path(__file__).with_name("data")
 VIENNA = "Europe/Vienna"
@@ -364,6 +367,8 @@ class _Entry:
 
 
 def _read_layer(paths: list[Path], layer: int, problems: list[Problem]) -> list[tuple[str, _Entry]]:
+    from config.yamlfile import LineDict, YamlError, line_of, read_yaml  # not on a cache hit
+
     entries: list[tuple[str, _Entry]] = []
     for path in paths:
         try:
@@ -408,8 +413,52 @@ def _yaml_files(directory: Path) -> list[Path]:
     return sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
 
 
-def load_dataset(data_dir: Path | None = None, bundled_dir: Path = BUNDLED_DATA_DIR) -> Dataset:
-    """Load the bundled dataset and the operator's overrides, and validate the whole."""
+def load_dataset(
+    data_dir: Path | None = None,
+    bundled_dir: Path = BUNDLED_DATA_DIR,
+    *,
+    cache_dir: Path | None = None,
+) -> Dataset:
+    """Load the bundled dataset and the operator's overrides, and validate the whole.
+
+    With `cache_dir`, a dataset validated before from the very same files is reused:
+    parsing and validating cost more than the rest of a CLI command together.
+    """
+    if cache_dir is None:
+        return _load_and_validate(data_dir, bundled_dir)
+    layers = [_yaml_files(bundled_dir)]
+    if data_dir is not None and data_dir.is_dir():
+        layers.append(_yaml_files(data_dir))
+    cache_file = cache_dir / f"dataset-{_fingerprint(layers, data_dir)}.pickle"
+    try:
+        with cache_file.open("rb") as handle:
+            cached = pickle.load(handle)
+        if isinstance(cached, Dataset):
+            return cached
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        pass  # no cache yet, or one from another version: validate afresh
+    dataset = _load_and_validate(data_dir, bundled_dir)
+    with contextlib.suppress(OSError):  # a read-only cache directory only costs speed
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        for stale in cache_dir.glob("dataset-*.pickle"):
+            stale.unlink(missing_ok=True)
+        partial = cache_file.with_suffix(f".{os.getpid()}.tmp")
+        with partial.open("wb") as handle:
+            pickle.dump(dataset, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        partial.replace(cache_file)
+    return dataset
+
+
+def _fingerprint(layers: list[list[Path]], data_dir: Path | None) -> str:
+    """Identity of the inputs: every file's path, size and mtime, and this loader's code."""
+    digest = hashlib.sha256(f"{sys.version}|{pydantic_version}|{data_dir}".encode())
+    for path in [Path(__file__), *(p for layer in layers for p in layer)]:
+        stat = path.stat()
+        digest.update(f"|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:32]
+
+
+def _load_and_validate(data_dir: Path | None, bundled_dir: Path) -> Dataset:
     problems: list[Problem] = []
     layers = [_yaml_files(bundled_dir)]
     if data_dir is not None:
@@ -448,6 +497,8 @@ def _cross_check(
     data: Dataset, where: Mapping[tuple[str, Hashable], tuple[Path, int | None]]
 ) -> list[Problem]:
     """Check the references between collections: countries, clusters, steps, cycles."""
+    from config.countries import is_country_code, suggest_codes  # CLDR data: not on a cache hit
+
     problems: list[Problem] = []
 
     def report(name: str, key: Hashable, message: str) -> None:

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     public_base_url: Annotated[str, AfterValidator(_check_http_url)] = Field(
         default=DEFAULT_PUBLIC_BASE_URL, alias="PUBLIC_BASE_URL"
     )
+    cache_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".cache" / "untoc-watch", alias="UNTOC_CACHE_DIR"
+    )
     web_host: str = Field(default="127.0.0.1", alias="WEB_HOST")
     web_port: int = Field(default=8000, ge=1, le=65535, alias="PORT")
 

@@ -3,3 +3,7 @@
 Nothing here connects at import time; the composition root builds one engine with
 `create_engine` and hands a `session_factory` to whoever needs the database.
 """
+
+# The migration this code needs; a test keeps it equal to the newest one shipped. Kept as
+# a constant so a short command can check a database without importing Alembic.
+SCHEMA_REVISION = "0001"

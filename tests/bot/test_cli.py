@@ -22,6 +22,7 @@ def runner(monkeypatch, tmp_path):
     for name in ("UNTOC_DATA_DIR", "PUBLIC_BASE_URL", "PORT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'watch.db'}")
+    monkeypatch.setenv("UNTOC_CACHE_DIR", str(tmp_path / "cache"))
     return CliRunner()
 
 
@@ -29,14 +30,18 @@ def invoke(runner, *args):
     return runner.invoke(app, list(args), catch_exceptions=False)
 
 
-def test_upcoming_as_of_march_2022_lists_the_registration_deadlines_with_their_instants():
+def test_upcoming_as_of_march_2022_lists_the_registration_deadlines_with_their_instants(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "bot", "upcoming", "--as-of", "2022-03-01", "--format", "json"],
         capture_output=True,
         text=True,
         check=True,
         cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": "sqlite:////nonexistent-dir/none.db"},
+        env={
+            **os.environ,
+            "DATABASE_URL": "sqlite:////nonexistent-dir/none.db",
+            "UNTOC_CACHE_DIR": str(tmp_path / "cache"),
+        },
     )
     rows = {row["id"]: row for row in json.loads(result.stdout)}
     expected = {

@@ -478,3 +478,10 @@ async def test_the_sequence_rises_only_when_the_dates_change(
     assert back == (2, days[4])
     assert other == (0, days[5])
     assert all(modified.tzinfo is dt.UTC for _, modified in (first, same, moved, back))
+
+
+def test_the_schema_revision_constant_is_the_newest_migration():
+    from bot.db import SCHEMA_REVISION
+    from bot.db.migrate import head_revision
+
+    assert head_revision() == SCHEMA_REVISION

@@ -270,3 +270,46 @@ def test_a_broken_override_leaves_the_bundled_files_untouched(tmp_path):
 def test_missing_data_dir_is_a_clear_error(tmp_path):
     (problem,) = problems_of(tmp_path / "nope")
     assert "UNTOC_DATA_DIR is not a directory" in problem
+
+
+def test_the_cache_returns_the_same_dataset_and_follows_file_changes(tmp_path):
+    cache = tmp_path / "cache"
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    body = EVENT.format(start="2030-03-01", deadline="2030-01-10", zone="Europe/Vienna")
+    write(data_dir, "e.yaml", body)
+    first = load_dataset(data_dir, cache_dir=cache)
+    assert len(list(cache.glob("dataset-*.pickle"))) == 1
+    again = load_dataset(data_dir, cache_dir=cache)
+    assert again == first
+    assert again.group_of("AT") == first.group_of("AT")
+    write(data_dir, "e.yaml", body.replace("2030-03-01", "2030-03-02"))
+    changed = load_dataset(data_dir, cache_dir=cache)
+    assert changed.events["cd-2030-tip"].start == dt.date(2030, 3, 2)
+    assert len(list(cache.glob("dataset-*.pickle"))) == 1  # the stale entry is gone
+
+
+def test_a_broken_file_is_reported_even_when_an_older_version_was_cached(tmp_path):
+    cache = tmp_path / "cache"
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    write(
+        data_dir,
+        "e.yaml",
+        EVENT.format(start="2030-03-01", deadline="2030-01-10", zone="Europe/Vienna"),
+    )
+    load_dataset(data_dir, cache_dir=cache)
+    write(data_dir, "e.yaml", "events: [\n")
+    with pytest.raises(DatasetError):
+        load_dataset(data_dir, cache_dir=cache)
+
+
+def test_a_corrupt_or_unwritable_cache_only_costs_speed(tmp_path):
+    cache = tmp_path / "cache"
+    load_dataset(cache_dir=cache)
+    (entry,) = cache.glob("dataset-*.pickle")
+    entry.write_bytes(b"not a pickle")
+    assert len(load_dataset(cache_dir=cache).states) == 193
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("")
+    assert len(load_dataset(cache_dir=blocked).states) == 193
