@@ -88,16 +88,16 @@ def _country(text: str, dataset: Dataset) -> str:
 
 
 def _deadlines(settings: Settings, dataset: Dataset, now: dt.datetime) -> list[Deadline]:
-    """Every deadline, with the milestone dates operators recorded in the database."""
+    """Every deadline, with the facts recorded in the database applied."""
     import asyncio
 
-    from bot.store import read_milestone_dates
+    from bot.store import read_recorded_facts
     from schedulers.timeline import compute_deadlines
 
-    recorded, warning = asyncio.run(read_milestone_dates(settings.database_url))
+    recorded, warning = asyncio.run(read_recorded_facts(settings.database_url))
     if warning:
         typer.echo(f"note: {warning}", err=True)
-    return compute_deadlines(dataset.with_milestone_dates(recorded), now)
+    return compute_deadlines(recorded.apply(dataset), now)
 
 
 def _print(deadlines: list[Deadline], output: OutputFormat, title: str) -> None:

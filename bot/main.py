@@ -14,7 +14,7 @@ import logging
 import signal
 from dataclasses import dataclass
 
-from bot.store import Store, StoreNotReady
+from bot.store import RecordedFacts, Store, StoreNotReady
 from config.dataset import Dataset, load_dataset
 from config.settings import Settings
 
@@ -113,8 +113,8 @@ async def _run_worker(service: Service, stop: asyncio.Event) -> None:
     from schedulers.timeline import compute_deadlines, upcoming
 
     now = dt.datetime.now(dt.UTC)
-    recorded = await service.store.milestone_dates() if service.store else []
-    deadlines = compute_deadlines(service.dataset.with_milestone_dates(recorded), now)
+    recorded = await service.store.recorded_facts() if service.store else RecordedFacts()
+    deadlines = compute_deadlines(recorded.apply(service.dataset), now)
     soon = upcoming(deadlines, now, WORKER_PREVIEW_DAYS)
     console = make_console()
     console.print(

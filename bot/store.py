@@ -17,11 +17,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import sqlite3
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.db import SCHEMA_REVISION
-from config.dataset import MilestoneDate
+from config.dataset import Dataset, Event, MilestoneDate
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -36,6 +37,18 @@ _DATES_SQL = (
 
 class StoreNotReady(Exception):
     """The database cannot serve the request yet; the message says how to fix that."""
+
+
+@dataclass(frozen=True)
+class RecordedFacts:
+    """Facts the running service learned: recorded milestone dates, approved events."""
+
+    milestone_dates: list[MilestoneDate] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    def apply(self, dataset: Dataset) -> Dataset:
+        """The dataset with these facts overriding the files."""
+        return dataset.with_facts(self.milestone_dates, self.events)
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -78,12 +91,12 @@ class Store:
     async def close(self) -> None:
         await self.engine.dispose()
 
-    async def milestone_dates(self) -> list[MilestoneDate]:
-        """Every date operators recorded, as dataset facts."""
+    async def recorded_facts(self) -> RecordedFacts:
+        """Every fact recorded at run time, ready to apply to the dataset."""
         from bot.db.repositories import list_milestone_dates
 
         async with self._sessions() as session:
-            return await list_milestone_dates(session)
+            return RecordedFacts(milestone_dates=await list_milestone_dates(session))
 
     async def record_milestone_date(
         self,
@@ -112,8 +125,8 @@ class Store:
             )
 
 
-def read_sqlite_milestone_dates(path: Path) -> list[MilestoneDate]:
-    """Recorded dates from a migrated SQLite file, read-only, without SQLAlchemy."""
+def read_sqlite_facts(path: Path) -> RecordedFacts:
+    """Recorded facts from a migrated SQLite file, read-only, without SQLAlchemy."""
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
         try:
             (revision,) = connection.execute("SELECT version_num FROM alembic_version").fetchone()
@@ -121,7 +134,7 @@ def read_sqlite_milestone_dates(path: Path) -> list[MilestoneDate]:
             revision = None
         if revision != SCHEMA_REVISION:
             raise StoreNotReady(f"the database is not migrated; {MIGRATE_HINT}")
-        return [
+        dates = [
             MilestoneDate(
                 country=country,
                 cluster=cluster,
@@ -132,28 +145,27 @@ def read_sqlite_milestone_dates(path: Path) -> list[MilestoneDate]:
             )
             for country, cluster, milestone, day, source in connection.execute(_DATES_SQL)
         ]
+        return RecordedFacts(milestone_dates=dates)
 
 
-async def read_milestone_dates(url: str) -> tuple[list[MilestoneDate], str | None]:
-    """Dates operators recorded, or none and a note saying why they are missing."""
+async def read_recorded_facts(url: str) -> tuple[RecordedFacts, str | None]:
+    """Facts recorded at run time, or none and a note saying why they are missing."""
     path = sqlite_path(url)
+    missing = "recorded dates and approved events are not shown"
     try:
         if path is not None:
             if not path.exists():
-                return (
-                    [],
-                    f"no database yet at {path}; recorded dates are not shown; {MIGRATE_HINT}",
-                )
-            return read_sqlite_milestone_dates(path), None
+                return RecordedFacts(), f"no database yet at {path}; {missing}; {MIGRATE_HINT}"
+            return read_sqlite_facts(path), None
         store = await Store.open(url)
         try:
-            return await store.milestone_dates(), None
+            return await store.recorded_facts(), None
         finally:
             await store.close()
     except StoreNotReady as exc:
-        return [], f"{exc}; recorded dates are not shown"
+        return RecordedFacts(), f"{exc}; {missing}"
     except sqlite3.Error as exc:
-        return [], f"cannot read the database at {path} ({exc}); recorded dates are not shown"
+        return RecordedFacts(), f"cannot read the database at {path} ({exc}); {missing}"
 
 
 async def record_milestone_date(

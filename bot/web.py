@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.render import deadline_to_dict
-from bot.store import Store
+from bot.store import RecordedFacts, Store
 from config.countries import UnknownCountry, resolve_country
 from config.dataset import Dataset
 from config.settings import Settings
@@ -47,8 +47,8 @@ def create_app(settings: Settings, dataset: Dataset, store: Store | None) -> Sta
         except UnknownCountry as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         now = dt.datetime.now(dt.UTC)
-        recorded = await store.milestone_dates() if store is not None else []
-        deadlines = compute_deadlines(dataset.with_milestone_dates(recorded), now)
+        recorded = await store.recorded_facts() if store is not None else RecordedFacts()
+        deadlines = compute_deadlines(recorded.apply(dataset), now)
         found = upcoming(deadlines, now, days, Selection(countries=countries))
         return JSONResponse([deadline_to_dict(d) for d in found])
 

@@ -350,12 +350,20 @@ class Dataset:
         """Other names people use for States parties (e.g. UK), mapped to their codes."""
         return {alias: code for code, state in self.states.items() for alias in state.aliases}
 
-    def with_milestone_dates(self, extra: Iterable[MilestoneDate]) -> Dataset:
-        """A copy where `extra` (e.g. dates recorded by operators) override the files."""
+    def with_facts(
+        self, milestone_dates: Iterable[MilestoneDate] = (), events: Iterable[Event] = ()
+    ) -> Dataset:
+        """A copy where facts recorded at run time override the files, by identity.
+
+        Operators record milestone dates; approved watcher proposals add or move events.
+        """
         dates = dict(self.milestone_dates)
-        for item in extra:
+        for item in milestone_dates:
             dates[(item.country, item.cluster, item.milestone)] = item
-        return replace(self, milestone_dates=dates)
+        merged_events = dict(self.events)
+        for event in events:
+            merged_events[event.id] = event
+        return replace(self, milestone_dates=dates, events=merged_events)
 
 
 @dataclass

@@ -63,7 +63,7 @@ async def record_milestone_date(
 
 
 async def list_milestone_dates(session: AsyncSession) -> list[MilestoneDate]:
-    """Every recorded date as a confirmed dataset fact, ready for `with_milestone_dates`."""
+    """Every recorded date as a confirmed dataset fact, ready for `Dataset.with_facts`."""
     rows = await session.scalars(
         select(MilestoneDateRecord).order_by(
             MilestoneDateRecord.country, MilestoneDateRecord.cluster, MilestoneDateRecord.milestone

@@ -8,8 +8,8 @@ from bot.db.migrate import upgrade
 from bot.store import (
     Store,
     StoreNotReady,
-    read_milestone_dates,
-    read_sqlite_milestone_dates,
+    read_recorded_facts,
+    read_sqlite_facts,
     sqlite_path,
 )
 
@@ -43,13 +43,13 @@ async def test_fast_sqlite_reader_equals_the_repository(tmp_path):
     store = await Store.open(url)
     try:
         await _record_two(store)
-        through_repository = await store.milestone_dates()
+        through_repository = await store.recorded_facts()
     finally:
         await store.close()
     path = sqlite_path(url)
     assert path is not None
-    assert read_sqlite_milestone_dates(path) == through_repository
-    assert [(d.country, d.date) for d in through_repository] == [
+    assert read_sqlite_facts(path) == through_repository
+    assert [(d.country, d.date) for d in through_repository.milestone_dates] == [
         ("AT", dt.date(2022, 8, 31)),
         ("GB", dt.date(2021, 1, 4)),
     ]
@@ -62,9 +62,9 @@ async def test_both_databases_read_back_what_was_recorded(database_url):
         await _record_two(store)
     finally:
         await store.close()
-    recorded, note = await read_milestone_dates(database_url)
+    recorded, note = await read_recorded_facts(database_url)
     assert note is None
-    assert {(d.country, d.milestone, d.source) for d in recorded} == {
+    assert {(d.country, d.milestone, d.source) for d in recorded.milestone_dates} == {
         ("AT", "self-assessment", "https://example.org/a"),
         ("GB", "focal-points", "https://example.org/b"),
     }
@@ -72,12 +72,12 @@ async def test_both_databases_read_back_what_was_recorded(database_url):
 
 async def test_missing_or_unmigrated_databases_are_notes_not_failures(tmp_path):
     missing = f"sqlite+aiosqlite:///{tmp_path / 'missing.db'}"
-    recorded, note = await read_milestone_dates(missing)
-    assert recorded == [] and note is not None and "db upgrade" in note
+    recorded, note = await read_recorded_facts(missing)
+    assert recorded.milestone_dates == [] and note is not None and "db upgrade" in note
     assert not (tmp_path / "missing.db").exists()  # reading never creates a file
     (tmp_path / "empty.db").write_bytes(b"")
-    recorded, note = await read_milestone_dates(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
-    assert recorded == [] and note is not None and "not migrated" in note
+    recorded, note = await read_recorded_facts(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+    assert recorded.milestone_dates == [] and note is not None and "not migrated" in note
 
 
 async def test_opening_an_unmigrated_database_names_the_fix(database_url):

@@ -57,7 +57,7 @@ def test_austria_cluster_1_as_of_march_2022(data):
 
 
 def test_a_recorded_late_self_assessment_moves_the_chained_steps(data):
-    late = data.with_milestone_dates([recorded("self-assessment", dt.date(2022, 8, 31))])
+    late = data.with_facts([recorded("self-assessment", dt.date(2022, 8, 31))])
     found = by_id(milestone_deadlines(late, "AT", 1, dt.date(2022, 9, 1)))
     saq = found["m-at-c1-self-assessment"]
     assert (saq.status, saq.actual, saq.due) == ("done", dt.date(2022, 8, 31), dt.date(2022, 5, 1))
@@ -74,7 +74,7 @@ def test_a_recorded_late_self_assessment_moves_the_chained_steps(data):
 
 
 def test_a_date_recorded_after_the_as_of_moment_is_not_yet_known(data):
-    late = data.with_milestone_dates([recorded("self-assessment", dt.date(2022, 8, 31))])
+    late = data.with_facts([recorded("self-assessment", dt.date(2022, 8, 31))])
     found = by_id(milestone_deadlines(late, "AT", 1, dt.date(2022, 6, 1)))
     assert found["m-at-c1-self-assessment"].status == "overdue"
     assert found["m-at-c1-written-feedback"].due == dt.date(2022, 11, 1)
