@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test lint typecheck unit bench migrate clean
+.PHONY: run test lint typecheck unit bench migrate translations clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -33,13 +33,26 @@ lint: $(STAMP_TEST)
 typecheck: $(STAMP_TEST)
 	$(BIN)/mypy .
 
-unit: $(STAMP_TEST)
+# Mozilla's ical.js, one of the independent parsers the calendar tests read our feeds with.
+PARSERS := tests/calendar_parsers
+$(PARSERS)/node_modules/.installed: $(PARSERS)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix $(PARSERS) --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the ical.js calendar test will be skipped"; fi
+
+unit: $(STAMP_TEST) $(PARSERS)/node_modules/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck unit
 
 bench: $(STAMP_RUN)
 	for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done
+
+# Re-extract every message into the template and merge it into each catalog.
+translations: $(STAMP_RUN)
+	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg -k texts -k words -k t -k N_ \
+		-o bot/locales/messages.pot .
+	$(BIN)/pybabel update --no-fuzzy-matching -i bot/locales/messages.pot -d bot/locales
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

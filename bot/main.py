@@ -86,11 +86,15 @@ async def _run_web(
 ) -> None:
     import uvicorn
 
+    from bot.publisher import Publisher
+    from bot.query import Query
     from bot.web import create_app
 
     settings = service.settings
+    publisher = Publisher(service.dataset, service.store, settings.public_base_url)
+    await publisher.feed(Query())  # the first calendar app to ask should not wait
     config = uvicorn.Config(
-        create_app(service.settings, service.dataset, service.store),
+        create_app(settings, service.dataset, publisher),
         host=host or settings.web_host,
         port=port or settings.web_port,
         log_level="info",

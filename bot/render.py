@@ -11,14 +11,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from bot.i18n import N_
 from schedulers.timeline import Deadline
 
 STATUS_LABELS = {
-    "done": "done",
-    "overdue": "overdue",
-    "due_soon": "due soon",
-    "upcoming": "upcoming",
-    "cancelled": "cancelled",
+    "done": N_("done"),
+    "overdue": N_("overdue"),
+    "due_soon": N_("due soon"),
+    "upcoming": N_("upcoming"),
+    "cancelled": N_("cancelled"),
+}
+CONFIDENCE_LABELS = {
+    "confirmed": N_("confirmed"),
+    "reported": N_("reported"),
+    "projected": N_("projected"),
 }
 
 

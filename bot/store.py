@@ -17,12 +17,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.db import SCHEMA_REVISION
 from config.dataset import Dataset, Event, MilestoneDate
+from schedulers.timeline import Selection
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -37,6 +39,14 @@ _DATES_SQL = (
 
 class StoreNotReady(Exception):
     """The database cannot serve the request yet; the message says how to fix that."""
+
+
+@dataclass(frozen=True)
+class PersonalFeed:
+    """What a subscriber's own calendar shows: their filters, in their language."""
+
+    selection: Selection
+    language: str
 
 
 @dataclass(frozen=True)
@@ -97,6 +107,39 @@ class Store:
 
         async with self._sessions() as session:
             return RecordedFacts(milestone_dates=await list_milestone_dates(session))
+
+    async def deadline_versions(
+        self, fingerprints: Mapping[str, str], now: dt.datetime
+    ) -> dict[str, tuple[int, dt.datetime]]:
+        """Each deadline's (sequence, last modified), raised where its fingerprint changed."""
+        from bot.db.repositories import bump_deadline_version
+
+        versions = {}
+        async with self._sessions() as session, session.begin():
+            for deadline_id, fingerprint in fingerprints.items():
+                versions[deadline_id] = await bump_deadline_version(
+                    session, deadline_id, fingerprint, now
+                )
+        return versions
+
+    async def personal_feed(self, token: str) -> PersonalFeed | None:
+        """The filters and language behind a calendar token, or None if it is unknown."""
+        from bot.db.repositories import find_subscriber_by_token
+
+        async with self._sessions() as session:
+            subscriber = await find_subscriber_by_token(session, token)
+            if subscriber is None:
+                return None
+            chosen: dict[str, set[str]] = {}
+            for item in subscriber.filters:
+                chosen.setdefault(item.dimension, set()).add(item.value)
+            selection = Selection(
+                countries=chosen.get("country", set()),
+                clusters={int(n) for n in chosen.get("cluster", set()) if n.isdigit()},
+                kinds=chosen.get("kind", set()),
+                themes=chosen.get("theme", set()),
+            )
+            return PersonalFeed(selection=selection, language=subscriber.language)
 
     async def record_milestone_date(
         self,

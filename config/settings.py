@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///untoc-watch.db"
 DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:8000"
+DEFAULT_WATCHER_USER_AGENT = "UNTOC-Watch/0.1 (+https://github.com/untoc-watch/untoc-watch)"
 
 # Heroku-style and driverless URLs name the database, not the driver we run it with.
 _URL_SCHEMES = {
@@ -45,6 +46,16 @@ def _check_http_url(url: str) -> str:
     return url.rstrip("/")
 
 
+def _check_user_agent(value: str) -> str:
+    value = value.strip()
+    if not value or not value.isascii() or not value.isprintable():
+        raise ValueError(
+            "expected one line of printable ASCII naming the service and a contact URL, "
+            f"e.g. {DEFAULT_WATCHER_USER_AGENT}"
+        )
+    return value
+
+
 class Settings(BaseSettings):
     """Everything the service can be told from outside its code."""
 
@@ -60,8 +71,19 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(
         default_factory=lambda: Path.home() / ".cache" / "untoc-watch", alias="UNTOC_CACHE_DIR"
     )
+    telegram_bot_username: str | None = Field(
+        default=None, alias="TELEGRAM_BOT_USERNAME", pattern=r"^[A-Za-z][A-Za-z0-9_]{4,31}$"
+    )
     web_host: str = Field(default="127.0.0.1", alias="WEB_HOST")
     web_port: int = Field(default=8000, ge=1, le=65535, alias="PORT")
+    # The watcher refuses pages on loopback and private addresses unless told otherwise.
+    watcher_allow_private: bool = Field(default=False, alias="WATCHER_ALLOW_PRIVATE")
+    watcher_user_agent: Annotated[str, AfterValidator(_check_user_agent)] = Field(
+        default=DEFAULT_WATCHER_USER_AGENT, alias="WATCHER_USER_AGENT"
+    )
+    watcher_failure_threshold: int = Field(
+        default=5, ge=1, le=1000, alias="WATCHER_FAILURE_THRESHOLD"
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -8,15 +8,18 @@ that must not race (a second worker, a retried job) are single upserts on a uniq
 from __future__ import annotations
 
 import datetime as dt
+import re
+import secrets
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Base, DeadlineVersion, MilestoneDateRecord
+from bot.db.models import Base, DeadlineVersion, MilestoneDateRecord, Subscriber
 from config.dataset import MilestoneDate
 
 RECORDED_CONFIDENCE = "confirmed"
+CALENDAR_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 
 
 async def record_milestone_date(
@@ -123,6 +126,24 @@ async def bump_deadline_version(
         ).one()
     sequence, modified_at = changed
     return sequence, modified_at
+
+
+async def find_subscriber_by_token(session: AsyncSession, token: str) -> Subscriber | None:
+    """The active subscriber whose personal calendar token is `token`, with its filters."""
+    if not CALENDAR_TOKEN.match(token):
+        return None  # not one of ours: no query, and nothing to learn from timing
+    found = await session.scalar(
+        select(Subscriber).where(Subscriber.calendar_token == token, Subscriber.active)
+    )
+    # The index found the row; compare in constant time before trusting it.
+    if found is None or not secrets.compare_digest(found.calendar_token, token):
+        return None
+    return found
+
+
+def new_calendar_token() -> str:
+    """A long, random, URL-safe token (256 bits) for a personal calendar feed."""
+    return secrets.token_urlsafe(32)
 
 
 def _insert(session: AsyncSession, entity: type[Base]) -> postgresql.Insert | sqlite.Insert:

@@ -1,0 +1,311 @@
+"""The web app: feeds with validators, filters, personal feeds, the page, the API, bad input."""
+
+from __future__ import annotations
+
+import datetime as dt
+import urllib.parse
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from icalendar import Calendar
+
+from bot.db.migrate import upgrade
+from bot.db.models import Subscriber, SubscriberFilter
+from bot.db.repositories import new_calendar_token
+from bot.publisher import Publisher
+from bot.store import Store
+from bot.web import create_app
+from config.dataset import load_dataset
+from config.settings import load_settings
+
+MARCH_2022 = dt.datetime(2022, 3, 1, 9, tzinfo=dt.UTC)
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return load_dataset()
+
+
+def make_client(dataset, store=None, clock=None, **settings_overrides):
+    settings = load_settings(**settings_overrides)
+    publisher = Publisher(
+        dataset, store, "https://watch.example.org", clock=clock or Clock(MARCH_2022)
+    )
+    app = create_app(settings, dataset, publisher)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+
+@pytest.fixture
+async def client(dataset, monkeypatch):
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://watch.example.org")
+    async with make_client(dataset) as http:
+        yield http
+
+
+def events_of(body: bytes):
+    return {str(e["UID"]).split("@")[0]: e for e in Calendar.from_ical(body).walk("VEVENT")}
+
+
+async def test_the_full_calendar_with_validators(client):
+    response = await client.get("/calendar.ics")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/calendar; charset=utf-8"
+    assert response.headers["etag"].startswith('"')
+    assert response.headers["last-modified"].endswith("GMT")
+    assert "Accept-Encoding" in response.headers["vary"]
+    events = events_of(response.content)
+    assert "r-cd-2022-som-tip" in events and "m-at-c1-focal-points" in events
+    head = await client.head("/calendar.ics")
+    assert head.status_code == 200 and head.headers["etag"] == response.headers["etag"]
+
+
+async def test_conditional_requests_answer_304(client):
+    first = await client.get("/calendar.ics")
+    etag, modified = first.headers["etag"], first.headers["last-modified"]
+    again = await client.get("/calendar.ics", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == etag
+    listed = await client.get("/calendar.ics", headers={"If-None-Match": f'"other", {etag}'})
+    assert listed.status_code == 304
+    stale = await client.get("/calendar.ics", headers={"If-None-Match": '"other"'})
+    assert stale.status_code == 200
+    since = await client.get("/calendar.ics", headers={"If-Modified-Since": modified})
+    assert since.status_code == 304
+    earlier = await client.get(
+        "/calendar.ics", headers={"If-Modified-Since": "Mon, 01 Jan 2018 00:00:00 GMT"}
+    )
+    assert earlier.status_code == 200
+    garbage = await client.get("/calendar.ics", headers={"If-Modified-Since": "yesterday"})
+    assert garbage.status_code == 200
+
+
+async def test_gzip_when_asked_with_its_own_etag(client):
+    plain = await client.get("/calendar.ics", headers={"Accept-Encoding": "identity"})
+    zipped = await client.get("/calendar.ics", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.content == plain.content  # httpx decodes; the bytes are the same feed
+    assert int(zipped.headers["content-length"]) < len(plain.content) / 5
+    assert zipped.headers["etag"] != plain.headers["etag"]
+    not_modified = await client.get(
+        "/calendar.ics",
+        headers={"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["etag"]},
+    )
+    assert not_modified.status_code == 304
+
+
+async def test_filters_language_and_alarms(client):
+    response = await client.get(
+        "/calendar.ics",
+        params={"country": "Austria", "kind": "milestone", "lang": "fr", "alarms": "P7D,PT2H"},
+    )
+    events = events_of(response.content)
+    assert set(events) == {
+        "m-at-c1-focal-points",
+        "m-at-c1-governmental-experts",
+        "m-at-c1-consultations",
+        "m-at-c1-self-assessment",
+        "m-at-c1-written-feedback",
+        "m-at-c1-lists-of-observations",
+    }
+    focal = events["m-at-c1-focal-points"]
+    assert (
+        str(focal["SUMMARY"]) == "Autriche: Désignation des points de contact (groupe thématique 1)"
+    )
+    assert "Ce que vous pouvez faire maintenant" in str(focal["DESCRIPTION"])
+    assert len(focal.walk("VALARM")) == 2
+    firearms = events_of(
+        (await client.get("/calendar.ics?theme=firearms&kind=registration")).content
+    )
+    assert set(firearms) == {"r-cd-2022-firearms", "r-cd-2023-firearms"}
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "words"),
+    [
+        ("country=Narnia", 400, "unknown country 'Narnia'"),
+        ("country=Austira", 400, "did you mean AT (Austria)"),
+        ("cluster=9", 400, "allowed: 1, 2, 3, 4"),
+        ("cluster=one", 400, "cluster 'one' is unknown"),
+        ("kind=meeting", 400, "allowed: milestone, registration, event"),
+        ("theme=drugs", 400, "allowed: tip, som, firearms"),
+        ("lang=de", 400, "allowed: en, es, fr"),
+        ("lang=fr&lang=es", 400, "given more than once"),
+        ("alarms=P7X", 400, "ISO 8601 duration"),
+        ("alarms=P999W", 400, "longer than a year"),
+        ("alarms=" + ",".join(f"PT{n}H" for n in range(1, 13)), 400, "more than 10 alarms"),
+        ("colour=red", 400, "unknown parameter 'colour'"),
+        ("country=" + "A" * 150, 400, "too long"),
+        ("country=AT&" * 300, 414, "longer than 2048"),
+    ],
+)
+async def test_bad_queries_get_a_4xx_that_names_the_value(client, query, status, words):
+    response = await client.get("/calendar.ics?" + query)
+    assert response.status_code == status
+    assert words in response.text
+    assert response.headers["content-type"].startswith("text/plain")
+
+
+async def test_wrong_methods_and_unknown_paths(client):
+    assert (await client.post("/calendar.ics")).status_code == 405
+    assert (await client.delete("/")).status_code == 405
+    assert (await client.get("/calendar/does-not-exist.ics")).status_code == 404
+    assert (await client.get("/nowhere")).status_code == 404
+
+
+async def test_api_upcoming_and_its_errors(client):
+    rows = (await client.get("/api/upcoming", params={"kind": "registration"})).json()
+    assert [r["id"] for r in rows] == [
+        "r-se4u-2022-course",
+        "r-se4u-2022-workshop",
+        "r-cd-2022-cooperation-technical-assistance",
+        "r-cd-2022-firearms",
+        "r-cd-2022-som-tip",
+    ]
+    assert rows[-1]["due"] == "2022-05-08T22:00:00Z"
+    assert (await client.get("/api/upcoming?days=-1")).status_code == 400
+    assert (await client.get("/api/upcoming?alarms=P1D")).status_code == 400  # not an API filter
+
+
+async def test_the_page_lists_filters_and_offers_subscriptions(client):
+    response = await client.get("/", params={"country": "AT", "days": "120"})
+    assert response.status_code == 200
+    html = response.text
+    assert 'id="m-at-c1-self-assessment"' in html
+    assert "m-gb-c1" not in html
+    assert 'href="webcal://watch.example.org/calendar.ics?country=AT&amp;lang=en"' in html
+    assert "calendar.google.com/calendar/r?cid=webcal%3A%2F%2Fwatch.example.org" in html
+    assert 'href="/calendar.ics?country=AT&amp;lang=en"' in html
+    assert "subscribe-telegram" not in html  # no bot configured
+    assert "in 2 months" in html or "in 9 weeks" in html
+    french = await client.get("/", headers={"Accept-Language": "fr-CH, fr;q=0.9, en;q=0.8"})
+    assert french.headers["content-language"] == "fr"
+    assert 'lang="fr"' in french.text and "Clôture des inscriptions" in french.text
+    assert 'href="?lang=es"' in french.text
+
+
+async def test_the_telegram_button_carries_the_filters(dataset, monkeypatch):
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://watch.example.org")
+    monkeypatch.setenv("TELEGRAM_BOT_USERNAME", "untoc_watch_bot")
+    async with make_client(dataset) as http:
+        html = (await http.get("/?country=AT&theme=tip")).text
+    assert 'href="https://t.me/untoc_watch_bot?start=sub-AT-tip"' in html
+
+
+async def _subscriber(store: Store, *, language: str, filters: list[tuple[str, str]]) -> str:
+    token = new_calendar_token()
+    now = dt.datetime(2022, 1, 1, tzinfo=dt.UTC)
+    async with store._sessions() as session, session.begin():
+        subscriber = Subscriber(
+            channel="telegram",
+            address="12345",
+            language=language,
+            calendar_token=token,
+            created_at=now,
+            updated_at=now,
+        )
+        subscriber.filters = [SubscriberFilter(dimension=d, value=v) for d, v in filters]
+        session.add(subscriber)
+    return token
+
+
+async def test_a_personal_feed_follows_its_subscriber(dataset, database_url, monkeypatch):
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://watch.example.org")
+    await upgrade(database_url)
+    store = await Store.open(database_url)
+    try:
+        token = await _subscriber(
+            store, language="es", filters=[("country", "AT"), ("kind", "milestone")]
+        )
+        async with make_client(dataset, store) as http:
+            response = await http.get(f"/calendar/{token}.ics")
+            assert response.status_code == 200
+            events = events_of(response.content)
+            assert set(events) >= {"m-at-c1-focal-points"} and all("-at-" in key for key in events)
+            assert "Designación de los coordinadores" in str(
+                events["m-at-c1-focal-points"]["SUMMARY"]
+            )
+            wrong = token[:-1] + ("A" if token[-1] != "A" else "B")
+            assert (await http.get(f"/calendar/{wrong}.ics")).status_code == 404
+            assert (await http.get("/calendar/short.ics")).status_code == 404
+    finally:
+        await store.close()
+
+
+async def test_a_moved_date_raises_sequence_and_changes_the_etag(
+    dataset, database_url, monkeypatch
+):
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://watch.example.org")
+    await upgrade(database_url)
+    store = await Store.open(database_url)
+    clock = Clock(dt.datetime(2022, 9, 1, tzinfo=dt.UTC))
+    try:
+        async with make_client(dataset, store, clock) as http:
+            before = await http.get("/calendar.ics?country=AT")
+            events = events_of(before.content)
+            assert events["m-at-c1-written-feedback"]["SEQUENCE"] == 0
+            await store.record_milestone_date(
+                country="AT",
+                cluster=1,
+                milestone="self-assessment",
+                date=dt.date(2022, 8, 31),
+                source="https://example.org/at",
+                recorded_by="test",
+                now=clock.now,
+            )
+            cached = await http.get("/calendar.ics?country=AT")
+            assert (
+                cached.headers["etag"] == before.headers["etag"]
+            )  # facts are re-read every few seconds
+            clock.now += dt.timedelta(seconds=10)
+            after = await http.get(
+                "/calendar.ics?country=AT", headers={"If-None-Match": before.headers["etag"]}
+            )
+            assert after.status_code == 200
+            events = events_of(after.content)
+            feedback = events["m-at-c1-written-feedback"]
+            assert feedback["SEQUENCE"] == 1
+            assert feedback["DTSTART"].dt == dt.date(2023, 2, 28)
+            assert feedback["LAST-MODIFIED"].dt == clock.now
+            assert events["m-at-c1-focal-points"]["SEQUENCE"] == 0
+            assert after.headers["last-modified"] == "Thu, 01 Sep 2022 00:00:10 GMT"
+    finally:
+        await store.close()
+
+
+QUERY_KEYS = st.sampled_from(
+    ["country", "cluster", "kind", "theme", "lang", "alarms", "days", "x", "", "country[]"]
+)
+QUERY_VALUES = st.one_of(
+    st.sampled_from(
+        ["AT", "at", "Austria", "EU", "1", "4", "0", "milestone", "tip", "fr", "P7D", "PT2H", "120"]
+    ),
+    st.text(max_size=60),
+    st.text(alphabet="0123456789,-PTDWHM", max_size=30),
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    path=st.sampled_from(["/", "/calendar.ics", "/api/upcoming"]),
+    pairs=st.lists(st.tuples(QUERY_KEYS, QUERY_VALUES), max_size=6),
+)
+async def test_no_query_string_makes_the_server_fail(client, path, pairs):
+    query = urllib.parse.urlencode(pairs)
+    response = await client.get(f"{path}?{query}")
+    assert response.status_code in {200, 400, 414}, (path, query, response.text[:200])
+    if response.status_code != 200:
+        assert response.text.strip()
