@@ -1,0 +1,101 @@
+"""Catalogs: complete, not fuzzy, same placeholders, and in step with the code."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+from bot.i18n import LANGUAGES, LOCALE_DIR, Texts, negotiate
+
+ROOT = Path(__file__).resolve().parents[2]
+PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+
+
+def _catalog(language: str):
+    with (LOCALE_DIR / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        return read_po(handle, locale=language)
+
+
+def _template():
+    with (LOCALE_DIR / "messages.pot").open("rb") as handle:
+        return read_po(handle)
+
+
+@pytest.mark.parametrize("language", [code for code in LANGUAGES if code != "en"])
+def test_every_message_is_translated_with_the_same_placeholders(language):
+    catalog = _catalog(language)
+    expected = {m.id for m in _template() if m.id}
+    translated = {m.id: m for m in catalog if m.id}
+    assert set(translated) == expected
+    for message_id, message in translated.items():
+        assert message.string, f"{language}: untranslated {message_id!r}"
+        assert not message.fuzzy, f"{language}: fuzzy {message_id!r}"
+        assert sorted(PLACEHOLDER.findall(message.string)) == sorted(
+            PLACEHOLDER.findall(message_id)
+        ), (
+            language,
+            message_id,
+        )
+
+
+def test_the_template_holds_every_message_in_the_code_and_dataset(tmp_path):
+    pybabel = shutil.which("pybabel", path=str(Path(sys.executable).parent))
+    assert pybabel is not None
+    output = tmp_path / "messages.pot"
+    subprocess.run(
+        [
+            pybabel,
+            "extract",
+            "--no-location",
+            "--sort-output",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "texts",
+            "-k",
+            "words",
+            "-k",
+            "t",
+            "-k",
+            "N_",
+            "-o",
+            str(output),
+            ".",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    with output.open("rb") as handle:
+        fresh = {m.id for m in read_po(handle) if m.id}
+    assert fresh == {m.id for m in _template() if m.id}, "run `make translations`"
+
+
+def test_texts_translate_and_localize():
+    french = Texts("fr")
+    assert french("Registration closes: {event}") == "Clôture des inscriptions : {event}"
+    assert french.country("DE") == "Allemagne"
+    assert french.city("Europe/Vienna") == "Vienne"
+    assert Texts("es")("done") == "completado"
+    assert Texts("en")("done") == "done"
+
+
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [
+        (None, "en"),
+        ("fr-CH, fr;q=0.9, en;q=0.8", "fr"),
+        ("de-DE, es;q=0.5", "es"),
+        ("de, it", "en"),
+        ("en;q=0.1, fr;q=0.2", "fr"),
+        ("garbage;q=x, es", "es"),
+    ],
+)
+def test_accept_language_negotiation(header, language):
+    assert negotiate(header) == language
