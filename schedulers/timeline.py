@@ -76,9 +76,12 @@ class Selection:
     kinds: Collection[str] = ()
     themes: Collection[str] = ()
     statuses: Collection[str] = ()
+    muted_countries: Collection[str] = ()
 
     def matches(self, deadline: Deadline) -> bool:
         if self.kinds and deadline.kind not in self.kinds:
+            return False
+        if deadline.country is not None and deadline.country in self.muted_countries:
             return False
         if self.statuses and deadline.status not in self.statuses:
             return False

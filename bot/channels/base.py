@@ -1,0 +1,101 @@
+"""What every channel (Telegram, Slack, console) is: one small Protocol and its errors.
+
+A channel turns an `Alert` into a message on its service and says, by the exception it
+raises, what the delivery loop should do next: try again later (`RetryLater`), stop
+sending to that target (`TargetGone`), or stop the channel until an operator fixes its
+configuration (`ChannelMisconfigured`). Limits are declared as data, so the delivery
+loop can pace each channel without knowing its service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal, Protocol
+
+from schedulers.timeline import Deadline
+
+AlertKind = Literal["reminder", "last_call", "overdue", "change", "digest", "broadcast", "operator"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one alert goes: a chat, a forum topic, a Slack channel or webhook."""
+
+    subscriber_id: int | None
+    channel: str
+    address: str
+    thread_id: str = ""
+    language: str = "en"
+    timezone: str = "Europe/Vienna"
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One thing to tell one target, with everything needed to word it.
+
+    `deadline` is the deadline as it stands now; for a date change `previous` is how it
+    stood before. `late` marks a reminder sent after its moment (the service was down).
+    """
+
+    key: str
+    kind: AlertKind
+    deadline: Deadline | None = None
+    previous: Deadline | None = None
+    lead_days: int | None = None
+    late: bool = False
+    text: str | None = None
+    digest: tuple[Deadline, ...] = field(default=())
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class ChannelLimits:
+    """How fast and how much a channel may send; the delivery loop enforces them."""
+
+    messages_per_second: float
+    per_target_per_second: float
+    per_group_per_minute: float | None = None
+    max_text_length: int = 4000
+
+
+class DeliveryError(Exception):
+    """A message was not delivered."""
+
+
+class RetryLater(DeliveryError):
+    """A temporary failure (rate limit, 5xx, timeout): try again, after `retry_after`."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TargetGone(DeliveryError):
+    """The target will never accept messages (bot blocked, channel deleted): stop."""
+
+
+class TargetMoved(DeliveryError):
+    """The target has a new address (a group became a supergroup): follow it."""
+
+    def __init__(self, message: str, new_address: str) -> None:
+        super().__init__(message)
+        self.new_address = new_address
+
+
+class ChannelMisconfigured(DeliveryError):
+    """The channel itself cannot send (revoked token): the operator must fix it."""
+
+
+class Channel(Protocol):
+    """A service alerts go out through."""
+
+    name: ClassVar[str]
+    limits: ClassVar[ChannelLimits]
+
+    async def send(self, target: Target, alert: Alert) -> None:
+        """Deliver `alert` to `target`, or raise a `DeliveryError` saying what happened."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections; called once by the composition root."""
+        ...

@@ -1,0 +1,94 @@
+"""Subscriber operations shared by the channels, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from bot.db import subscribers as subs
+from bot.db.migrate import upgrade
+from bot.store import Store
+
+NOW = dt.datetime(2022, 3, 1, 9, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+async def store(database_url):
+    await upgrade(database_url)
+    opened = await Store.open(database_url)
+    yield opened
+    await opened.close()
+
+
+async def test_follow_mute_unfollow_and_preferences(store):
+    async with store._sessions() as session, session.begin():
+        chat = await subs.ensure_subscriber(
+            session, channel="telegram", address="42", now=NOW, language="fr"
+        )
+        same = await subs.ensure_subscriber(session, channel="telegram", address="42", now=NOW)
+        assert same.id == chat.id and chat.language == "fr" and len(chat.calendar_token) >= 40
+        await subs.follow(session, chat, {"country": ["AT", "DE"], "theme": ["tip"]}, NOW)
+        await subs.follow(session, chat, {"country": ["AT"]}, NOW)  # no duplicate
+        assert subs.selection_of(chat).countries == {"AT", "DE"}
+        await subs.mute_country(session, chat, "AT", NOW)
+        selection = subs.selection_of(chat)
+        assert selection.countries == {"DE"} and not selection.muted_countries
+        await subs.mute_country(session, chat, "DE", NOW)  # the last one: follow all but DE
+        selection = subs.selection_of(chat)
+        assert selection.countries == set() and selection.muted_countries == {"DE"}
+        await subs.follow(session, chat, {"country": ["DE"]}, NOW)  # following unmutes
+        assert subs.selection_of(chat).countries == {"DE"}
+        assert subs.selection_of(chat).muted_countries == set()
+        await subs.set_preferences(
+            session,
+            chat,
+            NOW,
+            timezone="Africa/Lagos",
+            lead_days=[7, 1, 7],
+            quiet_hours=(22, 7),
+            digest="weekly",
+        )
+        assert (chat.timezone, chat.lead_days, chat.quiet_start, chat.digest) == (
+            "Africa/Lagos",
+            [7, 1],
+            22,
+            "weekly",
+        )
+        for bad in (
+            {"timezone": "CET"},
+            {"timezone": "Mars/Olympus"},
+            {"lead_days": [400]},
+            {"language": "de"},
+            {"digest": "hourly"},
+            {"quiet_hours": (5, 5)},
+        ):
+            with pytest.raises(subs.InvalidPreference):
+                await subs.set_preferences(session, chat, NOW, **bad)
+        assert await subs.acknowledge(session, chat.id, "r-cd-2022-som-tip", NOW)
+        await session.flush()
+        assert not await subs.acknowledge(session, chat.id, "r-cd-2022-som-tip", NOW)
+        await subs.unfollow(session, chat, None, NOW)
+        assert subs.selection_of(chat).countries == set()
+    async with store._sessions() as session:
+        reloaded = await subs.find_subscriber(session, "telegram", "42")
+        assert reloaded is not None and reloaded.filters == []
+        assert await subs.acknowledged(session, reloaded.id) == {"r-cd-2022-som-tip"}
+
+
+async def test_deactivate_move_reactivate_and_forget(store):
+    async with store._sessions() as session, session.begin():
+        chat = await subs.ensure_subscriber(session, channel="telegram", address="-100", now=NOW)
+        topic = await subs.ensure_subscriber(
+            session, channel="telegram", address="-100", thread_id="7", now=NOW
+        )
+        assert topic.id != chat.id
+        await subs.deactivate(session, chat.id, "Forbidden: bot was blocked by the user", NOW)
+        await subs.move_address(session, topic.id, "-100999", NOW)
+    async with store._sessions() as session, session.begin():
+        assert [s.address for s in await subs.active_subscribers(session)] == ["-100999"]
+        again = await subs.ensure_subscriber(session, channel="telegram", address="-100", now=NOW)
+        assert again.active and again.deactivated_reason is None
+        await subs.forget(session, again)
+    async with store._sessions() as session:
+        assert await subs.find_subscriber(session, "telegram", "-100") is None
