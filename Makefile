@@ -50,7 +50,7 @@ bench: $(STAMP_RUN)
 
 # Re-extract every message into the template and merge it into each catalog.
 translations: $(STAMP_RUN)
-	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg -k texts -k words -k t -k N_ \
+	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg -k texts -k words -k t -k N_ -k plural:1,2 \
 		-o bot/locales/messages.pot .
 	$(BIN)/pybabel update --no-fuzzy-matching -i bot/locales/messages.pot -d bot/locales
 

@@ -329,6 +329,15 @@ def worker() -> None:
     run_service(_settings(), web=False, worker=True)
 
 
+def _register_commands() -> None:
+    from bot.cli_alerts import register
+
+    register(app)
+
+
+_register_commands()
+
+
 def main() -> None:
     """Console-script entry point."""
     # We use no pydantic plugins; looking for them scans every installed package's

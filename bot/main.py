@@ -13,10 +13,12 @@ import datetime as dt
 import logging
 import signal
 from dataclasses import dataclass
+from typing import Any
 
-from bot.store import RecordedFacts, Store, StoreNotReady
+from bot.store import Store, StoreNotReady
 from config.dataset import Dataset, load_dataset
 from config.settings import Settings
+from schedulers.timeline import Deadline
 
 log = logging.getLogger("untoc_watch")
 
@@ -112,15 +114,55 @@ async def _run_web(
 
 
 async def _run_worker(service: Service, stop: asyncio.Event) -> None:
-    """Show what is coming on the console; later parts add scheduling and delivery here."""
-    from bot.console import deadline_table, make_console
-    from schedulers.timeline import compute_deadlines, upcoming
+    """Show what is coming, then plan and deliver alerts until stopped."""
+    from bot.channels.base import Channel, Target
+    from bot.channels.console import ConsoleChannel
+    from bot.console import make_console
+    from bot.delivery import Dispatcher
+    from bot.publisher import Publisher, system_clock
+    from bot.worker import AlertPlanner, Worker
 
-    now = dt.datetime.now(dt.UTC)
-    recorded = await service.store.recorded_facts() if service.store else RecordedFacts()
-    deadlines = compute_deadlines(recorded.apply(service.dataset), now)
-    soon = upcoming(deadlines, now, WORKER_PREVIEW_DAYS)
     console = make_console()
+    publisher = Publisher(service.dataset, service.store, service.settings.public_base_url)
+    _show_upcoming(console, await publisher.deadlines(), system_clock())
+    if service.store is None:
+        log.warning("worker: no usable database; alerts are off until it is migrated")
+        await stop.wait()
+        return
+    channels: dict[str, Channel] = {"console": ConsoleChannel(console, system_clock)}
+    if set(channels) == {"console"}:
+        await _ensure_console_subscriber(service.store)
+    dispatcher = Dispatcher(
+        service.store,
+        channels,
+        publisher.deadlines,
+        system_clock,
+        operator_targets=lambda: [Target(None, "console", "operator")],
+    )
+    worker = Worker(service.store, AlertPlanner(service.store, publisher, system_clock), dispatcher)
+    try:
+        await worker.run(stop)
+    finally:
+        for channel in channels.values():
+            await channel.close()
+        log.info("worker: stopped")
+
+
+async def _ensure_console_subscriber(store: Store) -> None:
+    """With no chat service configured, alerts for everything go to this terminal."""
+    from bot.db import subscribers as subs
+
+    async with store._sessions() as session, session.begin():
+        await subs.ensure_subscriber(
+            session, channel="console", address="stdout", now=dt.datetime.now(dt.UTC)
+        )
+
+
+def _show_upcoming(console: Any, deadlines: list[Deadline], now: dt.datetime) -> None:
+    from bot.console import deadline_table
+    from schedulers.timeline import upcoming
+
+    soon = upcoming(deadlines, now, WORKER_PREVIEW_DAYS)
     console.print(
         deadline_table(soon, f"UNTOC Watch: open deadlines in the next {WORKER_PREVIEW_DAYS} days")
     )
@@ -141,5 +183,3 @@ async def _run_worker(service: Service, stop: asyncio.Event) -> None:
         len(soon),
         WORKER_PREVIEW_DAYS,
     )
-    await stop.wait()
-    log.info("worker: stopped")

@@ -21,8 +21,9 @@ from bot.i18n import DEFAULT_LANGUAGE, Texts
 from bot.query import Query
 from bot.store import RecordedFacts, Store
 from config.dataset import Dataset
-from feeds.ical import EPOCH, CalendarBuilder, Version, Words, fingerprint
-from schedulers.timeline import Deadline, Selection, compute_deadlines
+from feeds.ical import EPOCH, CalendarBuilder, Version, Words
+from schedulers.reminders import Change
+from schedulers.timeline import Deadline, Selection, compute_deadlines, fingerprint
 
 FACTS_TTL = dt.timedelta(seconds=5)
 MAX_CACHED_FEEDS = 256
@@ -62,6 +63,13 @@ class Snapshot:
     versions: dict[str, Version]
 
 
+def _dates(deadline: Deadline) -> dict[str, str | None]:
+    def iso(value: dt.date | dt.datetime | None) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return {"due": iso(deadline.due), "local": iso(deadline.local), "end": iso(deadline.end)}
+
+
 class Publisher:
     """Deadlines and feeds for the web process, cached and kept current."""
 
@@ -84,6 +92,7 @@ class Publisher:
         self._lock = asyncio.Lock()
         self._feeds: OrderedDict[tuple[object, ...], Feed] = OrderedDict()
         self._statuses: tuple[tuple[int, dt.datetime], list[Deadline]] | None = None
+        self._previous: dict[str, dict[str, str | None]] = {}
 
     async def snapshot(self) -> Snapshot:
         """The current snapshot, rebuilt when recorded facts changed."""
@@ -113,7 +122,28 @@ class Publisher:
             )
             versions = {key: Version(*value) for key, value in stored.items()}
         revision = self._snapshot.revision + 1 if self._snapshot else 1
+        if self._snapshot is not None:
+            before = {d.id: d for d in self._snapshot.deadlines}
+            for deadline in deadlines:
+                old = before.get(deadline.id)
+                if old is not None and fingerprint(old) != fingerprint(deadline):
+                    self._previous[deadline.id] = _dates(old)
         return Snapshot(revision, facts, dataset, deadlines, versions)
+
+    def changes(self) -> list[Change]:
+        """Deadlines whose dates changed, with the dates before where this process saw them."""
+        if self._snapshot is None:
+            return []
+        return [
+            Change(
+                deadline_id=deadline_id,
+                sequence=version.sequence,
+                changed_at=version.modified_at,
+                previous=self._previous.get(deadline_id, {}),
+            )
+            for deadline_id, version in self._snapshot.versions.items()
+            if version.sequence > 0
+        ]
 
     async def deadlines(self) -> list[Deadline]:
         """Every deadline with statuses as of now (recomputed at most once a minute)."""

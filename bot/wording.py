@@ -82,6 +82,19 @@ def _headline(alert: Alert, deadline: Deadline, texts: Texts, now: dt.datetime) 
     return texts("Due {countdown}: {title}").format(countdown=left, title=title)
 
 
+def _digest(alert: Alert, texts: Texts, zone: str) -> Wording:
+    count = len(alert.digest)
+    headline = texts.plural(
+        "Your digest: {count} deadline in the next {days} days",
+        "Your digest: {count} deadlines in the next {days} days",
+        count,
+    ).format(count=count, days=alert.lead_days or 7)
+    lines = [f"• {when_of(d, texts, zone)[0]}: {title_of(d, texts)}" for d in alert.digest]
+    if not lines:
+        lines.append(texts("Nothing is due for what you follow."))
+    return Wording(headline=headline, note="\n".join(lines))
+
+
 def _moment(deadline: Deadline) -> dt.datetime:
     if isinstance(deadline.due, dt.datetime):
         return deadline.due
@@ -91,6 +104,8 @@ def _moment(deadline: Deadline) -> dt.datetime:
 def word(alert: Alert, texts: Texts, zone: str, now: dt.datetime) -> Wording:
     """The wording of `alert` for a reader in `zone`, at `now`."""
     deadline = alert.deadline
+    if alert.kind == "digest":
+        return _digest(alert, texts, zone)
     if deadline is None:
         return Wording(headline=alert.text or "", url=alert.link)
     when, announced = when_of(deadline, texts, zone)

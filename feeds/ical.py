@@ -11,7 +11,6 @@ and LAST-MODIFIED come from the version record that rises when a deadline's date
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -45,12 +44,6 @@ class Words:
 
     def __call__(self, text: str) -> str:
         return self.gettext(text)
-
-
-def fingerprint(deadline: Deadline) -> str:
-    """What makes a calendar client redraw an event: its dates, zone and cancellation."""
-    parts = (deadline.due, deadline.end, deadline.zone, deadline.status == "cancelled")
-    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 
 def uid(deadline: Deadline) -> str:

@@ -9,6 +9,7 @@ before, or, until one is recorded, from its due date, and are then only `project
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -94,6 +95,15 @@ class Selection:
         if self.clusters and deadline.cluster is not None and deadline.cluster not in self.clusters:
             return False
         return not (self.themes and deadline.themes and not set(deadline.themes) & set(self.themes))
+
+
+def fingerprint(deadline: Deadline) -> str:
+    """What makes a deadline a different one for its readers: dates, zone, cancellation.
+
+    Calendar SEQUENCE numbers rise and reminders are re-planned when it changes.
+    """
+    parts = (deadline.due, deadline.end, deadline.zone, deadline.status == "cancelled")
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 
 def _day_status(due: dt.date, today: dt.date) -> Status:

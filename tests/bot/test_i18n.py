@@ -34,14 +34,16 @@ def test_every_message_is_translated_with_the_same_placeholders(language):
     translated = {m.id: m for m in catalog if m.id}
     assert set(translated) == expected
     for message_id, message in translated.items():
-        assert message.string, f"{language}: untranslated {message_id!r}"
+        forms = message.string if isinstance(message.string, tuple) else (message.string,)
+        originals = message_id if isinstance(message_id, tuple) else (message_id,)
+        expected_placeholders = sorted(set(PLACEHOLDER.findall(" ".join(originals))))
+        assert all(forms), f"{language}: untranslated {message_id!r}"
         assert not message.fuzzy, f"{language}: fuzzy {message_id!r}"
-        assert sorted(PLACEHOLDER.findall(message.string)) == sorted(
-            PLACEHOLDER.findall(message_id)
-        ), (
-            language,
-            message_id,
-        )
+        for form in forms:
+            assert sorted(set(PLACEHOLDER.findall(form))) == expected_placeholders, (
+                language,
+                message_id,
+            )
 
 
 def test_the_template_holds_every_message_in_the_code_and_dataset(tmp_path):
@@ -64,6 +66,8 @@ def test_the_template_holds_every_message_in_the_code_and_dataset(tmp_path):
             "t",
             "-k",
             "N_",
+            "-k",
+            "plural:1,2",
             "-o",
             str(output),
             ".",

@@ -19,8 +19,8 @@ import vobject
 from icalendar import Calendar
 
 from config.dataset import load_dataset
-from feeds.ical import CalendarBuilder, Version, Words, fingerprint, uid
-from schedulers.timeline import compute_deadlines
+from feeds.ical import CalendarBuilder, Version, Words, uid
+from schedulers.timeline import compute_deadlines, fingerprint
 
 PARSERS_DIR = Path(__file__).resolve().parents[1] / "calendar_parsers"
 NOW = dt.datetime(2022, 3, 1, tzinfo=dt.UTC)

@@ -1,0 +1,358 @@
+"""Operator commands for alerts: preview a set-up, broadcast, inspect the outbox, and
+move subscribers between instances. Registered on the main `untoc-watch` app.
+
+Module-level imports stay light: the CLI's start-up time is measured.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from bot.store import Store
+    from config.settings import Settings
+
+subscribers_app = typer.Typer(help="Back up and restore subscribers (JSON).", no_args_is_help=True)
+PREVIEW_STEP = dt.timedelta(days=1)
+EXPORT_VERSION = 1
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+async def _open_store(settings: Settings) -> Store:
+    from bot.store import Store, StoreNotReady
+
+    try:
+        return await Store.open(settings.database_url)
+    except StoreNotReady as exc:
+        raise _fail(str(exc), 1) from None
+
+
+def preview(
+    start: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD.")],
+    country: Annotated[list[str] | None, typer.Option("--country", "-c")] = None,
+    theme: Annotated[list[str] | None, typer.Option()] = None,
+    kind: Annotated[list[str] | None, typer.Option()] = None,
+    lead_days: Annotated[str, typer.Option(help="Comma-separated days before.")] = "30,14,7,1,0",
+    timezone: Annotated[
+        str, typer.Option("--tz", help="The reader's IANA zone.")
+    ] = "Europe/Vienna",
+    morning_hour: Annotated[int, typer.Option(min=0, max=23)] = 9,
+    output: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+) -> None:
+    """Every alert a subscriber with these filters would get between two days, and when."""
+    import asyncio
+    from zoneinfo import ZoneInfo
+
+    from bot.cli import _country, _dataset, _settings
+    from bot.store import read_recorded_facts
+    from config.dataset import THEMES
+    from schedulers.reminders import Preferences, plan
+    from schedulers.timeline import KINDS, Selection, compute_deadlines
+
+    try:
+        first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    except ValueError:
+        raise _fail("--from and --to are dates: YYYY-MM-DD") from None
+    if last < first or (last - first).days > 3 * 366:
+        raise _fail("--to must be after --from, and the window at most three years")
+    try:
+        zone = ZoneInfo(timezone)
+        leads = tuple(int(part) for part in lead_days.split(","))
+    except (ValueError, KeyError):
+        raise _fail("--tz is an IANA zone (Europe/Vienna); --lead-days like 30,7,1") from None
+    for value in theme or []:
+        if value not in THEMES:
+            raise _fail(f"--theme {value!r} is unknown; use one of: {', '.join(THEMES)}")
+    for value in kind or []:
+        if value not in KINDS:
+            raise _fail(f"--kind {value!r} is unknown; use one of: {', '.join(KINDS)}")
+    settings = _settings()
+    dataset = _dataset(settings)
+    selection = Selection(
+        countries={_country(c, dataset) for c in country or []},
+        themes=set(theme or []),
+        kinds=set(kind or []),
+    )
+    prefs = Preferences(
+        subscriber_id=0,
+        selection=selection,
+        timezone=timezone,
+        lead_days=leads,
+        morning_hour=morning_hour,
+    )
+    facts, note = asyncio.run(read_recorded_facts(settings.database_url))
+    if note:
+        typer.echo(f"note: {note}", err=True)
+    data = facts.apply(dataset)
+    now = dt.datetime.combine(first, dt.time(0), tzinfo=zone).astimezone(dt.UTC)
+    stop = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
+    found: dict[str, Any] = {}
+    deadlines = {}
+    while now < stop:
+        current = compute_deadlines(data, now)
+        deadlines.update({d.id: d for d in current})
+        horizon = min(PREVIEW_STEP, stop - now)
+        for item in plan(current, [prefs], now, horizon=horizon, grace=dt.timedelta(0)):
+            found.setdefault(item.key.split("|", 1)[1], item)
+        now += PREVIEW_STEP
+    rows = [
+        {
+            "at": item.at.astimezone(zone).isoformat(),
+            "kind": item.kind,
+            "deadline": item.deadline_id,
+            "title": deadlines[item.deadline_id].title if item.deadline_id else None,
+            "lead_days": item.lead_days,
+        }
+        for item in sorted(found.values(), key=lambda p: (p.at, p.key))
+    ]
+    if output == "json":
+        json.dump(rows, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return
+    from rich.table import Table
+
+    from bot.console import make_console
+
+    table = Table(title=f"Alerts from {first} to {last} ({timezone})", title_justify="left")
+    for column in ("when", "kind", "lead", "deadline"):
+        table.add_column(column)
+    for row in rows:
+        lead = "" if row["lead_days"] is None else f"{row['lead_days']} d"
+        table.add_row(row["at"][:16].replace("T", " "), row["kind"], lead, row["title"] or "")
+    if not rows:
+        table.caption = "no alert in this window"
+    make_console().print(table)
+
+
+def broadcast(
+    text: Annotated[str, typer.Argument(help="The message.")],
+    country: Annotated[list[str] | None, typer.Option("--country", "-c")] = None,
+) -> None:
+    """Send a message to every active subscriber (following these countries, if given)."""
+    import asyncio
+    import uuid
+
+    from bot.cli import _country, _dataset, _settings
+
+    if not text.strip() or len(text) > 3500:
+        raise _fail("the message must have 1 to 3500 characters")
+    settings = _settings()
+    dataset = _dataset(settings)
+    countries = {_country(c, dataset) for c in country or []}
+    count = asyncio.run(enqueue_broadcast(settings, text.strip(), countries, uuid.uuid4().hex[:12]))
+    typer.echo(f"Queued for {count} subscriber(s); the worker delivers them.")
+
+
+async def enqueue_broadcast(
+    settings: Settings, text: str, countries: set[str], broadcast_id: str
+) -> int:
+    """Queue one broadcast row per matching active subscriber; returns how many."""
+    from bot import outbox
+    from bot.db import subscribers as subs
+
+    store = await _open_store(settings)
+    now = dt.datetime.now(dt.UTC)
+    try:
+        async with store._sessions() as session, session.begin():
+            targets = await subs.active_subscribers(session)
+            rows = []
+            for subscriber in targets:
+                chosen = subs.selection_of(subscriber)
+                follows = not chosen.countries or bool(set(chosen.countries) & countries)
+                if countries and not follows:
+                    continue
+                rows.append(
+                    {
+                        "key": f"s{subscriber.id}|broadcast|{broadcast_id}",
+                        "subscriber_id": subscriber.id,
+                        "kind": "broadcast",
+                        "deadline_id": None,
+                        "payload": {"text": text},
+                        "due_at": now,
+                        "state": "pending",
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "created_at": now,
+                    }
+                )
+            return await outbox.insert_rows(session, rows)
+    finally:
+        await store.close()
+
+
+def deliveries() -> None:
+    """The outbox: counts by state, the oldest waiting alert, the last errors."""
+    import asyncio
+
+    from bot.cli import _settings
+    from bot.console import make_console
+
+    settings = _settings()
+
+    async def read() -> Any:
+        from bot import outbox
+
+        store = await _open_store(settings)
+        try:
+            async with store._sessions() as session:
+                return await outbox.status(session)
+        finally:
+            await store.close()
+
+    status = asyncio.run(read())
+    console = make_console()
+    counts = ", ".join(f"{state}: {n}" for state, n in sorted(status.counts.items())) or "empty"
+    console.print(f"[bold]Outbox[/bold] {counts}")
+    console.print(f"oldest waiting: {status.oldest_pending or '-'}")
+    for key, state, error in status.last_errors:
+        console.print(f"  {state:7} {key}: {error}")
+
+
+@subscribers_app.command("export")
+def export_subscribers(
+    file: Annotated[Path, typer.Argument(help="Where to write the JSON.")],
+) -> None:
+    """Write every subscriber, with filters and acknowledgements, to a JSON file."""
+    import asyncio
+
+    from bot.cli import _settings
+
+    settings = _settings()
+    data = asyncio.run(_export(settings))
+    file.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    typer.echo(f"Exported {len(data['subscribers'])} subscriber(s) to {file}.")
+
+
+async def _export(settings: Settings) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from bot.db.models import Acknowledgement, Subscriber
+
+    store = await _open_store(settings)
+    try:
+        async with store._sessions() as session:
+            people = list(await session.scalars(select(Subscriber).order_by(Subscriber.id)))
+            acks = list(await session.scalars(select(Acknowledgement)))
+    finally:
+        await store.close()
+    done: dict[int, list[str]] = {}
+    for ack in acks:
+        done.setdefault(ack.subscriber_id, []).append(ack.deadline_id)
+    return {
+        "version": EXPORT_VERSION,
+        "subscribers": [
+            {
+                "channel": s.channel,
+                "address": s.address,
+                "thread_id": s.thread_id,
+                "display_name": s.display_name,
+                "language": s.language,
+                "timezone": s.timezone,
+                "lead_days": list(s.lead_days),
+                "morning_hour": s.morning_hour,
+                "quiet_start": s.quiet_start,
+                "quiet_end": s.quiet_end,
+                "digest": s.digest,
+                "digest_hour": s.digest_hour,
+                "digest_weekday": s.digest_weekday,
+                "calendar_token": s.calendar_token,
+                "active": s.active,
+                "filters": sorted([f.dimension, f.value] for f in s.filters),
+                "done": sorted(done.get(s.id, [])),
+            }
+            for s in people
+        ],
+    }
+
+
+@subscribers_app.command("import")
+def import_subscribers(file: Annotated[Path, typer.Argument(help="A file from `export`.")]) -> None:
+    """Add or update subscribers from an export; all or nothing."""
+    import asyncio
+
+    from bot.cli import _settings
+
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise _fail(f"cannot read {file}: {exc}") from None
+    if not isinstance(data, dict) or data.get("version") != EXPORT_VERSION:
+        raise _fail(f"{file} is not an export of this version (version {EXPORT_VERSION})")
+    settings = _settings()
+    try:
+        count = asyncio.run(_import(settings, data.get("subscribers")))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"Imported {count} subscriber(s).")
+
+
+async def _import(settings: Settings, entries: Any) -> int:
+    from bot.db import subscribers as subs
+
+    if not isinstance(entries, list):
+        raise ValueError("'subscribers' must be a list")
+    store = await _open_store(settings)
+    now = dt.datetime.now(dt.UTC)
+    try:
+        async with store._sessions() as session, session.begin():
+            for index, entry in enumerate(entries):
+                try:
+                    subscriber = await subs.ensure_subscriber(
+                        session,
+                        channel=str(entry["channel"]),
+                        address=str(entry["address"]),
+                        thread_id=str(entry.get("thread_id", "")),
+                        display_name=entry.get("display_name"),
+                        now=now,
+                    )
+                    quiet = entry.get("quiet_start"), entry.get("quiet_end")
+                    await subs.set_preferences(
+                        session,
+                        subscriber,
+                        now,
+                        language=entry.get("language"),
+                        timezone=entry.get("timezone"),
+                        lead_days=entry.get("lead_days"),
+                        morning_hour=entry.get("morning_hour"),
+                        quiet_hours=quiet if None not in quiet else None,
+                        digest=entry.get("digest"),
+                        digest_hour=entry.get("digest_hour"),
+                        digest_weekday=entry.get("digest_weekday"),
+                    )
+                    if entry.get("calendar_token"):
+                        subscriber.calendar_token = str(entry["calendar_token"])
+                    subscriber.active = bool(entry.get("active", True))
+                    await subs.unfollow(session, subscriber, None, now)
+                    grouped: dict[str, list[str]] = {}
+                    for dimension, value in entry.get("filters", []):
+                        grouped.setdefault(str(dimension), []).append(str(value))
+                    await subs.follow(session, subscriber, grouped, now)
+                    for deadline_id in entry.get("done", []):
+                        await subs.acknowledge(session, subscriber.id, str(deadline_id), now)
+                    await session.flush()
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise ValueError(
+                        f"subscriber #{index + 1}: {exc}; nothing was imported"
+                    ) from None
+        return len(entries)
+    finally:
+        await store.close()
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the main command line."""
+    app.command()(preview)
+    app.command()(broadcast)
+    app.command()(deliveries)
+    app.add_typer(subscribers_app, name="subscribers")

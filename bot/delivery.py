@@ -1,0 +1,348 @@
+"""The delivery loop: claims due outbox rows and sends them through their channels.
+
+Runs in every worker. Each channel is paced by the limits it declares (overall, per
+target, per group); a 429 slows that channel, not the others. A row is marked sent only
+after its channel accepted it; temporary failures go back to the queue with backoff and
+jitter; a target that is gone is deactivated and the operator told; a misconfigured
+channel pauses until an operator fixes it. One bad target never stops a batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from aiolimiter import AsyncLimiter
+from sqlalchemy import select
+
+from bot import outbox
+from bot.channels.base import (
+    Alert,
+    Channel,
+    ChannelMisconfigured,
+    DeliveryError,
+    RetryLater,
+    Target,
+    TargetGone,
+    TargetMoved,
+)
+from bot.db import subscribers as subs
+from bot.db.models import Delivery, Subscriber
+from bot.store import Store
+from schedulers.timeline import Deadline, fingerprint, upcoming
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], dt.datetime]
+DeadlinesSource = Callable[[], Awaitable[list[Deadline]]]
+IDLE_WAIT = 0.5
+BATCH = 200
+CONCURRENCY = 64
+
+
+@dataclass
+class _Pace:
+    """The limiters of one channel."""
+
+    overall: AsyncLimiter
+    per_target: dict[str, AsyncLimiter]
+    per_group: dict[str, AsyncLimiter]
+    paused_until: dt.datetime | None = None
+    target_paused_until: dict[str, dt.datetime] = field(default_factory=dict)
+
+
+class Dispatcher:
+    """Sends what is due, through the channels it was given."""
+
+    def __init__(
+        self,
+        store: Store,
+        channels: Mapping[str, Channel],
+        deadlines: DeadlinesSource,
+        clock: Clock,
+        *,
+        operator_targets: Callable[[], list[Target]] = list,
+        batch: int = BATCH,
+        concurrency: int = CONCURRENCY,
+    ) -> None:
+        self.store = store
+        self.channels = dict(channels)
+        self.deadlines = deadlines
+        self.clock = clock
+        self.operator_targets = operator_targets
+        self.batch = batch
+        self.semaphore = asyncio.Semaphore(concurrency)
+        self._paces = {name: self._pace(channel) for name, channel in self.channels.items()}
+        self.sent = 0
+
+    @staticmethod
+    def _pace(channel: Channel) -> _Pace:
+        limits = channel.limits
+        return _Pace(AsyncLimiter(limits.messages_per_second, 1), {}, {})
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set."""
+        while not stop.is_set():
+            try:
+                handled = await self.deliver_once()
+            except Exception:  # a database hiccup must not end delivery for good
+                log.exception("delivery: batch failed; retrying shortly")
+                handled = 0
+            if handled == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), IDLE_WAIT)
+
+    async def deliver_once(self) -> int:
+        """Claim one batch and deliver it; returns how many rows were handled."""
+        now = self.clock()
+        async with self.store._sessions() as session, session.begin():
+            rows = await outbox.claim(session, self.batch, now)
+            ids = [r.subscriber_id for r in rows if r.subscriber_id is not None]
+            found = await session.scalars(select(Subscriber).where(Subscriber.id.in_(ids)))
+            targets = {s.id: s for s in found}
+            acknowledged = {sid: await subs.acknowledged(session, sid) for sid in targets}
+        if not rows:
+            return 0
+        deadlines = {d.id: d for d in await self.deadlines()}
+        await asyncio.gather(
+            *(self._deliver(row, targets, acknowledged, deadlines) for row in rows)
+        )
+        return len(rows)
+
+    async def _deliver(
+        self,
+        row: Delivery,
+        subscribers: Mapping[int, Subscriber],
+        acknowledged: Mapping[int, set[str]],
+        deadlines: Mapping[str, Deadline],
+    ) -> None:
+        async with self.semaphore:
+            try:
+                if row.subscriber_id is None:
+                    await self._to_operator(row, deadlines)
+                    return
+                subscriber = subscribers.get(row.subscriber_id)
+                if subscriber is None or not subscriber.active:
+                    await self._discard(row)
+                    return
+                alert = self.alert_for(row, subscriber, acknowledged, deadlines)
+                if alert is None:
+                    await self._discard(row)
+                    return
+                await self._send(row, subscriber, alert)
+            except Exception as exc:  # one bad row must not stop the batch
+                log.exception("delivery: %s failed unexpectedly", row.key)
+                await self._retry(row, f"unexpected: {exc!r}", None)
+
+    def alert_for(
+        self,
+        row: Delivery,
+        subscriber: Subscriber,
+        acknowledged: Mapping[int, set[str]],
+        deadlines: Mapping[str, Deadline],
+    ) -> Alert | None:
+        """The alert a row stands for, as of now; None when it no longer applies."""
+        payload: dict[str, Any] = dict(row.payload or {})
+        if row.kind == "broadcast":
+            return Alert(key=row.key, kind="broadcast", text=str(payload.get("text", "")))
+        if row.kind == "digest":
+            now = self.clock()
+            chosen = subs.selection_of(subscriber)
+            days = int(payload.get("days", 7))
+            coming = upcoming(deadlines.values(), now, days, chosen)
+            coming = [d for d in coming if d.id not in acknowledged.get(subscriber.id, set())]
+            return Alert(
+                key=row.key,
+                kind="digest",
+                digest=tuple(coming),
+                lead_days=days,
+                late=bool(payload.get("late")),
+            )
+        deadline = deadlines.get(row.deadline_id or "")
+        if deadline is None or deadline.id in acknowledged.get(subscriber.id, set()):
+            return None
+        if row.kind == "change":
+            previous = payload.get("previous") or {}
+            before = _previous(deadline, previous) if previous else None
+            return Alert(key=row.key, kind="change", deadline=deadline, previous=before)
+        if payload.get("fingerprint") != fingerprint(deadline):
+            return None  # the date moved since this was planned; the new plan has its own
+        if row.kind == "overdue" and deadline.status != "overdue":
+            return None
+        if row.kind in ("reminder", "last_call") and deadline.status not in (
+            "due_soon",
+            "upcoming",
+        ):
+            return None
+        return Alert(
+            key=row.key,
+            kind=row.kind,  # type: ignore[arg-type]
+            deadline=deadline,
+            lead_days=payload.get("lead_days"),
+            late=bool(payload.get("late")),
+        )
+
+    async def _send(self, row: Delivery, subscriber: Subscriber, alert: Alert) -> None:
+        channel = self.channels.get(subscriber.channel)
+        if channel is None:
+            await self._retry(
+                row, f"no {subscriber.channel} channel is configured", 600, count=False
+            )
+            return
+        target = Target(
+            subscriber_id=subscriber.id,
+            channel=subscriber.channel,
+            address=subscriber.address,
+            thread_id=subscriber.thread_id,
+            language=subscriber.language,
+            timezone=subscriber.timezone,
+        )
+        pace = self._paces[subscriber.channel]
+        now = self.clock()
+        key = f"{target.address}|{target.thread_id}"
+        until = max(
+            (t for t in (pace.paused_until, pace.target_paused_until.get(key)) if t is not None),
+            default=None,
+        )
+        if until is not None and now < until:
+            await self._retry(
+                row, "paused after a rate limit", (until - now).total_seconds(), count=False
+            )
+            return
+        await self._wait_turn(channel, pace, target)
+        try:
+            await channel.send(target, alert)
+        except TargetMoved as moved:
+            async with self.store._sessions() as session, session.begin():
+                await subs.move_address(session, subscriber.id, moved.new_address, self.clock())
+            await self._retry(row, str(moved), 0, count=False)
+        except TargetGone as gone:
+            await self._target_gone(row, subscriber, str(gone))
+        except RetryLater as later:
+            if later.retry_after:  # the service asked this target to wait; others go on
+                pause = dt.timedelta(seconds=later.retry_after)
+                pace.target_paused_until[key] = self.clock() + pause
+            await self._retry(row, str(later), later.retry_after)
+        except ChannelMisconfigured as broken:
+            pace.paused_until = self.clock() + dt.timedelta(minutes=5)
+            await self._retry(row, str(broken), 300, count=False)
+            await self.notify_operator(
+                f"operator.channel|{subscriber.channel}", f"{channel.name}: {broken}"
+            )
+        except DeliveryError as failure:
+            await self._retry(row, str(failure), None)
+        else:
+            await self._mark_sent(row)
+            self.sent += 1
+
+    async def _wait_turn(self, channel: Channel, pace: _Pace, target: Target) -> None:
+        limits = channel.limits
+        key = f"{target.address}|{target.thread_id}"
+        per_target = pace.per_target.get(key)
+        if per_target is None:
+            per_target = pace.per_target[key] = AsyncLimiter(1, 1 / limits.per_target_per_second)
+        await per_target.acquire()
+        if limits.per_group_per_minute and target.address.startswith("-"):
+            group = pace.per_group.get(target.address)
+            if group is None:
+                group = pace.per_group[target.address] = AsyncLimiter(
+                    limits.per_group_per_minute, 60
+                )
+            await group.acquire()
+        await pace.overall.acquire()
+
+    async def _mark_sent(self, row: Delivery) -> None:
+        async with self.store._sessions() as session, session.begin():
+            await outbox.mark_sent(session, row.id, self.clock())
+
+    async def _discard(self, row: Delivery) -> None:
+        async with self.store._sessions() as session, session.begin():
+            await outbox.discard(session, row.id)
+
+    async def _retry(
+        self, row: Delivery, error: str, retry_after: float | None, *, count: bool = True
+    ) -> None:
+        now = self.clock()
+        async with self.store._sessions() as session, session.begin():
+            if count and row.attempts >= outbox.MAX_ATTEMPTS:
+                await outbox.give_up(session, row.id, error, now)
+            else:
+                delay = outbox.backoff(row.attempts, retry_after)
+                if retry_after == 0:
+                    delay = dt.timedelta(0)
+                await outbox.retry_later(session, row.id, error, now + delay, count_attempt=count)
+        if count and row.attempts >= outbox.MAX_ATTEMPTS:
+            log.warning(
+                "delivery: gave up on %s after %d attempts: %s", row.key, row.attempts, error
+            )
+            await self.notify_operator(f"operator.dead|{row.key}", f"gave up on {row.key}: {error}")
+
+    async def _target_gone(self, row: Delivery, subscriber: Subscriber, reason: str) -> None:
+        now = self.clock()
+        async with self.store._sessions() as session, session.begin():
+            await subs.deactivate(session, subscriber.id, reason, now)
+            await outbox.give_up(session, row.id, f"target gone: {reason}", now)
+        log.warning(
+            "delivery: %s %s is gone (%s); deactivated", subscriber.channel, subscriber.id, reason
+        )
+        name = subscriber.display_name or subscriber.id
+        await self.notify_operator(
+            f"operator.target_gone|{subscriber.id}",
+            f"{subscriber.channel} target {name} stopped: {reason}",
+        )
+
+    async def notify_operator(self, key: str, text: str) -> None:
+        """Queue a message for the operators (once per key)."""
+        now = self.clock()
+        async with self.store._sessions() as session, session.begin():
+            await outbox.insert_rows(
+                session,
+                [
+                    {
+                        "key": key,
+                        "subscriber_id": None,
+                        "kind": "operator",
+                        "deadline_id": None,
+                        "payload": {"text": text},
+                        "due_at": now,
+                        "state": "pending",
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "created_at": now,
+                    }
+                ],
+            )
+
+    async def _to_operator(self, row: Delivery, deadlines: Mapping[str, Deadline]) -> None:
+        text = str(
+            (row.payload or {}).get("text") or (row.payload or {}).get("message") or row.kind
+        )
+        log.warning("operator: %s", text)
+        alert = Alert(key=row.key, kind="operator", text=text)
+        for target in self.operator_targets():
+            channel = self.channels.get(target.channel)
+            if channel is None:
+                continue
+            try:
+                await channel.send(target, alert)
+            except DeliveryError as exc:
+                log.warning("operator message to %s failed: %s", target.channel, exc)
+        await self._mark_sent(row)
+
+
+def _previous(current: Deadline, previous: Mapping[str, Any]) -> Deadline:
+    """The deadline as it stood before a change, from the dates saved with the change."""
+
+    def parse(value: Any) -> dt.date | dt.datetime | None:
+        if not isinstance(value, str):
+            return None
+        return dt.datetime.fromisoformat(value) if "T" in value else dt.date.fromisoformat(value)
+
+    due = parse(previous.get("due")) or current.due
+    local = parse(previous.get("local")) or due
+    return replace(current, due=due, local=local, end=parse(previous.get("end")))

@@ -1,0 +1,250 @@
+"""The worker: every worker delivers; exactly one, the leader, runs the scheduled jobs.
+
+Leadership is a PostgreSQL session advisory lock held on a connection of its own: when
+the leader dies its connection closes, the lock is released, and another worker takes
+it on its next try (every `LEADER_RETRY`). On SQLite there is one worker, and it leads.
+The jobs run in APScheduler's `AsyncIOScheduler` on the worker's own event loop, one
+instance at a time, coalesced, and are re-created at every start from code and the
+database, so nothing depends on stored job state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot import outbox
+from bot.db import subscribers as subs
+from bot.delivery import Dispatcher
+from bot.publisher import Publisher
+from bot.store import Store
+from schedulers.reminders import Preferences, current_fingerprints, plan
+
+log = logging.getLogger(__name__)
+
+ADVISORY_LOCK = 0x554E544F  # "UNTO"
+LEADER_RETRY = 2.0
+PLAN_EVERY = dt.timedelta(seconds=60)
+HOUSEKEEPING_EVERY = dt.timedelta(hours=6)
+Clock = Callable[[], dt.datetime]
+
+
+class Leadership:
+    """Who runs the scheduled jobs: the holder of one advisory lock."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._connection: AsyncConnection | None = None
+
+    @property
+    def embedded(self) -> bool:
+        return self.engine.dialect.name != "postgresql"
+
+    async def acquire(self) -> bool:
+        """Try to become the leader; True if this worker now leads."""
+        if self.embedded:
+            return True
+        if self._connection is None:
+            self._connection = await self.engine.connect()
+        got = await self._connection.scalar(
+            text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK}
+        )
+        await self._connection.commit()
+        if not got:
+            await self.release()
+        return bool(got)
+
+    async def held(self) -> bool:
+        """Whether the lock is still ours (the connection to the server is alive)."""
+        if self.embedded:
+            return True
+        if self._connection is None:
+            return False
+        try:
+            await self._connection.scalar(text("SELECT 1"))
+            await self._connection.commit()
+        except Exception:
+            log.warning("worker: lost the connection that held leadership")
+            connection, self._connection = self._connection, None
+            with contextlib.suppress(Exception):
+                await connection.invalidate()
+            return False
+        return True
+
+    async def release(self) -> None:
+        """Give up leadership: unlock, and never hand a locked session back to the pool."""
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            await connection.execute(text("SELECT pg_advisory_unlock_all()"))
+            await connection.commit()
+            await connection.close()
+        except Exception:
+            with contextlib.suppress(Exception):
+                await connection.invalidate()
+
+    async def backend_pid(self) -> int | None:
+        """The server process holding the lock (for operators and tests)."""
+        if self._connection is None:
+            return None
+        return int(await self._connection.scalar(text("SELECT pg_backend_pid()")) or 0)
+
+
+async def leader_known(engine: AsyncEngine) -> bool | None:
+    """Whether some worker holds leadership (None on SQLite, where the worker leads)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    async with engine.connect() as connection:
+        held = await connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND ((classid::bigint << 32) | objid::bigint) = :key"
+            ),
+            {"key": ADVISORY_LOCK},
+        )
+    return bool(held)
+
+
+class AlertPlanner:
+    """The planning job: turn the timeline and the subscribers into outbox rows."""
+
+    def __init__(self, store: Store, publisher: Publisher, clock: Clock) -> None:
+        self.store = store
+        self.publisher = publisher
+        self.clock = clock
+
+    async def run_once(self) -> int:
+        """Plan what is due soon; returns how many new rows went into the outbox."""
+        now = self.clock()
+        deadlines = await self.publisher.deadlines()
+        async with self.store._sessions() as session, session.begin():
+            subscribers = await subs.active_subscribers(session)
+            acknowledged = {s.id: await subs.acknowledged(session, s.id) for s in subscribers}
+            preferences = [
+                Preferences(
+                    subscriber_id=s.id,
+                    selection=subs.selection_of(s),
+                    timezone=s.timezone,
+                    lead_days=tuple(s.lead_days),
+                    morning_hour=s.morning_hour,
+                    quiet=(s.quiet_start, s.quiet_end)
+                    if s.quiet_start is not None and s.quiet_end is not None
+                    else None,
+                    digest=s.digest,
+                    digest_hour=s.digest_hour,
+                    digest_weekday=s.digest_weekday,
+                    acknowledged=frozenset(acknowledged[s.id]),
+                )
+                for s in subscribers
+            ]
+            planned = plan(deadlines, preferences, now, changes=self.publisher.changes())
+            added = await outbox.enqueue(session, planned, now)
+            fingerprints = current_fingerprints(deadlines)
+            dropped = await outbox.drop_superseded(session, fingerprints, acknowledged)
+        if added or dropped:
+            log.info("planner: %d alerts planned, %d superseded ones dropped", added, dropped)
+        return added
+
+    async def housekeeping(self) -> None:
+        async with self.store._sessions() as session, session.begin():
+            removed = await outbox.housekeeping(session, self.clock())
+        if removed:
+            log.info("housekeeping: forgot %d old deliveries", removed)
+
+
+Job = Callable[[], Awaitable[Any]]
+
+
+class Worker:
+    """Delivery everywhere, scheduled jobs on the leader."""
+
+    def __init__(
+        self,
+        store: Store,
+        planner: AlertPlanner,
+        dispatcher: Dispatcher,
+        *,
+        extra_jobs: list[tuple[str, Job, dt.timedelta]] | None = None,
+        plan_every: dt.timedelta = PLAN_EVERY,
+        leader_retry: float = LEADER_RETRY,
+    ) -> None:
+        self.store = store
+        self.planner = planner
+        self.dispatcher = dispatcher
+        self.extra_jobs = extra_jobs or []
+        self.plan_every = plan_every
+        self.leader_retry = leader_retry
+        self.leading = False
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until `stop` is set."""
+        tasks = [
+            asyncio.create_task(self.dispatcher.run(stop), name="delivery"),
+            asyncio.create_task(self._lead(stop), name="leadership"),
+        ]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _scheduler(self) -> AsyncIOScheduler:
+        scheduler = AsyncIOScheduler(timezone=dt.UTC)
+        jobs: list[tuple[str, Job, dt.timedelta]] = [
+            ("plan", self.planner.run_once, self.plan_every),
+            ("housekeeping", self.planner.housekeeping, HOUSEKEEPING_EVERY),
+            *self.extra_jobs,
+        ]
+        for name, job, every in jobs:
+            scheduler.add_job(
+                job,
+                IntervalTrigger(seconds=every.total_seconds()),
+                id=name,
+                name=name,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=int(max(every.total_seconds() // 2, 1)),
+                next_run_time=dt.datetime.now(dt.UTC),
+            )
+        return scheduler
+
+    async def _lead(self, stop: asyncio.Event) -> None:
+        leadership = Leadership(self.store.engine)
+        try:
+            while not stop.is_set():
+                try:
+                    won = await leadership.acquire()
+                except Exception as exc:
+                    log.warning("worker: cannot reach the database for leadership: %s", exc)
+                    won = False
+                if won:
+                    await self._run_jobs_while_leading(leadership, stop)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.leader_retry)
+        finally:
+            await leadership.release()
+
+    async def _run_jobs_while_leading(self, leadership: Leadership, stop: asyncio.Event) -> None:
+        log.info("worker: leading; scheduled jobs run here")
+        self.leading = True
+        scheduler = self._scheduler()
+        scheduler.start()
+        try:
+            while not stop.is_set() and await leadership.held():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.leader_retry)
+        finally:
+            scheduler.shutdown(wait=False)
+            self.leading = False
+            log.info("worker: no longer leading")

@@ -1,0 +1,253 @@
+"""The reminder planner: which alert, for whom, and when. Pure; `now` is passed in.
+
+For each subscriber and each deadline they follow it plans reminders at their lead times
+(at their morning hour, outside their quiet hours, in their time zone), a last call a few
+hours before a timed registration closes, overdue notices for milestones whose date
+passed with no completion recorded, date-change alerts, and digests. Only alerts due
+within `horizon` are planned, so the outbox holds what is near, not every future alert.
+
+Every alert has a key naming the subscriber, the deadline, the kind, the lead time and
+the deadline's date fingerprint: planning twice yields the same keys, and when a date
+moves the new reminders have new keys while the old ones are recognised as superseded.
+An alert whose moment passed while the service was down is sent late, and says so,
+within `grace`; one further in the past, or whose deadline has passed, is not planned.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from schedulers.dates import UTC
+from schedulers.timeline import MECHANISM_ZONE, Deadline, Selection, fingerprint
+
+DEFAULT_LEAD_DAYS = (30, 14, 7, 1, 0)
+LAST_CALL = dt.timedelta(hours=6)
+GRACE = dt.timedelta(hours=12)
+HORIZON = dt.timedelta(hours=36)
+OVERDUE_NOTICES = 3
+OVERDUE_INTERVAL = dt.timedelta(days=7)
+CHANGE_WINDOW = dt.timedelta(days=3)
+DIGEST_DAYS = {"daily": 7, "weekly": 14}
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """One subscriber as the planner sees it."""
+
+    subscriber_id: int
+    selection: Selection = field(default_factory=Selection)
+    timezone: str = "Europe/Vienna"
+    lead_days: tuple[int, ...] = DEFAULT_LEAD_DAYS
+    morning_hour: int = 9
+    quiet: tuple[int, int] | None = None
+    digest: str = "off"
+    digest_hour: int = 9
+    digest_weekday: int = 0
+    acknowledged: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One alert for one subscriber, with the moment it should go out (UTC)."""
+
+    key: str
+    subscriber_id: int
+    kind: str
+    at: dt.datetime
+    deadline_id: str | None = None
+    lead_days: int | None = None
+    late: bool = False
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Change:
+    """A deadline whose dates changed: its version number and the dates before."""
+
+    deadline_id: str
+    sequence: int
+    changed_at: dt.datetime
+    previous: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _quiet(hour: int, quiet: tuple[int, int] | None) -> bool:
+    if quiet is None:
+        return False
+    start, end = quiet
+    return start <= hour < end if start < end else hour >= start or hour < end
+
+
+def at_local_hour(
+    day: dt.date, hour: int, zone: ZoneInfo, quiet: tuple[int, int] | None
+) -> dt.datetime:
+    """`hour` o'clock on `day` in `zone`, moved to the end of quiet hours if inside them."""
+    while _quiet(hour, quiet):
+        hour = (hour + 1) % 24
+    moment = dt.datetime.combine(day, dt.time(hour), tzinfo=zone)
+    # a wall time skipped by a DST change becomes the first instant after the gap
+    return moment.astimezone(UTC)
+
+
+def _deadline_instant(deadline: Deadline) -> dt.datetime:
+    """When a deadline passes: its instant, or the end of its day in Vienna."""
+    if isinstance(deadline.due, dt.datetime):
+        return deadline.due
+    end = dt.datetime.combine(
+        deadline.due + dt.timedelta(days=1), dt.time(0), tzinfo=MECHANISM_ZONE
+    )
+    return end.astimezone(UTC)
+
+
+def _local_day(deadline: Deadline, zone: ZoneInfo) -> dt.date:
+    """The day a deadline falls on for a reader in `zone` (its own date if whole-day)."""
+    if isinstance(deadline.due, dt.datetime):
+        return (deadline.due - dt.timedelta(microseconds=1)).astimezone(zone).date()
+    return deadline.due
+
+
+def _key(prefs: Preferences, deadline_id: str, kind: str, part: object, fp: str) -> str:
+    return f"s{prefs.subscriber_id}|{deadline_id}|{kind}|{part}|{fp}"
+
+
+def _window(at: dt.datetime, now: dt.datetime, horizon: dt.timedelta, grace: dt.timedelta) -> bool:
+    return now - grace <= at <= now + horizon
+
+
+def _reminders(
+    deadline: Deadline,
+    prefs: Preferences,
+    now: dt.datetime,
+    horizon: dt.timedelta,
+    grace: dt.timedelta,
+) -> Iterator[Planned]:
+    zone = ZoneInfo(prefs.timezone)
+    passes = _deadline_instant(deadline)
+    fp = fingerprint(deadline)
+    day = _local_day(deadline, zone)
+    if prefs.digest == "off":
+        for lead in sorted(set(prefs.lead_days), reverse=True):
+            at = at_local_hour(day - dt.timedelta(days=lead), prefs.morning_hour, zone, prefs.quiet)
+            if isinstance(deadline.due, dt.datetime):
+                at = min(at, passes - dt.timedelta(hours=1))
+            if at >= passes or not _window(at, now, horizon, grace) or now >= passes:
+                continue
+            yield Planned(
+                key=_key(prefs, deadline.id, "reminder", lead, fp),
+                subscriber_id=prefs.subscriber_id,
+                kind="reminder",
+                at=max(at, now) if at < now else at,
+                deadline_id=deadline.id,
+                lead_days=lead,
+                late=at < now,
+                payload={"lead_days": lead, "fingerprint": fp, "late": at < now},
+            )
+    if deadline.kind == "registration" and isinstance(deadline.due, dt.datetime):
+        at = passes - LAST_CALL
+        if _window(at, now, horizon, grace) and now < passes:
+            yield Planned(
+                key=_key(prefs, deadline.id, "last_call", "", fp),
+                subscriber_id=prefs.subscriber_id,
+                kind="last_call",
+                at=max(at, now),
+                deadline_id=deadline.id,
+                late=at < now,
+                payload={"fingerprint": fp, "late": at < now},
+            )
+
+
+def _overdue(
+    deadline: Deadline,
+    prefs: Preferences,
+    now: dt.datetime,
+    horizon: dt.timedelta,
+    grace: dt.timedelta,
+) -> Iterator[Planned]:
+    zone = ZoneInfo(prefs.timezone)
+    fp = fingerprint(deadline)
+    first_day = _local_day(deadline, zone) + dt.timedelta(days=1)
+    for number in range(OVERDUE_NOTICES):
+        day = first_day + number * OVERDUE_INTERVAL
+        at = at_local_hour(day, prefs.morning_hour, zone, prefs.quiet)
+        if _window(at, now, horizon, grace):
+            yield Planned(
+                key=_key(prefs, deadline.id, "overdue", number, fp),
+                subscriber_id=prefs.subscriber_id,
+                kind="overdue",
+                at=max(at, now),
+                deadline_id=deadline.id,
+                late=at < now,
+                payload={"notice": number + 1, "fingerprint": fp, "late": at < now},
+            )
+
+
+def _digests(
+    prefs: Preferences, now: dt.datetime, horizon: dt.timedelta, grace: dt.timedelta
+) -> Iterator[Planned]:
+    if prefs.digest not in DIGEST_DAYS:
+        return
+    zone = ZoneInfo(prefs.timezone)
+    today = now.astimezone(zone).date()
+    for offset in range(-1, horizon.days + 2):
+        day = today + dt.timedelta(days=offset)
+        if prefs.digest == "weekly" and day.weekday() != prefs.digest_weekday:
+            continue
+        at = at_local_hour(day, prefs.digest_hour, zone, prefs.quiet)
+        if _window(at, now, horizon, grace):
+            yield Planned(
+                key=f"s{prefs.subscriber_id}|digest|{prefs.digest}|{day.isoformat()}",
+                subscriber_id=prefs.subscriber_id,
+                kind="digest",
+                at=max(at, now),
+                late=at < now,
+                payload={"days": DIGEST_DAYS[prefs.digest], "late": at < now},
+            )
+
+
+def plan(
+    deadlines: Iterable[Deadline],
+    subscribers: Iterable[Preferences],
+    now: dt.datetime,
+    *,
+    changes: Iterable[Change] = (),
+    horizon: dt.timedelta = HORIZON,
+    grace: dt.timedelta = GRACE,
+) -> list[Planned]:
+    """Every alert due within `horizon` of `now` (or late within `grace`), soonest first."""
+    deadlines = list(deadlines)
+    by_id = {d.id: d for d in deadlines}
+    recent = [c for c in changes if now - c.changed_at <= CHANGE_WINDOW and c.deadline_id in by_id]
+    planned: list[Planned] = []
+    for prefs in subscribers:
+        for deadline in deadlines:
+            if deadline.id in prefs.acknowledged or not prefs.selection.matches(deadline):
+                continue
+            if deadline.status in ("due_soon", "upcoming"):
+                planned.extend(_reminders(deadline, prefs, now, horizon, grace))
+            elif deadline.status == "overdue" and deadline.kind == "milestone":
+                planned.extend(_overdue(deadline, prefs, now, horizon, grace))
+        for change in recent:
+            deadline = by_id[change.deadline_id]
+            if not prefs.selection.matches(deadline) or deadline.id in prefs.acknowledged:
+                continue
+            planned.append(
+                Planned(
+                    key=f"s{prefs.subscriber_id}|{deadline.id}|change|{change.sequence}",
+                    subscriber_id=prefs.subscriber_id,
+                    kind="change",
+                    at=now,
+                    deadline_id=deadline.id,
+                    payload={"sequence": change.sequence, "previous": dict(change.previous)},
+                )
+            )
+        planned.extend(_digests(prefs, now, horizon, grace))
+    planned.sort(key=lambda p: (p.at, p.key))
+    return planned
+
+
+def current_fingerprints(deadlines: Iterable[Deadline]) -> dict[str, str]:
+    """Each deadline's date fingerprint, to recognise reminders planned for an old date."""
+    return {d.id: fingerprint(d) for d in deadlines}

@@ -1,0 +1,152 @@
+"""Operator commands for alerts: preview, broadcast, deliveries, export and import."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.db import subscribers as subs
+from bot.store import Store
+
+NOW = dt.datetime(2022, 3, 1, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def runner(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("UNTOC_DATA_DIR", raising=False)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'watch.db'}")
+    monkeypatch.setenv("UNTOC_CACHE_DIR", str(tmp_path / "cache"))
+    cli = CliRunner()
+    assert cli.invoke(app, ["db", "upgrade"]).exit_code == 0
+    return cli
+
+
+def _url(tmp_path):
+    return f"sqlite+aiosqlite:///{tmp_path / 'watch.db'}"
+
+
+async def _seed(url):
+    store = await Store.open(url)
+    try:
+        async with store._sessions() as session, session.begin():
+            at = await subs.ensure_subscriber(
+                session, channel="telegram", address="1", now=NOW, language="fr"
+            )
+            await subs.follow(session, at, {"country": ["AT"], "theme": ["tip"]}, NOW)
+            await subs.set_preferences(
+                session, at, NOW, timezone="Africa/Lagos", quiet_hours=(22, 7)
+            )
+            await subs.acknowledge(session, at.id, "r-cd-2022-som-tip", NOW)
+            everyone = await subs.ensure_subscriber(session, channel="slack", address="C1", now=NOW)
+            await subs.follow(session, everyone, {"kind": ["event"]}, NOW)
+            gb = await subs.ensure_subscriber(session, channel="telegram", address="2", now=NOW)
+            await subs.follow(session, gb, {"country": ["GB"]}, NOW)
+    finally:
+        await store.close()
+
+
+def test_preview_lists_every_alert_in_the_window_in_order(runner):
+    result = runner.invoke(
+        app,
+        [
+            "preview",
+            "--from",
+            "2022-04-30",
+            "--to",
+            "2022-05-08",
+            "--country",
+            "AT",
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert rows == sorted(rows, key=lambda r: r["at"])
+    assert {
+        "at": "2022-05-08T18:00:00+02:00",
+        "kind": "last_call",
+        "deadline": "r-cd-2022-som-tip",
+        "title": "Registration closes: Constructive Dialogues on Smuggling of Migrants and Trafficking in Persons",
+        "lead_days": None,
+    } in rows
+    assert ("overdue", "m-at-c1-self-assessment") in {(r["kind"], r["deadline"]) for r in rows}
+    assert not any(r["deadline"] and r["deadline"].startswith("m-gb") for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["preview", "--from", "2022-05-01", "--to", "2022-04-01"], "after --from"),
+        (["preview", "--from", "May", "--to", "2022-04-01"], "YYYY-MM-DD"),
+        (["preview", "--from", "2022-04-01", "--to", "2022-04-02", "--tz", "Vienna"], "IANA"),
+        (["preview", "--from", "2022-04-01", "--to", "2022-04-02", "--theme", "x"], "unknown"),
+        (["broadcast", " "], "1 to 3500"),
+        (["subscribers", "import", "missing.json"], "cannot read"),
+    ],
+)
+def test_bad_input_is_refused_clearly(runner, args, words):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert words in result.output
+
+
+def test_broadcast_queues_for_followers_and_deliveries_shows_it(runner, tmp_path):
+    asyncio.run(_seed(_url(tmp_path)))
+    result = runner.invoke(
+        app, ["broadcast", "The 2022 dialogues moved online.", "--country", "AT"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "Queued for 2 subscriber(s)" in result.stdout
+    )  # the AT follower and the all-countries one
+    status = runner.invoke(app, ["deliveries"])
+    assert "pending: 2" in status.stdout
+
+
+def test_export_then_import_into_a_new_instance_keeps_everything(runner, tmp_path, monkeypatch):
+    asyncio.run(_seed(_url(tmp_path)))
+    exported = tmp_path / "subs.json"
+    assert runner.invoke(app, ["subscribers", "export", str(exported)]).exit_code == 0
+    data = json.loads(exported.read_text())
+    assert len(data["subscribers"]) == 3
+    other = tmp_path / "other"
+    other.mkdir()
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{other / 'watch.db'}")
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(app, ["subscribers", "import", str(exported)]).exit_code == 0
+    again = tmp_path / "again.json"
+    runner.invoke(app, ["subscribers", "export", str(again)])
+    assert json.loads(again.read_text()) == data
+    # importing twice changes nothing
+    assert runner.invoke(app, ["subscribers", "import", str(exported)]).exit_code == 0
+    runner.invoke(app, ["subscribers", "export", str(again)])
+    assert json.loads(again.read_text()) == data
+
+
+def test_a_broken_import_changes_nothing(runner, tmp_path):
+    asyncio.run(_seed(_url(tmp_path)))
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "subscribers": [
+                    {"channel": "telegram", "address": "9"},
+                    {"channel": "telegram", "address": "10", "timezone": "Mars/Base"},
+                ],
+            }
+        )
+    )
+    result = runner.invoke(app, ["subscribers", "import", str(bad)])
+    assert result.exit_code == 2
+    assert "subscriber #2" in result.output and "nothing was imported" in result.output
+    exported = tmp_path / "after.json"
+    runner.invoke(app, ["subscribers", "export", str(exported)])
+    assert len(json.loads(exported.read_text())["subscribers"]) == 3

@@ -1,0 +1,229 @@
+"""The outbox and the delivery loop on SQLite and PostgreSQL: once, on time, nothing lost."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import ClassVar
+
+import pytest
+from sqlalchemy import select, text
+
+from bot import outbox
+from bot.channels.base import Alert, ChannelLimits, RetryLater, Target, TargetGone, TargetMoved
+from bot.db import subscribers as subs
+from bot.db.migrate import upgrade
+from bot.db.models import Delivery, Subscriber
+from bot.delivery import Dispatcher
+from bot.publisher import Publisher
+from bot.store import Store
+from bot.worker import AlertPlanner, Leadership
+from config.dataset import load_dataset
+
+NOW = dt.datetime(2022, 4, 30, 12, tzinfo=dt.UTC)
+
+
+class Clock:
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+class RecordingChannel:
+    """A channel whose service answers as the test scripts it, and that records sends."""
+
+    name: ClassVar[str] = "telegram"
+    limits: ClassVar[ChannelLimits] = ChannelLimits(
+        messages_per_second=1000, per_target_per_second=1000
+    )
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[Target, Alert]] = []
+        self.script: dict[str, list[Exception]] = {}
+
+    async def send(self, target: Target, alert: Alert) -> None:
+        failures = self.script.get(target.address)
+        if failures:
+            raise failures.pop(0)
+        self.sent.append((target, alert))
+
+    async def close(self) -> None:
+        return None
+
+
+@pytest.fixture
+async def store(database_url):
+    await upgrade(database_url)
+    opened = await Store.open(database_url)
+    yield opened
+    await opened.close()
+
+
+async def _subscribe(store, address, **filters):
+    async with store._sessions() as session, session.begin():
+        chat = await subs.ensure_subscriber(session, channel="telegram", address=address, now=NOW)
+        await subs.follow(session, chat, filters, NOW)
+        return chat.id
+
+
+def _engine(store, clock, channel):
+    publisher = Publisher(load_dataset(), store, "https://watch.example.org", clock=clock)
+    planner = AlertPlanner(store, publisher, clock)
+    dispatcher = Dispatcher(store, {"telegram": channel}, publisher.deadlines, clock)
+    return planner, dispatcher
+
+
+async def _rows(store):
+    async with store._sessions() as session:
+        return list(await session.scalars(select(Delivery).order_by(Delivery.id)))
+
+
+async def test_planned_once_delivered_once(store):
+    clock, channel = Clock(NOW), RecordingChannel()
+    await _subscribe(store, "100", kind=["registration"])
+    planner, dispatcher = _engine(store, clock, channel)
+    first = await planner.run_once()
+    assert first > 0
+    assert await planner.run_once() == 0  # planning twice inserts nothing
+    clock.now = NOW + dt.timedelta(hours=36)
+    while await dispatcher.deliver_once():
+        pass
+    kinds = sorted(
+        (a.kind, a.deadline.id if a.deadline else None, a.lead_days) for _, a in channel.sent
+    )
+    assert ("reminder", "r-cd-2022-som-tip", 7) in kinds
+    assert len(kinds) == len(set(a.key for _, a in channel.sent))
+    assert await dispatcher.deliver_once() == 0
+    assert {r.state for r in await _rows(store)} == {"sent"}
+
+
+async def test_a_temporary_failure_retries_and_other_targets_go_on(store):
+    clock, channel = Clock(NOW), RecordingChannel()
+    await _subscribe(store, "1", kind=["registration"])
+    await _subscribe(store, "2", kind=["registration"])
+    channel.script["1"] = [RetryLater("429 Too Many Requests", retry_after=30)]
+    planner, dispatcher = _engine(store, clock, channel)
+    await planner.run_once()
+    clock.now = NOW + dt.timedelta(hours=36)
+    await dispatcher.deliver_once()
+    assert {t.address for t, _ in channel.sent} == {"2"}
+    failed = [r for r in await _rows(store) if r.state == "failed"]
+    assert len(failed) == 1 and "429" in (failed[0].last_error or "")
+    assert failed[0].next_attempt_at >= clock.now + dt.timedelta(seconds=30)
+    clock.now += dt.timedelta(minutes=5)
+    await dispatcher.deliver_once()
+    assert sorted(t.address for t, _ in channel.sent) == ["1", "2"]
+
+
+async def test_a_target_that_is_gone_is_deactivated_and_the_operator_told(store):
+    clock, channel = Clock(NOW), RecordingChannel()
+    gone = await _subscribe(store, "blocked", kind=["registration"])
+    channel.script["blocked"] = [TargetGone("Forbidden: bot was blocked by the user")]
+    planner, dispatcher = _engine(store, clock, channel)
+    await planner.run_once()
+    clock.now = NOW + dt.timedelta(hours=36)
+    await dispatcher.deliver_once()
+    async with store._sessions() as session:
+        subscriber = await session.get(Subscriber, gone)
+        assert subscriber is not None and not subscriber.active
+        assert "blocked" in (subscriber.deactivated_reason or "")
+    rows = await _rows(store)
+    assert any(r.state == "dead" for r in rows)
+    operator = [r for r in rows if r.kind == "operator"]
+    assert len(operator) == 1 and "blocked" in operator[0].payload["text"]
+    assert await planner.run_once() == 0  # an inactive target gets nothing new
+
+
+async def test_a_migrated_chat_is_followed_to_its_new_address(store):
+    clock, channel = Clock(NOW), RecordingChannel()
+    await _subscribe(store, "-100", kind=["registration"])
+    channel.script["-100"] = [TargetMoved("group upgraded", new_address="-1009999")]
+    planner, dispatcher = _engine(store, clock, channel)
+    await planner.run_once()
+    clock.now = NOW + dt.timedelta(hours=36)
+    while await dispatcher.deliver_once():
+        pass
+    assert channel.sent and {t.address for t, _ in channel.sent} == {"-1009999"}
+
+
+async def test_a_row_whose_worker_died_mid_send_is_claimed_again_after_the_lease(store):
+    clock = Clock(NOW)
+    await _subscribe(store, "1", kind=["registration"])
+    planner, _ = _engine(store, clock, RecordingChannel())
+    await planner.run_once()
+    clock.now = NOW + dt.timedelta(hours=36)
+    async with store._sessions() as session, session.begin():
+        claimed = await outbox.claim(session, 100, clock.now)  # a worker claims, then dies
+    assert claimed
+    async with store._sessions() as session, session.begin():
+        assert await outbox.claim(session, 100, clock.now) == []  # leased: nobody else takes them
+    async with store._sessions() as session, session.begin():
+        again = await outbox.claim(session, 100, clock.now + outbox.LEASE + dt.timedelta(seconds=1))
+    assert {r.id for r in again} == {r.id for r in claimed}
+
+
+async def test_concurrent_dispatchers_never_send_one_row_twice(store):
+    clock = Clock(NOW)
+    for n in range(30):
+        await _subscribe(store, str(n), kind=["registration"])
+    channels = [RecordingChannel(), RecordingChannel(), RecordingChannel()]
+    planner, _ = _engine(store, clock, channels[0])
+    await planner.run_once()
+    clock.now = NOW + dt.timedelta(hours=36)
+    dispatchers = [_engine(store, clock, c)[1] for c in channels]
+    for d in dispatchers:
+        d.batch = 7
+    for _ in range(20):
+        await asyncio.gather(*(d.deliver_once() for d in dispatchers))
+    keys = [a.key for c in channels for _, a in c.sent]
+    assert len(keys) == len(set(keys)) == len(await _rows(store))
+
+
+async def test_a_date_moved_drops_the_old_reminders(store):
+    clock, channel = Clock(NOW), RecordingChannel()
+    await _subscribe(store, "1", kind=["milestone"], country=["AT"])
+    planner, _ = _engine(store, clock, channel)
+    clock.now = dt.datetime(
+        2022, 10, 24, 12, tzinfo=dt.UTC
+    )  # a week before written feedback is due
+    assert await planner.run_once() > 0
+    await store.record_milestone_date(
+        country="AT",
+        cluster=1,
+        milestone="self-assessment",
+        date=dt.date(2022, 8, 31),
+        source="https://example.org/at",
+        recorded_by="t",
+        now=clock.now,
+    )
+    clock.now += dt.timedelta(seconds=10)
+    await planner.run_once()
+    pending = [r for r in await _rows(store) if r.state == "pending" and r.kind == "reminder"]
+    assert all(r.deadline_id != "m-at-c1-written-feedback" for r in pending)
+    changes = [r for r in await _rows(store) if r.kind == "change"]
+    assert {r.deadline_id for r in changes} >= {"m-at-c1-written-feedback"}
+
+
+@pytest.mark.postgres
+async def test_one_leader_at_a_time_and_a_successor_when_it_goes(store):
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("leadership is only contested on PostgreSQL")
+    first, second = Leadership(store.engine), Leadership(store.engine)
+    try:
+        assert await first.acquire()
+        assert not await second.acquire()
+        assert await first.held()
+        await first.release()
+        assert await second.acquire()  # a leader that steps down lets another take over
+        await second.release()
+        assert await first.acquire()
+        pid = await first.backend_pid()
+        async with store.engine.connect() as admin:  # the leader's server session dies
+            await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        assert not await first.held()
+        assert await second.acquire()
+    finally:
+        await first.release()
+        await second.release()
