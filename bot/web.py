@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -21,6 +22,7 @@ from starlette.routing import Route
 
 from bot import deeplink
 from bot.i18n import LANGUAGES, N_, Texts, negotiate
+from bot.operations import metrics, readiness
 from bot.publisher import Feed, Publisher
 from bot.query import Query, QueryError, parse_query, query_string
 from bot.render import CONFIDENCE_LABELS, STATUS_LABELS, deadline_to_dict
@@ -126,6 +128,15 @@ def create_app(settings: Settings, dataset: Dataset, publisher: Publisher) -> St
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    async def readyz(request: Request) -> Response:
+        state = await readiness(publisher.store, publisher.clock())
+        body = {"ready": state.ready, **state.checks}
+        return JSONResponse(body, status_code=200 if state.ready else 503)
+
+    async def prometheus(request: Request) -> Response:
+        body = await metrics(publisher.store, publisher.clock())
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
     @_bad_request
     async def calendar(request: Request) -> Response:
         query = _query(request, dataset, FEED_PARAMS)
@@ -204,6 +215,8 @@ def create_app(settings: Settings, dataset: Dataset, publisher: Publisher) -> St
             Route("/calendar/{token}.ics", personal_calendar, methods=["GET"]),
             Route("/api/upcoming", api_upcoming, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", prometheus, methods=["GET"]),
         ]
     )
 

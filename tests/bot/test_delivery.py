@@ -227,3 +227,42 @@ async def test_one_leader_at_a_time_and_a_successor_when_it_goes(store):
     finally:
         await first.release()
         await second.release()
+
+
+async def test_readiness_and_metrics_come_from_the_database(store, monkeypatch):
+    import httpx
+
+    from bot.web import create_app
+    from config.settings import load_settings
+
+    clock, channel = Clock(NOW), RecordingChannel()
+    await _subscribe(store, "1", kind=["registration"])
+    planner, dispatcher = _engine(store, clock, channel)
+    await planner.run_once()
+    publisher = Publisher(load_dataset(), store, "https://watch.example.org", clock=clock)
+    app = create_app(load_settings(), load_dataset(), publisher)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as http:
+        ready = (await http.get("/readyz")).json()
+        assert ready["database"] == "ok" and ready["outbox_lag_seconds"] == 0
+        body = (await http.get("/metrics")).text
+        assert 'untoc_deliveries{channel="telegram",state="pending"}' in body
+        assert "untoc_outbox_depth" in body and 'untoc_subscribers{channel="telegram"} 1.0' in body
+        clock.now = NOW + dt.timedelta(days=2)  # nothing delivered for two days: lagging
+        late = await http.get("/readyz")
+        assert late.status_code == 503 and late.json()["outbox_lag_seconds"] > 900
+        await dispatcher.deliver_once()
+        while await dispatcher.deliver_once():
+            pass
+        leadership = Leadership(store.engine)
+        if not leadership.embedded:
+            answer = await http.get("/readyz")
+            assert answer.status_code == 503 and answer.json()["leader"] == "none"
+            assert await leadership.acquire()
+        try:
+            answer = await http.get("/readyz")
+            assert answer.status_code == 200, answer.json()
+        finally:
+            await leadership.release()
+        assert 'state="sent"' in (await http.get("/metrics")).text

@@ -1,0 +1,117 @@
+"""Readiness and metrics for operators, computed from the database when asked.
+
+Several web and worker processes share one database, so the database is the one place
+that knows the whole truth: outbox depth and age, what was sent, failed or given up per
+channel, and whether a worker leads. Nothing here counts in memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import func, select, text
+
+from bot.db.models import Delivery, Subscriber
+from bot.store import Store
+from bot.worker import leader_known
+
+MAX_LAG = dt.timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Readiness:
+    ready: bool
+    checks: dict[str, Any]
+
+
+async def readiness(store: Store | None, now: dt.datetime) -> Readiness:
+    """Whether this deployment can do its job right now, and why not."""
+    if store is None:
+        return Readiness(False, {"database": "not configured or not migrated"})
+    checks: dict[str, Any] = {}
+    try:
+        async with store._sessions() as session:
+            await session.execute(text("SELECT 1"))
+            oldest = await session.scalar(
+                select(func.min(Delivery.next_attempt_at)).where(
+                    Delivery.state.in_(("pending", "failed")), Delivery.next_attempt_at <= now
+                )
+            )
+        checks["database"] = "ok"
+    except Exception as exc:
+        return Readiness(False, {"database": f"unreachable: {type(exc).__name__}"})
+    lag = (now - oldest).total_seconds() if oldest is not None else 0.0
+    checks["outbox_lag_seconds"] = round(lag, 1)
+    leader = await leader_known(store.engine)
+    checks["leader"] = (
+        "embedded (single worker)" if leader is None else ("yes" if leader else "none")
+    )
+    ready = leader is not False and lag <= MAX_LAG.total_seconds()
+    return Readiness(ready, checks)
+
+
+class _Snapshot:
+    """A collector that yields families computed beforehand (the query is async)."""
+
+    def __init__(self, families: list[GaugeMetricFamily]) -> None:
+        self.families = families
+
+    def collect(self) -> Any:
+        return iter(self.families)
+
+
+async def metrics(
+    store: Store | None, now: dt.datetime, extra: list[GaugeMetricFamily] | None = None
+) -> bytes:
+    """The Prometheus exposition of the deployment's state."""
+    families: list[GaugeMetricFamily] = list(extra or [])
+    if store is not None:
+        async with store._sessions() as session:
+            by_state = (
+                await session.execute(
+                    select(
+                        func.coalesce(Subscriber.channel, "operator"), Delivery.state, func.count()
+                    )
+                    .select_from(Delivery)
+                    .join(Subscriber, Subscriber.id == Delivery.subscriber_id, isouter=True)
+                    .group_by(Subscriber.channel, Delivery.state)
+                )
+            ).all()
+            oldest = await session.scalar(
+                select(func.min(Delivery.due_at)).where(
+                    Delivery.state.in_(("pending", "failed", "sending"))
+                )
+            )
+            active = (
+                await session.execute(
+                    select(Subscriber.channel, func.count())
+                    .where(Subscriber.active)
+                    .group_by(Subscriber.channel)
+                )
+            ).all()
+        deliveries = GaugeMetricFamily(
+            "untoc_deliveries", "Outbox rows by channel and state", labels=["channel", "state"]
+        )
+        for channel, state, count in by_state:
+            deliveries.add_metric([str(channel), str(state)], float(count))
+        depth = GaugeMetricFamily("untoc_outbox_depth", "Alerts waiting to be sent")
+        depth.add_metric(
+            [], float(sum(c for _, s, c in by_state if s in ("pending", "failed", "sending")))
+        )
+        age = GaugeMetricFamily(
+            "untoc_outbox_oldest_age_seconds", "Age of the oldest waiting alert"
+        )
+        age.add_metric([], max((now - oldest).total_seconds(), 0.0) if oldest else 0.0)
+        subscribers = GaugeMetricFamily(
+            "untoc_subscribers", "Active subscribers", labels=["channel"]
+        )
+        for channel, count in active:
+            subscribers.add_metric([str(channel)], float(count))
+        families += [deliveries, depth, age, subscribers]
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Snapshot(families))
+    return generate_latest(registry)
