@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,12 +30,16 @@ from schedulers.timeline import Selection
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from bot.db.models import Proposal
+    from feeds.watcher import PollRecord, SourceState
+
 MIGRATE_HINT = "run `untoc-watch db upgrade` (`make run` does it for you)"
 RECORDED_CONFIDENCE = "confirmed"
 _DATES_SQL = (
     "SELECT country, cluster, milestone, date, source FROM milestone_dates"
     " ORDER BY country, cluster, milestone"
 )
+_APPROVED_SQL = "SELECT payload FROM proposals WHERE state = 'approved' ORDER BY decided_at, id"
 
 
 class StoreNotReady(Exception):
@@ -59,6 +64,26 @@ class RecordedFacts:
     def apply(self, dataset: Dataset) -> Dataset:
         """The dataset with these facts overriding the files."""
         return dataset.with_facts(self.milestone_dates, self.events)
+
+
+def latest_approved_events(payloads: Iterable[object]) -> list[Event]:
+    """Events from approved proposals in decision order: the latest wins for each id.
+
+    A payload that no longer validates (the model changed since) is skipped, the same way
+    on both reading paths.
+    """
+    from pydantic import ValidationError
+
+    latest: dict[str, Event] = {}
+    for payload in payloads:
+        try:
+            event = Event.model_validate(
+                json.loads(payload) if isinstance(payload, str) else payload
+            )
+        except (ValidationError, ValueError):
+            continue
+        latest[event.id] = event
+    return [latest[event_id] for event_id in sorted(latest)]
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -103,10 +128,13 @@ class Store:
 
     async def recorded_facts(self) -> RecordedFacts:
         """Every fact recorded at run time, ready to apply to the dataset."""
-        from bot.db.repositories import list_milestone_dates
+        from bot.db.repositories import list_approved_events, list_milestone_dates
 
         async with self._sessions() as session:
-            return RecordedFacts(milestone_dates=await list_milestone_dates(session))
+            return RecordedFacts(
+                milestone_dates=await list_milestone_dates(session),
+                events=await list_approved_events(session),
+            )
 
     async def deadline_versions(
         self, fingerprints: Mapping[str, str], now: dt.datetime
@@ -141,6 +169,26 @@ class Store:
             )
             return PersonalFeed(selection=selection, language=subscriber.language)
 
+    async def recent_page_changes(
+        self, since: dt.datetime
+    ) -> list[tuple[int, str, str, str, dt.datetime]]:
+        """Changes the watcher detected since `since`: id, source, url, summary, when."""
+        from sqlalchemy import select
+
+        from bot.db.models import SourceChange
+
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(
+                    SourceChange.id,
+                    SourceChange.source_id,
+                    SourceChange.url,
+                    SourceChange.summary,
+                    SourceChange.detected_at,
+                ).where(SourceChange.detected_at >= since)
+            )
+            return [tuple(row) for row in rows]  # type: ignore[misc]
+
     async def record_milestone_date(
         self,
         *,
@@ -167,6 +215,71 @@ class Store:
                 now=now,
             )
 
+    # The watcher's memory: `Store` is the `feeds.watcher.WatchLedger` of the service.
+
+    async def source_states(self) -> dict[str, SourceState]:
+        """The watcher's remembered state of every source it polled before."""
+        from bot.db.repositories import load_source_states
+
+        async with self._sessions() as session:
+            return await load_source_states(session)
+
+    async def previous_lines(self, source_id: str) -> tuple[str, ...] | None:
+        """The normalised lines of a source's latest stored version."""
+        from bot.db.repositories import latest_snapshot_lines
+
+        async with self._sessions() as session:
+            return await latest_snapshot_lines(session, source_id)
+
+    async def approved_events(self) -> list[Event]:
+        """Events operators approved from the watcher's proposals."""
+        from bot.db.repositories import list_approved_events
+
+        async with self._sessions() as session:
+            return await list_approved_events(session)
+
+    async def record_poll(self, record: PollRecord, now: dt.datetime) -> int:
+        """Store one poll of one source in one transaction; returns the new proposals."""
+        from bot.db import repositories
+
+        async with self._sessions() as session, session.begin():
+            await repositories.save_source_state(session, record.state)
+            if record.snapshot is not None:
+                await repositories.add_source_snapshot(session, record.snapshot)
+            if record.change is not None:
+                await repositories.add_source_change(session, record.change, now)
+            for notice in record.notices:
+                await repositories.enqueue_operator_notice(session, notice, now)
+            new = 0
+            for draft in record.proposals:
+                new += await repositories.add_proposal(session, draft, now)
+        return new
+
+    async def proposals(self, state: str | None = None) -> list[Proposal]:
+        """The watcher's proposals, newest first, all or those in one state."""
+        from bot.db.repositories import list_proposals
+
+        async with self._sessions() as session:
+            return await list_proposals(session, state)
+
+    async def approve_proposal(
+        self, proposal_id: int, *, decided_by: str | None, now: dt.datetime
+    ) -> Event:
+        """Approve a proposal: its event enters the timeline (raises `ProposalError`)."""
+        from bot.db.repositories import approve_proposal
+
+        async with self._sessions() as session, session.begin():
+            return await approve_proposal(session, proposal_id, decided_by=decided_by, now=now)
+
+    async def reject_proposal(
+        self, proposal_id: int, *, decided_by: str | None, now: dt.datetime
+    ) -> None:
+        """Reject a proposal; the same finding is not proposed again (raises `ProposalError`)."""
+        from bot.db.repositories import reject_proposal
+
+        async with self._sessions() as session, session.begin():
+            await reject_proposal(session, proposal_id, decided_by=decided_by, now=now)
+
 
 def read_sqlite_facts(path: Path) -> RecordedFacts:
     """Recorded facts from a migrated SQLite file, read-only, without SQLAlchemy."""
@@ -188,7 +301,8 @@ def read_sqlite_facts(path: Path) -> RecordedFacts:
             )
             for country, cluster, milestone, day, source in connection.execute(_DATES_SQL)
         ]
-        return RecordedFacts(milestone_dates=dates)
+        payloads = (payload for (payload,) in connection.execute(_APPROVED_SQL))
+        return RecordedFacts(milestone_dates=dates, events=latest_approved_events(payloads))
 
 
 async def read_recorded_facts(url: str) -> tuple[RecordedFacts, str | None]:

@@ -238,6 +238,26 @@ class Source(_Fact):
     language: Literal["ar", "en", "es", "fr", "ru", "zh"] = "en"
     themes: list[Theme] = Field(default_factory=list)
 
+    @model_validator(mode="after")
+    def _check(self) -> Source:
+        for pattern in self.ignore:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(
+                    f"ignore pattern {pattern!r} is not a regular expression: {exc}"
+                ) from None
+        if self.selector is not None:
+            import soupsieve  # only when validating: a cached dataset skips this
+
+            try:
+                soupsieve.compile(self.selector)
+            except soupsieve.SelectorSyntaxError as exc:
+                raise ValueError(
+                    f"selector {self.selector!r} is not a CSS selector: {str(exc).splitlines()[0]}"
+                ) from None
+        return self
+
 
 def wall_time_exists(day: dt.date, time: dt.time, zone: ZoneInfo) -> bool:
     """False for a wall-clock time that a daylight-saving change skips in `zone`."""

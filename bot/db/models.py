@@ -55,6 +55,7 @@ DeliveryState = Literal["pending", "sending", "sent", "failed", "dead"]
 ProposalKind = Literal["event", "registration", "change"]
 ProposalState = Literal["pending", "approved", "rejected"]
 Confidence = Literal["confirmed", "reported", "projected"]
+SourceHealth = Literal["ok", "failing", "selector_missing"]
 
 
 def _one_of(column: str, choices: Any) -> str:
@@ -284,6 +285,7 @@ class Proposal(Base):
         CheckConstraint(_one_of("kind", ProposalKind), name="kind"),
         CheckConstraint(_one_of("state", ProposalState), name="state"),
         CheckConstraint(_one_of("confidence", Confidence), name="confidence"),
+        CheckConstraint("certainty IS NULL OR certainty BETWEEN 0 AND 100", name="certainty"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -301,6 +303,11 @@ class Proposal(Base):
     created_at: Mapped[dt.datetime]
     decided_at: Mapped[dt.datetime | None]
     decided_by: Mapped[str | None] = mapped_column(String(200))
+    # The same finding read again has the same key, so it is proposed once, whatever its fate.
+    key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    summary: Mapped[str | None] = mapped_column(Text)
+    # How sure the extraction was, in percent (the `confidence` word stays `reported`).
+    certainty: Mapped[int | None]
 
 
 class DeadlineVersion(Base):
@@ -312,3 +319,41 @@ class DeadlineVersion(Base):
     fingerprint: Mapped[str] = mapped_column(String(128))
     sequence: Mapped[int]
     modified_at: Mapped[dt.datetime]
+
+
+class SourceStateRecord(Base):
+    """What the watcher remembers about one watched source between polls.
+
+    Validators for conditional requests, the hash of the normalised content and the few
+    before it (to recognise flapping), the failure streak with its backoff, and whether
+    the operator was told about the current failure or missing selector.
+    """
+
+    __tablename__ = "source_states"
+    __table_args__ = (CheckConstraint(_one_of("health", SourceHealth), name="health"),)
+
+    source_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    etag: Mapped[str | None] = mapped_column(String(400))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    content_hash: Mapped[str | None] = mapped_column(String(128))
+    recent_hashes: Mapped[list[str]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
+    config_hash: Mapped[str | None] = mapped_column(String(64))
+    consecutive_failures: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    failing_since: Mapped[dt.datetime | None]
+    failure_notified: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
+    selector_missing_since: Mapped[dt.datetime | None]
+    selector_notified: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
+    backoff_until: Mapped[dt.datetime | None]
+    next_poll_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    last_polled_at: Mapped[dt.datetime | None]
+    last_success_at: Mapped[dt.datetime | None]
+    last_changed_at: Mapped[dt.datetime | None]
+    last_status: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    health: Mapped[SourceHealth] = mapped_column(String(20), default="ok", server_default="ok")

@@ -47,6 +47,7 @@ TABLES = {
     "source_changes",
     "proposals",
     "deadline_versions",
+    "source_states",
 }
 NOW = dt.datetime(2025, 3, 1, 9, 30, tzinfo=dt.UTC)
 VIENNA = ZoneInfo("Europe/Vienna")
@@ -99,7 +100,7 @@ async def test_upgrade_from_empty_creates_every_table(
     await upgrade(database_url)
 
     assert await table_names(empty_engine) == TABLES | {"alembic_version"}
-    assert await current_revision(empty_engine) == head_revision() == "0001"
+    assert await current_revision(empty_engine) == head_revision() == "0002"
     assert await is_at_head(empty_engine)
 
 

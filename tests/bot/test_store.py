@@ -87,3 +87,51 @@ async def test_opening_an_unmigrated_database_names_the_fix(database_url):
         assert "untoc-watch db upgrade" in str(exc)
     else:
         raise AssertionError("an unmigrated database was accepted")
+
+
+async def test_fast_sqlite_reader_equals_the_repository_for_approved_events(tmp_path):
+    from bot.db.models import Proposal
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'w.db'}"
+    await upgrade(url)
+    store = await Store.open(url)
+    try:
+        async with store._sessions() as session, session.begin():
+            for key, event_id, day, state in (
+                ("a", "cd-2027-firearms", "2027-04-05", "approved"),
+                ("b", "cd-2027-tip", "2027-07-10", "approved"),
+                ("c", "cd-2027-firearms", "2027-04-12", "approved"),
+                ("d", "cd-2027-som", "2027-07-15", "rejected"),
+                ("e", "cd-2027-prevention", "2027-09-01", "pending"),
+            ):
+                session.add(
+                    Proposal(
+                        kind="event",
+                        payload={
+                            "id": event_id,
+                            "kind": "constructive-dialogue",
+                            "title": f"Constructive Dialogue ({event_id})",
+                            "start": day,
+                            "registration": {"deadline": "2027-02-12", "time": "23:59"},
+                            "source": "https://www.unodc.org/unodc/en/ngos/constructive-dialogues.html",
+                            "confidence": "reported",
+                        },
+                        confidence="reported",
+                        state=state,
+                        created_at=NOW,
+                        decided_at=NOW + dt.timedelta(hours=ord(key))
+                        if state != "pending"
+                        else None,
+                        key=key,
+                    )
+                )
+        through_repository = await store.recorded_facts()
+    finally:
+        await store.close()
+    path = sqlite_path(url)
+    assert path is not None
+    assert read_sqlite_facts(path) == through_repository
+    assert [(e.id, e.start.isoformat()) for e in through_repository.events] == [
+        ("cd-2027-firearms", "2027-04-12"),  # the later approval wins
+        ("cd-2027-tip", "2027-07-10"),
+    ]

@@ -1,0 +1,138 @@
+"""Benchmark: one poll cycle of the watcher over 100 sources on the local fake UNODC site.
+
+The mix is what a day looks like: 60 pages unchanged (answered 304), 25 changed (a new
+version at every request, read, diffed and searched for dates), 15 failing (HTTP 500,
+HTTP 404, connection refused). The fake site runs in a child process, so the CPU time
+measured is the watcher's own (fetching, parsing, extraction and the SQLite writes).
+Prints figures; asserts nothing. Run with `make bench` or directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the fake site lives with the tests
+
+import httpx  # noqa: E402
+
+from bot.db.migrate import upgrade  # noqa: E402
+from bot.store import Store  # noqa: E402
+from bot.watch import build_watcher  # noqa: E402
+from config.dataset import Source, load_dataset  # noqa: E402
+from config.settings import load_settings  # noqa: E402
+from feeds.fetch import LOOPBACK_NETWORKS  # noqa: E402
+from tests.fakes.unodc_site import Page, fixture, serve_in_process  # noqa: E402
+
+UNCHANGED, CHANGED, FAILING = 60, 25, 15
+ROUNDS = 5
+NOW = dt.datetime(2031, 1, 10, 9, tzinfo=dt.UTC)
+TARGET_SECONDS = 2.0
+
+
+def _pages() -> dict[str, Page]:
+    page = fixture("constructive-dialogues-v1.html")
+    rotating = page.replace(
+        b"    </ul>",
+        b"      <li>Constructive Dialogue on Firearms: {n} May 2031. Register here until "
+        b"{n} March 2031 midnight Vienna time.</li>\n    </ul>",
+    )
+    pages = {f"/unchanged/{i}.html": Page(body=page) for i in range(UNCHANGED)}
+    pages.update({f"/changed/{i}.html": Page(body=rotating, rotating=True) for i in range(CHANGED)})
+    for i in range(FAILING):
+        if i % 3 == 0:
+            pages[f"/failing/{i}.html"] = Page(body=b"<h1>Server error</h1>", status=500)
+    return pages
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _sources(base: str) -> list[Source]:
+    closed = _closed_port()
+    urls = [f"{base}/unchanged/{i}.html" for i in range(UNCHANGED)]
+    urls += [f"{base}/changed/{i}.html" for i in range(CHANGED)]
+    for i in range(FAILING):
+        urls.append(
+            f"{base}/failing/{i}.html"  # 500
+            if i % 3 == 0
+            else f"{base}/missing/{i}.html"  # 404
+            if i % 3 == 1
+            else f"http://127.0.0.1:{closed}/refused/{i}.html"
+        )
+    return [
+        Source(id=f"s{n:03d}", url=url, source="bench", confidence="reported")
+        for n, url in enumerate(urls)
+    ]
+
+
+async def _run(base: str, directory: Path) -> None:
+    url = f"sqlite+aiosqlite:///{directory / 'bench.db'}"
+    await upgrade(url)
+    store = await Store.open(url)
+    sources = _sources(base)
+    dataset = dataclasses.replace(load_dataset(), sources={s.id: s for s in sources})
+    # All 100 sources are on one local host: the politeness delay would only measure itself.
+    settings = load_settings(WATCHER_HOST_DELAY=0)
+    ids = [s.id for s in sources]
+    try:
+        async with httpx.AsyncClient(timeout=5.0, trust_env=False) as client:
+            watcher = build_watcher(settings, dataset, store, client, allowed=LOOPBACK_NETWORKS)
+            first = await watcher.poll_due(NOW)  # the baseline of every page
+            walls, cpus = [], []
+            mix: Counter[str] = Counter()
+            for round_number in range(1, ROUNDS + 1):
+                now = NOW + dt.timedelta(hours=4 * round_number)
+                cpu, wall = time.process_time(), time.perf_counter()
+                outcomes = await watcher.check(ids, now)
+                walls.append(time.perf_counter() - wall)
+                cpus.append(time.process_time() - cpu)
+                mix = Counter(o.result for o in outcomes)
+    finally:
+        await store.close()
+    count = len(sources)
+    print(f"watcher: one poll cycle over {count} sources on the local fake site, SQLite store")
+    print(f"  first cycle (every page new, baseline): {len(first.outcomes)} sources polled")
+    print(f"  mix of a measured cycle: {dict(sorted(mix.items()))}")
+    wall_median, cpu_median = statistics.median(walls), statistics.median(cpus)
+    print(
+        f"  wall time per cycle: median {wall_median * 1000:7.1f} ms, "
+        f"max {max(walls) * 1000:7.1f} ms (target < {TARGET_SECONDS:.0f} s: "
+        f"{'met' if max(walls) < TARGET_SECONDS else 'MISSED'})"
+    )
+    print(
+        f"  CPU per cycle:       median {cpu_median * 1000:7.1f} ms, "
+        f"per source {cpu_median / count * 1000:5.2f} ms"
+    )
+    print(f"  wall per source:     {wall_median / count * 1000:5.2f} ms ({ROUNDS} rounds)")
+    print("  (per-host politeness delay off: all sources share one host here)")
+
+
+def main() -> None:
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    logging.getLogger("untoc_watch").setLevel(logging.ERROR)  # 15 failures a cycle, by design
+    with tempfile.TemporaryDirectory() as tmp:
+        serving = serve_in_process(_pages())
+        base = next(serving)
+        try:
+            asyncio.run(_run(base, Path(tmp)))
+        finally:
+            serving.close()
+
+
+if __name__ == "__main__":
+    main()
