@@ -1,0 +1,188 @@
+"""The Slack app: slack-bolt wired to `/untoc` and the alert buttons, over HTTP or a socket.
+
+`build_slack_app` makes the bolt app once, in the composition root; nothing here builds
+a client at import. Over HTTP, `slack_routes` gives the one endpoint Slack calls for
+commands and button presses, `/slack/events`. Every request there is checked against
+the signing secret before its body is even parsed: a bad signature, or a timestamp more
+than five minutes old (a replay), is a 401 and nothing in it is acted upon. Bolt's own
+verification middleware then checks it a second time. In Socket Mode the worker opens
+the connection on its own event loop instead (`start_socket_mode`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.slack.actions import AlertButtons, ButtonPress
+from bot.slack.commands import Answer, Invocation, UntocCommand
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+    from slack_bolt.async_app import AsyncApp
+    from slack_bolt.context.ack.async_ack import AsyncAck
+    from slack_bolt.context.respond.async_respond import AsyncRespond
+
+    from bot.publisher import Publisher
+    from bot.store import Store
+    from config.dataset import Dataset
+    from config.settings import Settings
+
+log = logging.getLogger("untoc_watch.slack")
+
+EVENTS_PATH = "/slack/events"
+COMMAND = "/untoc"
+# Slack's payloads are small; a button press carries its message, at most ~50 blocks.
+MAX_BODY_BYTES = 512 * 1024
+MAX_SIGNATURE_AGE = 5 * 60
+MALFORMED = "Sorry, that request could not be read."
+
+
+class SlackNotConfigured(Exception):
+    """The Slack app cannot be built; the message names the missing setting."""
+
+
+def _secret(value: Any) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def build_slack_app(
+    settings: Settings,
+    store: Store | None,
+    publisher: Publisher,
+    dataset: Dataset,
+    clock: Callable[[], dt.datetime],
+) -> AsyncApp:
+    """The bolt app with `/untoc` and the alert buttons, its client on SLACK_API_BASE_URL."""
+    from slack_bolt.async_app import AsyncApp
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    token = _secret(settings.slack_bot_token)
+    signing_secret = _secret(settings.slack_signing_secret)
+    if not token:
+        raise SlackNotConfigured("SLACK_BOT_TOKEN is not set; the Slack app needs it")
+    if not signing_secret:
+        raise SlackNotConfigured("SLACK_SIGNING_SECRET is not set; the Slack app needs it")
+    app = AsyncApp(
+        client=AsyncWebClient(token=token, base_url=settings.slack_api_base_url),
+        signing_secret=signing_secret,
+        request_verification_enabled=True,
+        # Answer only once the handler finished: the database is up to date when Slack
+        # hears back, and nothing runs after the response.
+        process_before_response=True,
+        name="untoc-watch",
+        logger=logging.getLogger("untoc_watch.slack.bolt"),
+    )
+    command = UntocCommand(store, publisher, dataset, clock, settings.public_base_url)
+    buttons = AlertButtons(store, publisher, dataset, clock)
+
+    async def on_untoc(ack: AsyncAck, body: dict[str, Any]) -> None:
+        invocation = Invocation.from_payload(body)
+        answer = await command(invocation) if invocation else Answer(MALFORMED)
+        await ack(
+            text=answer.text, response_type="in_channel" if answer.in_channel else "ephemeral"
+        )
+
+    async def on_button(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        press = ButtonPress.from_payload(body)
+        text = await buttons(press) if press else MALFORMED
+        if body.get("response_url"):
+            await respond(text=text, response_type="ephemeral", replace_original=False)
+
+    async def on_link(ack: AsyncAck) -> None:
+        await ack()  # "Add to calendar" opens its URL; Slack still wants an answer
+
+    app.command(COMMAND)(on_untoc)
+    app.action("ack")(on_button)
+    app.action("mute")(on_button)
+    app.action("calendar")(on_link)
+    return app
+
+
+def slack_routes(app: AsyncApp, settings: Settings) -> list[Route]:
+    """`POST /slack/events`, for slash commands and button presses, verified first."""
+    from slack_bolt.adapter.starlette.async_handler import (
+        to_async_bolt_request,
+        to_starlette_response,
+    )
+    from slack_bolt.request.internals import parse_body
+    from slack_sdk.signature import SignatureVerifier
+
+    signing_secret = _secret(settings.slack_signing_secret)
+    if not signing_secret:
+        raise SlackNotConfigured("SLACK_SIGNING_SECRET is not set; /slack/events needs it")
+    verifier = SignatureVerifier(signing_secret)
+
+    async def events(request: Request) -> Response:
+        body = await _read_body(request)
+        if body is None:
+            return JSONResponse({"error": "request too large"}, status_code=413)
+        if not _signed(verifier, body, request):
+            return JSONResponse({"error": "invalid request"}, status_code=401)
+        try:
+            text = body.decode("utf-8")
+            if not isinstance(parse_body(text, request.headers.get("content-type")), dict):
+                raise ValueError("not an object")
+            bolt_request = to_async_bolt_request(request, body)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+            return JSONResponse({"error": "malformed payload"}, status_code=400)
+        return to_starlette_response(await app.async_dispatch(bolt_request))
+
+    return [Route(EVENTS_PATH, events, methods=["POST"])]
+
+
+async def _read_body(request: Request) -> bytes | None:
+    """The body, or None once it grows past `MAX_BODY_BYTES` (read no further)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _signed(verifier: Any, body: bytes, request: Request) -> bool:
+    """True for a request signed with our secret in the last five minutes."""
+    timestamp = request.headers.get("x-slack-request-timestamp", "")
+    signature = request.headers.get("x-slack-signature", "")
+    if not (timestamp.isdigit() and len(timestamp) <= 12):
+        return False
+    if not (signature.isascii() and signature.startswith("v0=") and len(signature) < 200):
+        return False
+    try:
+        valid: bool = verifier.is_valid(body=body, timestamp=timestamp, signature=signature)
+    except UnicodeDecodeError:
+        return False
+    return valid
+
+
+async def start_socket_mode(app: AsyncApp, settings: Settings) -> AsyncSocketModeHandler | None:
+    """Connect to Slack in Socket Mode on the running loop; None without SLACK_APP_TOKEN."""
+    app_token = _secret(settings.slack_app_token)
+    if not app_token:
+        log.info("slack: SLACK_APP_TOKEN is not set, Socket Mode is off (HTTP mode)")
+        return None
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    handler = AsyncSocketModeHandler(app, app_token)
+    await handler.connect_async()  # type: ignore[no-untyped-call]
+    log.info("slack: connected in Socket Mode")
+    return handler
+
+
+async def stop_socket_mode(handler: AsyncSocketModeHandler | None) -> None:
+    """Close the Socket Mode connection, if one was opened."""
+    if handler is not None:
+        await handler.close_async()  # type: ignore[no-untyped-call]

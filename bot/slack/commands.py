@@ -1,0 +1,549 @@
+"""The `/untoc` slash command: one line in, the channel's subscription changed, an answer.
+
+`/untoc subscribe AT, Brazil, tip` follows countries and themes; `unsubscribe`, `list`,
+`upcoming [country]`, `country XX`, `calendar`, `settings` and `help` do what they say.
+Parsing turns the line into values checked against the dataset (a typo gets "did you
+mean"); the subscriber functions shared by every channel change the database; the
+answer is Slack mrkdwn, with every dataset text escaped. An answer is seen by the
+channel only when it changed the channel's subscription; otherwise only by the caller.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+import urllib.parse
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bot.channels.slack import APP_TARGET, clip, date_token, escape, link
+from bot.db import subscribers as subs
+from bot.db.models import Subscriber
+from bot.i18n import LANGUAGES, N_, Texts
+from bot.publisher import Publisher
+from bot.query import Query, query_string
+from bot.render import CONFIDENCE_LABELS, STATUS_LABELS
+from bot.slack.targets import calendar_url
+from bot.store import Store
+from bot.web import KIND_NAMES, THEME_NAMES
+from bot.wording import title_of, when_of
+from config.countries import UnknownCountry, country_name, resolve_country
+from config.dataset import THEMES, Dataset
+from schedulers.timeline import KINDS, Deadline, Selection, country_timeline, upcoming
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+SUBCOMMANDS = ("subscribe", "unsubscribe", "list", "upcoming", "country", "calendar", "settings")
+HELP = "help"
+MAX_COMMAND_TEXT = 500
+MAX_VALUES = 60
+UPCOMING_DAYS = 90
+MAX_LISTED = 15
+ANSWER_MAX = 3000
+ECHO_MAX = 40
+ALL = "all"
+DEFAULT_ZONE = "Europe/Vienna"
+DIGEST_NAMES = {"off": N_("off"), "daily": N_("daily"), "weekly": N_("weekly")}
+_CLUSTER = re.compile(r"^(?:cluster|c)[-:]?(\d{1,2})$")
+_CLUSTER_WORDS = re.compile(r"\bcluster\s+(\d)", re.IGNORECASE)
+_SLACK_ID = re.compile(r"^[A-Z0-9]{2,40}$")
+_SETTING_NAMES = {
+    "language": "language",
+    "lang": "language",
+    "timezone": "timezone",
+    "tz": "timezone",
+    "reminders": "reminders",
+    "lead": "reminders",
+    "digest": "digest",
+}
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One `/untoc` as Slack sent it: where, by whom, and the text after the command."""
+
+    channel_id: str
+    user_id: str
+    text: str
+    channel_name: str | None = None
+
+    @classmethod
+    def from_payload(cls, payload: object) -> Invocation | None:
+        """The invocation in a slash-command payload, or None if the payload is malformed."""
+        if not isinstance(payload, dict):
+            return None
+        channel, user, text = (payload.get(k) for k in ("channel_id", "user_id", "text"))
+        if not isinstance(channel, str) or not _SLACK_ID.match(channel):
+            return None
+        if not isinstance(user, str) or not isinstance(text, str):
+            return None
+        name = payload.get("channel_name")
+        return cls(channel, user, text, name if isinstance(name, str) else None)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What `/untoc` says back, and whether the whole channel sees it."""
+
+    text: str
+    in_channel: bool = False
+
+
+class CommandProblem(Exception):
+    """A command we cannot carry out; the message (in the reader's language) says why."""
+
+
+Values = dict[str, set[str]]
+
+
+class UntocCommand:
+    """Carries out `/untoc` for one channel at a time."""
+
+    def __init__(
+        self,
+        store: Store | None,
+        publisher: Publisher,
+        dataset: Dataset,
+        clock: Callable[[], dt.datetime],
+        base_url: str,
+    ) -> None:
+        self.store = store
+        self.publisher = publisher
+        self.dataset = dataset
+        self.clock = clock
+        self.base_url = base_url.rstrip("/")
+
+    async def __call__(self, invocation: Invocation) -> Answer:
+        """The answer to one invocation; problems become an answer only the caller sees."""
+        subscriber = await self._subscriber(invocation.channel_id)
+        texts = Texts(subscriber.language if subscriber else "en")
+        line = invocation.text.strip()
+        if len(line) > MAX_COMMAND_TEXT:
+            message = texts("That command is too long ({length} characters); the most is {limit}.")
+            return Answer(message.format(length=len(line), limit=MAX_COMMAND_TEXT))
+        name, _, rest = line.partition(" ")
+        name, rest = name.lower(), rest.strip()
+        try:
+            if name in ("", HELP):
+                return Answer(help_text(texts))
+            if name not in SUBCOMMANDS:
+                return Answer(_unknown(name, texts))
+            handler = getattr(self, f"_{name}")
+            answer: Answer = await handler(invocation, rest, texts)
+        except CommandProblem as problem:
+            return Answer(str(problem))
+        return Answer(clip(answer.text, ANSWER_MAX), answer.in_channel)
+
+    # The subcommands. Each takes the invocation, the rest of the line and the texts.
+
+    async def _subscribe(self, invocation: Invocation, rest: str, texts: Texts) -> Answer:
+        if not rest:
+            raise CommandProblem(
+                texts(
+                    "Say what to follow, e.g. `/untoc subscribe AT, Brazil, tip`; "
+                    "`/untoc subscribe all` follows every deadline."
+                )
+            )
+        everything = rest.lower() == ALL
+        values = {} if everything else parse_values(rest, self.dataset, texts)
+        async with self._sessions(texts) as session, session.begin():
+            subscriber = await subs.ensure_subscriber(
+                session,
+                channel=APP_TARGET,
+                address=invocation.channel_id,
+                now=self.clock(),
+                display_name=_display_name(invocation),
+            )
+            if everything:
+                await subs.unfollow(session, subscriber, None, self.clock())
+            else:
+                await subs.follow(session, subscriber, values, self.clock())
+            summary = describe(subscriber, texts)
+        if everything:
+            done = texts("{user} subscribed this channel to every deadline.")
+        else:
+            done = texts("{user} subscribed this channel to: {values}.")
+        text = done.format(user=_mention(invocation, texts), values=_named(values, texts))
+        return Answer(f"{text}\n{summary}", in_channel=True)
+
+    async def _unsubscribe(self, invocation: Invocation, rest: str, texts: Texts) -> Answer:
+        values = {} if rest.lower() in ("", ALL) else parse_values(rest, self.dataset, texts)
+        named = _named(values, texts)
+        async with self._sessions(texts) as session, session.begin():
+            subscriber = await subs.find_subscriber(session, APP_TARGET, invocation.channel_id)
+            if subscriber is None or not subscriber.active:
+                return Answer(_not_subscribed(texts))
+            now = self.clock()
+            if not values:
+                await subs.unfollow(session, subscriber, None, now)
+                await subs.deactivate(
+                    session, subscriber.id, f"unsubscribed in Slack by {invocation.user_id}", now
+                )
+                text = texts(
+                    "{user} stopped UNTOC Watch alerts in this channel. "
+                    "`/untoc subscribe` starts them again."
+                ).format(user=_mention(invocation, texts))
+                return Answer(text, in_channel=True)
+            for code in values.pop("country", set()):
+                await subs.mute_country(session, subscriber, code, now)
+            if values:
+                await subs.unfollow(session, subscriber, values, now)
+            summary = describe(subscriber, texts)
+        text = texts("{user} stopped following in this channel: {values}.").format(
+            user=_mention(invocation, texts), values=named
+        )
+        return Answer(f"{text}\n{summary}", in_channel=True)
+
+    async def _list(self, invocation: Invocation, rest: str, texts: Texts) -> Answer:
+        self._store(texts)
+        subscriber = await self._subscriber(invocation.channel_id)
+        if subscriber is None:
+            return Answer(_not_subscribed(texts))
+        if not subscriber.active:
+            stopped = texts("Alerts are stopped in this channel. `/untoc subscribe` starts them.")
+            return Answer(stopped)
+        return Answer(describe(subscriber, texts))
+
+    async def _upcoming(self, invocation: Invocation, rest: str, texts: Texts) -> Answer:
+        now = self.clock()
+        if rest:
+            code = self._resolve(rest, texts)
+            selection = Selection(countries={code})
+            heading = texts("Open deadlines in the next {days} days for {country}:").format(
+                days=UPCOMING_DAYS, country=escape(texts.country(code))
+            )
+        else:
+            subscriber = await self._subscriber(invocation.channel_id)
+            active = subscriber is not None and subscriber.active
+            selection = subs.selection_of(subscriber) if subscriber and active else Selection()
+            heading = (
+                texts("Open deadlines in the next {days} days for this channel:")
+                if active
+                else texts("Open deadlines in the next {days} days:")
+            ).format(days=UPCOMING_DAYS)
+        found = upcoming(await self.publisher.deadlines(), now, UPCOMING_DAYS, selection)
+        if not found:
+            nothing = texts(
+                "Nothing is due in the next {days} days for this selection. Delays are "
+                "common: `/untoc country AT` shows a State's review steps, overdue ones too."
+            )
+            return Answer(nothing.format(days=UPCOMING_DAYS))
+        zone = await self._zone(invocation.channel_id)
+        lines = [f"*{heading}*"]
+        lines += [_deadline_line(d, texts, zone, with_title=True) for d in found[:MAX_LISTED]]
+        if len(found) > MAX_LISTED:
+            page = self._page_link(selection)
+            more = texts("and {count} more").format(count=len(found) - MAX_LISTED)
+            all_of_them = link(page, texts("see them all on the web page"))
+            lines.append(f"{escape(more)}: {all_of_them}")
+        return Answer("\n".join(lines))
+
+    async def _country(self, invocation: Invocation, rest: str, texts: Texts) -> Answer:
+        if not rest:
+            raise CommandProblem(texts("Name a country, e.g. `/untoc country AT`."))
+        code = self._resolve(rest, texts)
+        name = escape(texts.country(code))
+        steps = country_timeline(await self.publisher.deadlines(), code)
+        if not steps:
+            unknown = texts(
+                "No review dates are known for {country}: its group and review start are "
+                "not in our data yet."
+            )
+            return Answer(unknown.format(country=name))
+        zone = await self._zone(invocation.channel_id)
+        heading = texts("Review milestones of {country}").format(country=name)
+        lines = [f"*{heading}*"]
+        cluster: int | None = None
+        for step in steps:
+            if step.cluster != cluster and step.cluster in self.dataset.clusters:
+                cluster = step.cluster
+                title = texts(self.dataset.clusters[cluster].title)
+                lines.append(
+                    "_"
+                    + escape(texts("Cluster {number}: {title}").format(number=cluster, title=title))
+                    + "_"
+                )
+            lines.append(_deadline_line(step, texts, zone, with_title=False))
+        return Answer("\n".join(lines))
+
+    async def _calendar(self, invocation: Invocation, rest: str, texts: Texts) -> Answer:
+        self._store(texts)
+        subscriber = await self._subscriber(invocation.channel_id)
+        if subscriber is None:
+            everything = f"{self.base_url}/calendar.ics"
+            text = texts(
+                "This channel is not subscribed yet. The calendar of every deadline: {link}"
+            )
+            return Answer(text.format(link=link(everything, everything)))
+        url = calendar_url(self.base_url, subscriber.calendar_token)
+        text = texts(
+            "This channel's calendar: {link}\nSubscribe to it by URL in any calendar app; it "
+            "follows this channel's subscription."
+        )
+        return Answer(text.format(link=link(url, url)))
+
+    async def _settings(self, invocation: Invocation, rest: str, texts: Texts) -> Answer:
+        self._store(texts)
+        subscriber = await self._subscriber(invocation.channel_id)
+        if subscriber is None or not subscriber.active:
+            return Answer(_not_subscribed(texts))
+        if not rest:
+            return Answer(f"{settings_text(subscriber, texts)}\n{settings_usage(texts)}")
+        word, _, value = rest.partition(" ")
+        setting, value = _SETTING_NAMES.get(word.lower()), value.strip()
+        if setting is None or not value:
+            raise CommandProblem(settings_usage(texts))
+        async with self._sessions(texts) as session, session.begin():
+            found = await subs.find_subscriber(session, APP_TARGET, invocation.channel_id)
+            if found is None:
+                return Answer(_not_subscribed(texts))
+            try:
+                await _apply_setting(session, found, setting, value, self.clock())
+            except subs.InvalidPreference as exc:
+                raise CommandProblem(
+                    texts("That setting cannot be used: {problem}").format(problem=escape(str(exc)))
+                ) from None
+            texts = Texts(found.language)
+            shown = settings_text(found, texts)
+        text = texts("{user} changed how this channel gets alerts.").format(
+            user=_mention(invocation, texts)
+        )
+        return Answer(f"{text}\n{shown}", in_channel=True)
+
+    # Helpers.
+
+    def _resolve(self, text: str, texts: Texts) -> str:
+        try:
+            return resolve_country(text, self.dataset.states, self.dataset.aliases)
+        except UnknownCountry as exc:
+            raise CommandProblem(_unknown_value(text, _suggestions(exc), texts)) from None
+
+    def _sessions(self, texts: Texts) -> AsyncSession:
+        return self._store(texts)._sessions()
+
+    def _store(self, texts: Texts) -> Store:
+        if self.store is None:
+            raise CommandProblem(
+                texts("The service cannot store subscriptions right now; tell its operator.")
+            )
+        return self.store
+
+    async def _subscriber(self, channel_id: str) -> Subscriber | None:
+        if self.store is None:
+            return None
+        async with self.store._sessions() as session:
+            return await subs.find_subscriber(session, APP_TARGET, channel_id)
+
+    async def _zone(self, channel_id: str) -> str:
+        subscriber = await self._subscriber(channel_id)
+        return subscriber.timezone if subscriber is not None else DEFAULT_ZONE
+
+    def _page_link(self, selection: Selection) -> str:
+        params = query_string(Query(selection=selection, days=UPCOMING_DAYS), with_days=True)
+        return f"{self.base_url}/" + ("?" + urllib.parse.urlencode(params) if params else "")
+
+
+def parse_values(text: str, dataset: Dataset, texts: Texts) -> Values:
+    """Countries, themes, kinds and clusters named in `text`, checked against the dataset.
+
+    Values are separated by commas or spaces; a country name with spaces ("United
+    Kingdom") is read whole between commas. Raises `CommandProblem` naming the first
+    value it cannot read, with suggestions.
+    """
+    values: Values = {}
+    text = _CLUSTER_WORDS.sub(r"cluster\1", text)
+    for part in (piece.strip() for piece in text.split(",")):
+        if not part:
+            continue
+        whole = _value(part, dataset)
+        found = [whole] if whole else [_known_value(word, dataset, texts) for word in part.split()]
+        for dimension, value in found:
+            values.setdefault(dimension, set()).add(value)
+    if sum(len(items) for items in values.values()) > MAX_VALUES:
+        message = texts("That is more than {limit} values; follow fewer at once.")
+        raise CommandProblem(message.format(limit=MAX_VALUES))
+    return values
+
+
+def _value(text: str, dataset: Dataset) -> tuple[str, str] | None:
+    lowered = text.lower()
+    if lowered in THEMES:
+        return "theme", lowered
+    if lowered in KINDS:
+        return "kind", lowered
+    cluster = _CLUSTER.match(lowered)
+    if cluster and int(cluster[1]) in dataset.clusters:
+        return "cluster", str(int(cluster[1]))
+    try:
+        return "country", resolve_country(text, dataset.states, dataset.aliases)
+    except UnknownCountry:
+        return None
+
+
+def _known_value(text: str, dataset: Dataset, texts: Texts) -> tuple[str, str]:
+    found = _value(text, dataset)
+    if found is not None:
+        return found
+    suggestions: list[str] = []
+    try:
+        resolve_country(text, dataset.states, dataset.aliases)
+    except UnknownCountry as exc:
+        suggestions = _suggestions(exc)
+    close = difflib.get_close_matches(text.lower(), [*THEMES, *KINDS], n=2, cutoff=0.7)
+    raise CommandProblem(_unknown_value(text, suggestions + close, texts))
+
+
+def _suggestions(problem: UnknownCountry) -> list[str]:
+    return [f"{code} ({country_name(code)})" for code in problem.suggestions]
+
+
+def _unknown_value(text: str, suggestions: list[str], texts: Texts) -> str:
+    message = texts(
+        "I don't know “{value}”. Countries are ISO codes (AT) or English names; "
+        "themes are {themes}."
+    ).format(value=escape(clip(text, ECHO_MAX)), themes=", ".join(THEMES))
+    if suggestions:
+        hint = texts("Did you mean {suggestions}?")
+        message += " " + hint.format(suggestions=escape(", ".join(suggestions)))
+    return message
+
+
+def _unknown(name: str, texts: Texts) -> str:
+    message = texts("Unknown command “{name}”.").format(name=escape(clip(name, ECHO_MAX)))
+    close = difflib.get_close_matches(name, [*SUBCOMMANDS, HELP], n=1, cutoff=0.6)
+    if close:
+        message += " " + texts("Did you mean `/untoc {command}`?").format(command=close[0])
+    return f"{message}\n{help_text(texts)}"
+
+
+def help_text(texts: Texts) -> str:
+    """What `/untoc` can do, one line per subcommand."""
+    lines = [
+        "*" + escape(texts("UNTOC Watch: deadlines of the UNTOC review mechanism, here.")) + "*",
+        "`/untoc subscribe AT, Brazil, tip` "
+        + escape(texts("follow countries and themes in this channel (`all`: everything)")),
+        "`/untoc unsubscribe [AT, tip]` "
+        + escape(texts("stop following some of them, or stop every alert")),
+        "`/untoc list` " + escape(texts("what this channel follows")),
+        "`/untoc upcoming [AT]` "
+        + escape(texts("open deadlines in the next {days} days").format(days=UPCOMING_DAYS)),
+        "`/untoc country AT` " + escape(texts("one State's review milestones")),
+        "`/untoc calendar` " + escape(texts("this channel's calendar link")),
+        "`/untoc settings` " + escape(texts("language, time zone, reminders, digest")),
+        "`/untoc help` " + escape(texts("this help")),
+        escape(
+            texts("Themes: {themes}. Kinds: {kinds}.").format(
+                themes=", ".join(t + " (" + texts(THEME_NAMES[t]) + ")" for t in THEMES),
+                kinds=", ".join(KINDS),
+            )
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def describe(subscriber: Subscriber, texts: Texts) -> str:
+    """What a channel follows, as a short list."""
+    selection = subs.selection_of(subscriber)
+    lines = ["*" + escape(texts("This channel follows:")) + "*"]
+    countries = _countries(selection.countries, texts)
+    lines.append(
+        "• "
+        + (
+            texts("Countries: {list}").format(list=countries)
+            if countries
+            else texts("All countries")
+        )
+    )
+    if selection.muted_countries:
+        muted = _countries(selection.muted_countries, texts)
+        lines.append("• " + texts("Muted countries: {list}").format(list=muted))
+    themes = ", ".join(texts(THEME_NAMES[t]) for t in sorted(selection.themes) if t in THEME_NAMES)
+    lines.append(
+        "• " + (texts("Themes: {list}").format(list=themes) if themes else texts("All themes"))
+    )
+    if selection.kinds:
+        kinds = ", ".join(texts(KIND_NAMES[k]) for k in sorted(selection.kinds) if k in KIND_NAMES)
+        lines.append("• " + texts("Kinds: {list}").format(list=kinds))
+    if selection.clusters:
+        clusters = ", ".join(str(n) for n in sorted(selection.clusters))
+        lines.append("• " + texts("Clusters: {list}").format(list=clusters))
+    return "\n".join(escape(line) if i else line for i, line in enumerate(lines))
+
+
+def settings_text(subscriber: Subscriber, texts: Texts) -> str:
+    """How a channel gets its alerts: language, time zone, reminders, digest."""
+    days = ", ".join(str(d) for d in subscriber.lead_days)
+    parts = [
+        texts("Language: {language}").format(language=texts.language_name),
+        texts("Time zone: {zone}").format(zone=subscriber.timezone),
+        texts("Reminders: {days} days before").format(days=days),
+        texts("Digest: {digest}").format(digest=texts(DIGEST_NAMES.get(subscriber.digest, "off"))),
+    ]
+    return escape(" · ".join(parts))
+
+
+def settings_usage(texts: Texts) -> str:
+    """How to change the settings."""
+    return escape(
+        texts(
+            "Change them with `/untoc settings language fr` ({languages}), "
+            "`timezone Africa/Lagos`, `reminders 14,7,1` or `digest weekly` (off, daily, weekly)."
+        ).format(languages=", ".join(LANGUAGES))
+    )
+
+
+async def _apply_setting(
+    session: AsyncSession, subscriber: Subscriber, setting: str, value: str, now: dt.datetime
+) -> None:
+    if setting == "language":
+        await subs.set_preferences(session, subscriber, now, language=value.lower())
+    elif setting == "timezone":
+        await subs.set_preferences(session, subscriber, now, timezone=value)
+    elif setting == "digest":
+        await subs.set_preferences(session, subscriber, now, digest=value.lower())
+    else:
+        words = value.replace(",", " ").split()
+        if not words or not all(w.isdigit() and len(w) <= 3 for w in words):
+            raise subs.InvalidPreference("reminders: whole days before a deadline, e.g. 14,7,1")
+        await subs.set_preferences(session, subscriber, now, lead_days=[int(w) for w in words])
+
+
+def _countries(codes: Iterable[str], texts: Texts) -> str:
+    return ", ".join(f"{texts.country(code)} ({code})" for code in sorted(codes))
+
+
+def _named(values: Values, texts: Texts) -> str:
+    names = [f"{texts.country(c)} ({c})" for c in sorted(values.get("country", ()))]
+    names += [texts(THEME_NAMES[t]) for t in sorted(values.get("theme", ())) if t in THEME_NAMES]
+    names += [texts(KIND_NAMES[k]) for k in sorted(values.get("kind", ())) if k in KIND_NAMES]
+    names += [texts("Cluster {number}").format(number=n) for n in sorted(values.get("cluster", ()))]
+    return escape(", ".join(names))
+
+
+def _deadline_line(deadline: Deadline, texts: Texts, zone: str, *, with_title: bool) -> str:
+    when, _ = when_of(deadline, texts, zone)
+    shown = (
+        date_token(deadline.due, when) if isinstance(deadline.due, dt.datetime) else escape(when)
+    )
+    title = title_of(deadline, texts) if with_title else texts(deadline.title)
+    status = texts(STATUS_LABELS[deadline.status])
+    confidence = texts(CONFIDENCE_LABELS[deadline.confidence])
+    return f"• {shown} · *{escape(title)}* · {escape(status)}, {escape(confidence)}"
+
+
+def _mention(invocation: Invocation, texts: Texts) -> str:
+    if _SLACK_ID.match(invocation.user_id):
+        return f"<@{invocation.user_id}>"
+    return escape(texts("Someone"))
+
+
+def _display_name(invocation: Invocation) -> str | None:
+    name = invocation.channel_name
+    return clip(f"#{name}", 200) if name else None
+
+
+def _not_subscribed(texts: Texts) -> str:
+    return texts("This channel is not subscribed. Try `/untoc subscribe AT, tip`.")

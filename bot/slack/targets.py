@@ -1,0 +1,114 @@
+"""Slack targets as the service stores them: webhook addresses and calendar links.
+
+A webhook target is a `Subscriber` whose address is the webhook URL; that URL is a
+secret, so every message here names it masked. `SLACK_WEBHOOK_URL` registers one default
+webhook target at worker start; a new URL there retires the one it replaces.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import urllib.parse
+
+from sqlalchemy import select
+
+from bot.channels.base import Target
+from bot.channels.slack import WEBHOOK_TARGET, CalendarLink, mask_webhook_url
+from bot.db.models import Subscriber
+from bot.db.subscribers import deactivate, ensure_subscriber, find_subscriber
+from bot.store import Store
+
+log = logging.getLogger("untoc_watch.slack")
+
+WEBHOOK_HOSTS = frozenset({"hooks.slack.com", "hooks.slack-gov.com"})
+WEBHOOK_EXAMPLE = "https://hooks.slack.com/services/T0000/B0000/XXXXXXXX"
+DEFAULT_WEBHOOK_NAME = "SLACK_WEBHOOK_URL"
+MAX_WEBHOOK_URL = 500
+_WEBHOOK_PATH = re.compile(r"^/services/[A-Z0-9]{1,40}/[A-Z0-9]{1,40}/[A-Za-z0-9]{1,100}$")
+
+
+class InvalidWebhookUrl(ValueError):
+    """Not a Slack incoming-webhook address; the message shows the expected form."""
+
+
+def check_webhook_url(url: str, allowed_base: str | None = None) -> str:
+    """`url` stripped, if it is a Slack incoming webhook (or lies under `allowed_base`)."""
+    url = url.strip()
+    shown = mask_webhook_url(url)
+    if len(url) > MAX_WEBHOOK_URL or not url.isascii() or not url.isprintable() or " " in url:
+        raise InvalidWebhookUrl(f"{shown} is not a webhook address; expected {WEBHOOK_EXAMPLE}")
+    if allowed_base and url.startswith(allowed_base.rstrip("/") + "/"):
+        return url
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "https":
+        raise InvalidWebhookUrl(f"{shown}: a webhook address starts with https://")
+    if parts.hostname not in WEBHOOK_HOSTS or parts.port or parts.username or parts.password:
+        raise InvalidWebhookUrl(
+            f"{shown} is not on {' or '.join(sorted(WEBHOOK_HOSTS))}; copy the webhook URL "
+            "from the Slack app's Incoming Webhooks page"
+        )
+    if not _WEBHOOK_PATH.match(parts.path) or parts.query or parts.fragment:
+        raise InvalidWebhookUrl(f"{shown} is not a webhook address; expected {WEBHOOK_EXAMPLE}")
+    return url
+
+
+def calendar_url(base_url: str, token: str) -> str:
+    """A subscriber's own calendar feed."""
+    return f"{base_url.rstrip('/')}/calendar/{token}.ics"
+
+
+async def ensure_default_webhook(store: Store, url: str, now: dt.datetime) -> Subscriber:
+    """Register `SLACK_WEBHOOK_URL` as a target following everything (once).
+
+    A default webhook that was deactivated (Slack said it is gone) stays off: it would
+    only fail again. An earlier default with another URL is retired.
+    """
+    async with store._sessions() as session, session.begin():
+        existing = await find_subscriber(session, WEBHOOK_TARGET, url)
+        if existing is not None and not existing.active:
+            log.warning(
+                "slack: the webhook in %s (%s) was stopped: %s; set a new one",
+                DEFAULT_WEBHOOK_NAME,
+                mask_webhook_url(url),
+                existing.deactivated_reason,
+            )
+            return existing
+        subscriber = await ensure_subscriber(
+            session,
+            channel=WEBHOOK_TARGET,
+            address=url,
+            now=now,
+            display_name=DEFAULT_WEBHOOK_NAME,
+        )
+        replaced = await session.scalars(
+            select(Subscriber).where(
+                Subscriber.channel == WEBHOOK_TARGET,
+                Subscriber.display_name == DEFAULT_WEBHOOK_NAME,
+                Subscriber.active,
+                Subscriber.id != subscriber.id,
+            )
+        )
+        for old in list(replaced):
+            await deactivate(session, old.id, f"replaced by a new {DEFAULT_WEBHOOK_NAME}", now)
+        return subscriber
+
+
+def calendar_links(store: Store, base_url: str) -> CalendarLink:
+    """The `SlackChannel.calendar_link` for this service: each target's own feed."""
+    tokens: dict[int, str] = {}
+
+    async def calendar_link(target: Target) -> str | None:
+        if target.subscriber_id is None:
+            return None
+        token = tokens.get(target.subscriber_id)
+        if token is None:
+            async with store._sessions() as session:
+                subscriber = await session.get(Subscriber, target.subscriber_id)
+            if subscriber is None:
+                return None
+            token = tokens[target.subscriber_id] = subscriber.calendar_token
+        return calendar_url(base_url, token)
+
+    return calendar_link
