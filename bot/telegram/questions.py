@@ -1,0 +1,107 @@
+"""Questions anyone may ask: /help, /upcoming, /country, /calendar.
+
+Answers come from the `Publisher`'s current deadlines (with recorded dates and approved
+events applied), in the chat's language and time zone.
+"""
+
+from __future__ import annotations
+
+from bot.channels.telegram import bold, escape, link
+from bot.db.subscribers import selection_of
+from bot.telegram import layout
+from bot.telegram.chats import Turn, command_text, handler
+from bot.telegram.vocabulary import NotUnderstood, TooLong
+from schedulers.timeline import Selection, country_timeline, upcoming
+
+UPCOMING_DAYS = 90
+MAX_UPCOMING = 30
+DEFAULT_ZONE = "Europe/Vienna"
+
+
+@handler
+async def help_command(turn: Turn) -> None:
+    """/help: every command, with examples."""
+    await turn.reply(layout.help_text(turn.texts, operator=turn.is_operator))
+
+
+@handler
+async def upcoming_command(turn: Turn) -> None:
+    """/upcoming [country]: open deadlines in the next 90 days."""
+    texts = turn.texts
+    words = command_text(turn)
+    async with turn.services.transaction() as session:
+        subscriber = await turn.subscriber(session)
+        zone = subscriber.timezone if subscriber is not None else DEFAULT_ZONE
+        followed = selection_of(subscriber) if subscriber and subscriber.active else Selection()
+    if words:
+        try:
+            code = turn.services.vocabulary.country(words, texts)
+        except NotUnderstood as error:
+            unknown = [(item.text, item.suggestions) for item in error.unknown]
+            await turn.reply(layout.not_understood(unknown, texts))
+            return
+        except TooLong:
+            await turn.reply(layout.usage(texts, "/upcoming AT"))
+            return
+        selection = Selection(countries={code})
+        heading = texts("Coming up for {country} in the next {days} days").format(
+            country=texts.country(code), days=UPCOMING_DAYS
+        )
+    else:
+        selection = followed
+        heading = texts("Coming up in the next {days} days").format(days=UPCOMING_DAYS)
+    now = turn.services.clock()
+    found = upcoming(await turn.services.publisher.deadlines(), now, UPCOMING_DAYS, selection)
+    text = layout.upcoming_list(found[:MAX_UPCOMING], texts, zone, UPCOMING_DAYS, heading)
+    if len(found) > MAX_UPCOMING:
+        more = texts(
+            "{count} more are not shown; /upcoming with a country narrows the list."
+        ).format(count=len(found) - MAX_UPCOMING)
+        text += "\n\n" + escape(more)
+    await turn.reply(text)
+
+
+@handler
+async def country_command(turn: Turn) -> None:
+    """/country XX: that State's review timeline, with statuses."""
+    texts = turn.texts
+    words = command_text(turn)
+    if not words:
+        await turn.reply(layout.usage(texts, "/country AT"))
+        return
+    try:
+        code = turn.services.vocabulary.country(words, texts)
+    except NotUnderstood as error:
+        await turn.reply(
+            layout.not_understood([(i.text, i.suggestions) for i in error.unknown], texts)
+        )
+        return
+    except TooLong:
+        await turn.reply(layout.usage(texts, "/country AT"))
+        return
+    async with turn.services.transaction() as session:
+        subscriber = await turn.subscriber(session)
+        zone = subscriber.timezone if subscriber is not None else DEFAULT_ZONE
+    found = country_timeline(await turn.services.publisher.deadlines(), code)
+    await turn.reply(layout.country_timeline(code, found, turn.services.dataset, texts, zone))
+
+
+@handler
+async def calendar_command(turn: Turn) -> None:
+    """/calendar: this chat's personal iCal feed (what it follows, in its language)."""
+    async with turn.services.transaction() as session:
+        subscriber = await turn.registered(session)
+        url = turn.services.calendar_url(subscriber.calendar_token)
+    texts = turn.texts
+    lines = [
+        bold(texts("Your calendar")),
+        escape(
+            texts(
+                "Add this address to your calendar app as a subscription: it shows what "
+                "this chat follows, and stays up to date."
+            )
+        ),
+        link(url),
+        escape(texts("Keep it to yourself: anyone with the link sees what you follow.")),
+    ]
+    await turn.reply("\n".join(lines))
