@@ -330,9 +330,15 @@ def worker() -> None:
 
 
 def _register_commands() -> None:
-    from bot.cli_alerts import register
+    """Commands that live in modules of their own: alerts, the watcher, Slack, Telegram."""
+    from bot import cli_alerts, cli_slack, cli_telegram, cli_watch
 
-    register(app)
+    cli_alerts.register(app)
+    app.add_typer(cli_watch.sources_app, name="sources")
+    app.add_typer(cli_watch.proposals_app, name="proposals")
+    app.command()(cli_watch.extract)
+    app.add_typer(cli_slack.slack_app, name="slack")
+    app.add_typer(cli_telegram.telegram_app, name="telegram")
 
 
 _register_commands()

@@ -150,6 +150,13 @@ class Dispatcher:
         payload: dict[str, Any] = dict(row.payload or {})
         if row.kind == "broadcast":
             return Alert(key=row.key, kind="broadcast", text=str(payload.get("text", "")))
+        if row.kind == "change" and row.deadline_id is None:  # a watched page changed
+            return Alert(
+                key=row.key,
+                kind="change",
+                text=str(payload.get("text", "")),
+                link=str(payload.get("link") or "") or None,
+            )
         if row.kind == "digest":
             now = self.clock()
             chosen = subs.selection_of(subscriber)

@@ -13,7 +13,13 @@ from functools import cache
 from pathlib import Path
 
 from babel import Locale
-from babel.dates import format_date, format_datetime, format_timedelta, get_timezone_location
+from babel.dates import (
+    format_date,
+    format_time,
+    format_timedelta,
+    get_timezone_location,
+    get_timezone_name,
+)
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -86,7 +92,11 @@ class Texts:
 
     def moment(self, moment: dt.datetime, zone: str) -> str:
         """A date and time in `zone`, with the zone's name in this language."""
-        return format_datetime(moment, format="long", tzinfo=_zone(zone), locale=self.locale)
+        local = moment.astimezone(_zone(zone))
+        day = format_date(local.date(), format="long", locale=self.locale)
+        clock = format_time(local, format="short", locale=self.locale)
+        name = get_timezone_name(local, width="long", locale=self.locale)
+        return f"{day}, {clock} ({name})"
 
     def city(self, zone: str) -> str:
         """The city a zone is named after, in this language ("Vienne" for Europe/Vienna)."""

@@ -12,17 +12,19 @@ import contextlib
 import datetime as dt
 import logging
 import signal
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from bot.store import Store, StoreNotReady
 from config.dataset import Dataset, load_dataset
 from config.settings import Settings
-from schedulers.timeline import Deadline
+from schedulers.timeline import Deadline, Selection
 
 log = logging.getLogger("untoc_watch")
 
 WORKER_PREVIEW_DAYS = 60
+WATCH_EVERY = dt.timedelta(minutes=1)  # each source keeps its own interval; this checks who is due
 
 
 @dataclass
@@ -46,6 +48,12 @@ def run_service(
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    for noisy in ("alembic", "apscheduler", "httpx", "httpcore"):  # httpx logs request URLs
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if settings.telegram_bot_token is not None:
+        from bot.telegram.app import protect_token
+
+        protect_token(settings)  # the token is part of every Bot API URL
     service = Service(
         settings=settings,
         dataset=load_dataset(settings.data_dir, cache_dir=settings.cache_dir),
@@ -95,8 +103,27 @@ async def _run_web(
     settings = service.settings
     publisher = Publisher(service.dataset, service.store, settings.public_base_url)
     await publisher.feed(Query())  # the first calendar app to ask should not wait
+    routes = []
+    if settings.slack_bot_token is not None:  # the settings then require the signing secret
+        from bot.slack.app import build_slack_app, slack_routes
+
+        slack = build_slack_app(
+            settings, service.store, publisher, service.dataset, publisher.clock
+        )
+        routes += slack_routes(slack, settings)
+    telegram = None
+    webhook_secret = settings.telegram_webhook_secret
+    if settings.telegram_webhook_url and webhook_secret and service.store is not None:
+        from bot.telegram.app import build_application
+        from bot.telegram.webhook import start_receiving, telegram_routes
+
+        telegram = build_application(
+            settings, service.store, publisher, service.dataset, publisher.clock
+        )
+        await start_receiving(telegram)
+        routes += telegram_routes(telegram, webhook_secret.get_secret_value())
     config = uvicorn.Config(
-        create_app(settings, service.dataset, publisher),
+        create_app(settings, service.dataset, publisher, routes),
         host=host or settings.web_host,
         port=port or settings.web_port,
         log_level="info",
@@ -111,16 +138,25 @@ async def _run_web(
     await serving
     stopping.cancel()
     stop.set()
+    if telegram is not None:
+        from bot.telegram.app import stop_telegram
+
+        await stop_telegram(telegram)
 
 
 async def _run_worker(service: Service, stop: asyncio.Event) -> None:
     """Show what is coming, then plan and deliver alerts until stopped."""
     from bot.channels.base import Channel, Target
     from bot.channels.console import ConsoleChannel
+    from bot.channels.slack import APP_TARGET, WEBHOOK_TARGET, SlackChannel
+    from bot.cli_alerts import enqueue_broadcast
     from bot.console import make_console
     from bot.delivery import Dispatcher
     from bot.publisher import Publisher, system_clock
+    from bot.slack.targets import calendar_links, ensure_default_webhook
+    from bot.watch import build_watcher
     from bot.worker import AlertPlanner, Worker
+    from feeds.fetch import http_client
 
     console = make_console()
     publisher = Publisher(service.dataset, service.store, service.settings.public_base_url)
@@ -129,21 +165,90 @@ async def _run_worker(service: Service, stop: asyncio.Event) -> None:
         log.warning("worker: no usable database; alerts are off until it is migrated")
         await stop.wait()
         return
+    settings = service.settings
     channels: dict[str, Channel] = {"console": ConsoleChannel(console, system_clock)}
-    if set(channels) == {"console"}:
+    slack = SlackChannel(
+        token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
+        base_url=settings.slack_api_base_url,
+        clock=system_clock,
+        calendar_link=calendar_links(service.store, settings.public_base_url),
+    )
+    channels[APP_TARGET] = channels[WEBHOOK_TARGET] = slack  # built lazily on first send
+    if settings.slack_webhook_url is not None:
+        await ensure_default_webhook(
+            service.store, settings.slack_webhook_url.get_secret_value(), system_clock()
+        )
+    telegram = None
+    if settings.telegram_bot_token is None:
+        log.info("worker: TELEGRAM_BOT_TOKEN is not set; running without Telegram")
+    else:
+        from bot.channels.telegram import TelegramChannel
+        from bot.telegram.app import build_application, build_bot, start_telegram
+        from bot.telegram.services import calendar_links as telegram_calendar_links
+
+        channels["telegram"] = TelegramChannel(
+            build_bot(settings),
+            system_clock,
+            telegram_calendar_links(service.store, settings.public_base_url),
+        )
+
+        async def broadcast(text: str, selection: Selection) -> int:
+            return await enqueue_broadcast(
+                settings, text, set(selection.countries), uuid.uuid4().hex[:12]
+            )
+
+        telegram = build_application(
+            settings, service.store, publisher, service.dataset, system_clock, broadcast=broadcast
+        )
+        await start_telegram(telegram, settings)
+    chat_services = (
+        settings.telegram_bot_token,
+        settings.slack_bot_token,
+        settings.slack_webhook_url,
+    )
+    if all(value is None for value in chat_services):
         await _ensure_console_subscriber(service.store)
+    socket_mode = None
+    if settings.slack_bot_token is not None and settings.slack_app_token is not None:
+        from bot.slack.app import build_slack_app, start_socket_mode
+
+        slack_app = build_slack_app(
+            settings, service.store, publisher, service.dataset, system_clock
+        )
+        socket_mode = await start_socket_mode(slack_app, settings)
     dispatcher = Dispatcher(
         service.store,
         channels,
         publisher.deadlines,
         system_clock,
-        operator_targets=lambda: [Target(None, "console", "operator")],
+        operator_targets=lambda: [
+            Target(None, "console", "operator"),
+            *(Target(None, "telegram", str(admin)) for admin in settings.telegram_admin_ids),
+        ],
     )
-    worker = Worker(service.store, AlertPlanner(service.store, publisher, system_clock), dispatcher)
+    themes = {s.id: frozenset(s.themes) for s in service.dataset.sources.values()}
+    planner = AlertPlanner(service.store, publisher, system_clock, themes)
     try:
-        await worker.run(stop)
+        async with http_client() as client:
+            watcher = build_watcher(service.settings, service.dataset, service.store, client)
+
+            async def watch() -> None:
+                await watcher.poll_due(system_clock())
+
+            worker = Worker(
+                service.store, planner, dispatcher, extra_jobs=[("watch", watch, WATCH_EVERY)]
+            )
+            await worker.run(stop)
     finally:
-        for channel in channels.values():
+        if telegram is not None:
+            from bot.telegram.app import stop_telegram
+
+            await stop_telegram(telegram)
+        if socket_mode is not None:
+            from bot.slack.app import stop_socket_mode
+
+            await stop_socket_mode(socket_mode)
+        for channel in set(channels.values()):
             await channel.close()
         log.info("worker: stopped")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import urllib.parse
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from bot import deeplink
 from bot.i18n import LANGUAGES, N_, Texts, negotiate
@@ -114,8 +114,16 @@ def calendar_response(request: Request, feed: Feed, filename: str) -> Response:
     return Response(feed.body, media_type=CALENDAR_TYPE, headers=headers)
 
 
-def create_app(settings: Settings, dataset: Dataset, publisher: Publisher) -> Starlette:
-    """Build the app around settings, the dataset and a publisher (nothing global)."""
+def create_app(
+    settings: Settings,
+    dataset: Dataset,
+    publisher: Publisher,
+    extra_routes: Sequence[BaseRoute] = (),
+) -> Starlette:
+    """Build the app around settings, the dataset and a publisher (nothing global).
+
+    `extra_routes` are the chat services' endpoints (Slack events, Telegram webhook).
+    """
     templates = Environment(
         loader=FileSystemLoader(Path(__file__).with_name("templates")),
         autoescape=select_autoescape(["html"]),
@@ -217,6 +225,7 @@ def create_app(settings: Settings, dataset: Dataset, publisher: Publisher) -> St
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
+            *extra_routes,
         ]
     )
 

@@ -53,10 +53,7 @@ def when_of(deadline: Deadline, texts: Texts, zone: str) -> tuple[str, str | Non
         if isinstance(deadline.end, dt.date) and deadline.end != deadline.due:
             text = texts("{start} to {end}").format(start=text, end=texts.date(deadline.end))
         return text, None
-    mine = texts.moment(deadline.due, zone)
     announced_zone = deadline.zone or "UTC"
-    if announced_zone == zone:
-        return mine, None
     if deadline.end_of_day and isinstance(deadline.local, dt.datetime):
         day = texts.date((deadline.local - dt.timedelta(days=1)).date())
         announced = texts("{date}, midnight (end of day), {zone} time").format(
@@ -64,7 +61,9 @@ def when_of(deadline: Deadline, texts: Texts, zone: str) -> tuple[str, str | Non
         )
     else:
         announced = texts.moment(deadline.due, announced_zone)
-    return mine, announced
+    if announced_zone == zone:
+        return announced, None
+    return texts.moment(deadline.due, zone), announced
 
 
 def _headline(alert: Alert, deadline: Deadline, texts: Texts, now: dt.datetime) -> str:
@@ -106,6 +105,8 @@ def word(alert: Alert, texts: Texts, zone: str, now: dt.datetime) -> Wording:
     deadline = alert.deadline
     if alert.kind == "digest":
         return _digest(alert, texts, zone)
+    if deadline is None and alert.kind == "change":
+        return Wording(headline=texts("A page you follow changed"), note=alert.text, url=alert.link)
     if deadline is None:
         return Wording(headline=alert.text or "", url=alert.link)
     when, announced = when_of(deadline, texts, zone)

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -27,7 +27,14 @@ from bot.db import subscribers as subs
 from bot.delivery import Dispatcher
 from bot.publisher import Publisher
 from bot.store import Store
-from schedulers.reminders import Preferences, current_fingerprints, plan
+from schedulers.reminders import (
+    CHANGE_WINDOW,
+    PageChange,
+    Preferences,
+    current_fingerprints,
+    plan,
+    plan_page_changes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -118,10 +125,17 @@ async def leader_known(engine: AsyncEngine) -> bool | None:
 class AlertPlanner:
     """The planning job: turn the timeline and the subscribers into outbox rows."""
 
-    def __init__(self, store: Store, publisher: Publisher, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: Store,
+        publisher: Publisher,
+        clock: Clock,
+        source_themes: Mapping[str, frozenset[str]] | None = None,
+    ) -> None:
         self.store = store
         self.publisher = publisher
         self.clock = clock
+        self.source_themes = dict(source_themes or {})
 
     async def run_once(self) -> int:
         """Plan what is due soon; returns how many new rows went into the outbox."""
@@ -148,6 +162,20 @@ class AlertPlanner:
                 for s in subscribers
             ]
             planned = plan(deadlines, preferences, now, changes=self.publisher.changes())
+            pages = [
+                PageChange(
+                    change_id,
+                    source,
+                    url,
+                    summary,
+                    when,
+                    self.source_themes.get(source, frozenset()),
+                )
+                for change_id, source, url, summary, when in await self.store.recent_page_changes(
+                    now - CHANGE_WINDOW
+                )
+            ]
+            planned += plan_page_changes(pages, preferences, now)
             added = await outbox.enqueue(session, planned, now)
             fingerprints = current_fingerprints(deadlines)
             dropped = await outbox.drop_superseded(session, fingerprints, acknowledged)

@@ -6,15 +6,40 @@ expects; `load_settings` turns pydantic's report into that message.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///untoc-watch.db"
 DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:8000"
 DEFAULT_WATCHER_USER_AGENT = "UNTOC-Watch/0.1 (+https://github.com/untoc-watch/untoc-watch)"
+DEFAULT_TELEGRAM_API_BASE_URL = "https://api.telegram.org/bot"
+# Variables whose values never appear in an error message.
+SECRET_VARIABLES = frozenset(
+    {
+        "TELEGRAM_BOT_TOKEN",
+        "TELEGRAM_WEBHOOK_SECRET",
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_APP_TOKEN",
+        "SLACK_WEBHOOK_URL",
+    }
+)
+_TELEGRAM_TOKEN = re.compile(r"^[0-9]+:[A-Za-z0-9_-]+$")
+_WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+DEFAULT_SLACK_API_BASE_URL = "https://slack.com/api/"
+_SLACK_SECRET = re.compile(r"^[A-Za-z0-9]{8,128}$")
 
 # Heroku-style and driverless URLs name the database, not the driver we run it with.
 _URL_SCHEMES = {
@@ -56,6 +81,32 @@ def _check_user_agent(value: str) -> str:
     return value
 
 
+def _check_slack_api_base_url(url: str) -> str:
+    return _check_http_url(url) + "/"
+
+
+def _empty_as_none(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _parse_admin_ids(value: object) -> object:
+    """Telegram user ids as the environment gives them: `12345678,87654321`."""
+    if not isinstance(value, str):
+        return value
+    ids = []
+    for part in value.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not (part.isascii() and part.isdigit()):
+            raise ValueError(
+                f"{part[:20]!r} is not a Telegram user id; expected numbers separated by "
+                "commas, e.g. 12345678,87654321"
+            )
+        ids.append(int(part))
+    return ids
+
+
 class Settings(BaseSettings):
     """Everything the service can be told from outside its code."""
 
@@ -84,6 +135,130 @@ class Settings(BaseSettings):
     watcher_failure_threshold: int = Field(
         default=5, ge=1, le=1000, alias="WATCHER_FAILURE_THRESHOLD"
     )
+    # Seconds between two requests to the same host, however many sources it serves.
+    watcher_host_delay: float = Field(default=2.0, ge=0, le=60, alias="WATCHER_HOST_DELAY")
+    # Telegram: without a token the worker runs without the bot.
+    telegram_bot_token: Annotated[SecretStr | None, BeforeValidator(_empty_as_none)] = Field(
+        default=None, alias="TELEGRAM_BOT_TOKEN"
+    )
+    telegram_api_base_url: Annotated[str, AfterValidator(_check_http_url)] = Field(
+        default=DEFAULT_TELEGRAM_API_BASE_URL, alias="TELEGRAM_API_BASE_URL"
+    )
+    telegram_admin_ids: Annotated[frozenset[int], NoDecode, BeforeValidator(_parse_admin_ids)] = (
+        Field(default=frozenset(), alias="TELEGRAM_ADMIN_IDS")
+    )
+    telegram_webhook_secret: Annotated[SecretStr | None, BeforeValidator(_empty_as_none)] = Field(
+        default=None, alias="TELEGRAM_WEBHOOK_SECRET"
+    )
+    # After the secret, so that its validator can require the secret.
+    telegram_webhook_url: Annotated[str | None, BeforeValidator(_empty_as_none)] = Field(
+        default=None, alias="TELEGRAM_WEBHOOK_URL"
+    )
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _telegram_token_form(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _TELEGRAM_TOKEN.match(value.get_secret_value().strip()):
+            raise ValueError("expected the token @BotFather gave, of the form 123456:ABC-def...")
+        return SecretStr(value.get_secret_value().strip()) if value is not None else None
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _telegram_webhook_secret_form(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _WEBHOOK_SECRET.match(value.get_secret_value()):
+            raise ValueError("expected 1 to 256 characters from A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @field_validator("telegram_webhook_url")
+    @classmethod
+    def _telegram_webhook_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if not value.strip().startswith("https://"):
+            raise ValueError(
+                "Telegram only calls https:// addresses, "
+                "e.g. https://watch.example.org/telegram/webhook"
+            )
+        if "telegram_webhook_secret" in info.data and info.data["telegram_webhook_secret"] is None:
+            raise ValueError(
+                "needs TELEGRAM_WEBHOOK_SECRET as well: 1 to 256 characters from A-Z, a-z, "
+                "0-9, _ and -, which Telegram sends back with every update"
+            )
+        return value.strip()
+
+    # Slack: a bot token runs the app (/untoc, buttons); a webhook alone needs no app.
+    slack_bot_token: Annotated[SecretStr | None, BeforeValidator(_empty_as_none)] = Field(
+        default=None, alias="SLACK_BOT_TOKEN"
+    )
+    slack_signing_secret: Annotated[SecretStr | None, BeforeValidator(_empty_as_none)] = Field(
+        default=None, alias="SLACK_SIGNING_SECRET", validate_default=True
+    )
+    slack_app_token: Annotated[SecretStr | None, BeforeValidator(_empty_as_none)] = Field(
+        default=None, alias="SLACK_APP_TOKEN"
+    )
+    slack_api_base_url: Annotated[str, AfterValidator(_check_slack_api_base_url)] = Field(
+        default=DEFAULT_SLACK_API_BASE_URL, alias="SLACK_API_BASE_URL"
+    )
+    slack_webhook_url: Annotated[SecretStr | None, BeforeValidator(_empty_as_none)] = Field(
+        default=None, alias="SLACK_WEBHOOK_URL"
+    )
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _slack_bot_token_form(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        token = value.get_secret_value().strip()
+        if not token.startswith("xoxb-") or not token.isascii() or " " in token:
+            raise ValueError("expected the app's Bot User OAuth Token, which starts with xoxb-")
+        return SecretStr(token)
+
+    @field_validator("slack_signing_secret")
+    @classmethod
+    def _slack_signing_secret(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        if value is None:
+            if info.data.get("slack_bot_token") is not None:
+                raise ValueError(
+                    "SLACK_SIGNING_SECRET is required when SLACK_BOT_TOKEN is set: copy the "
+                    "Signing Secret from the Slack app's Basic Information page"
+                )
+            return None
+        secret = value.get_secret_value().strip()
+        if not _SLACK_SECRET.match(secret):
+            raise ValueError("expected the Signing Secret from the app's Basic Information page")
+        return SecretStr(secret)
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _slack_app_token_form(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        if value is None:
+            return None
+        token = value.get_secret_value().strip()
+        if not token.startswith("xapp-") or not token.isascii() or " " in token:
+            raise ValueError(
+                "expected an app-level token, which starts with xapp- (Basic Information, "
+                "App-Level Tokens, scope connections:write)"
+            )
+        if "slack_bot_token" in info.data and info.data["slack_bot_token"] is None:
+            raise ValueError("Socket Mode needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET too")
+        return SecretStr(token)
+
+    @field_validator("slack_webhook_url")
+    @classmethod
+    def _slack_webhook_url_form(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        url = value.get_secret_value().strip()
+        local = url.startswith(("http://127.0.0.1:", "http://localhost:"))
+        if not (url.startswith("https://") or local) or " " in url or not url.isascii():
+            raise ValueError(
+                "expected an incoming-webhook URL, https://hooks.slack.com/services/T.../B.../..."
+            )
+        return SecretStr(url)
 
     @field_validator("database_url")
     @classmethod
@@ -107,5 +282,6 @@ def load_settings(**overrides: object) -> Settings:
         for error in exc.errors():
             variable = ".".join(str(part) for part in error["loc"]) or "settings"
             message = error["msg"].removeprefix("Value error, ")
-            problems.append(f"{variable}: {message} (got {error.get('input')!r})")
+            shown = "(hidden)" if variable in SECRET_VARIABLES else repr(error.get("input"))
+            problems.append(f"{variable}: {message} (got {shown})")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None

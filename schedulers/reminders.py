@@ -248,6 +248,45 @@ def plan(
     return planned
 
 
+@dataclass(frozen=True)
+class PageChange:
+    """A watched page whose meaningful content changed, and the themes it concerns."""
+
+    change_id: int
+    source_id: str
+    url: str
+    summary: str
+    detected_at: dt.datetime
+    themes: frozenset[str] = frozenset()
+
+
+def plan_page_changes(
+    changes: Iterable[PageChange], subscribers: Iterable[Preferences], now: dt.datetime
+) -> list[Planned]:
+    """A "page changed" alert per recent change, for subscribers of its themes."""
+    planned = []
+    recent = [c for c in changes if now - c.detected_at <= CHANGE_WINDOW]
+    for prefs in subscribers:
+        wanted = set(prefs.selection.themes)
+        for change in recent:
+            if wanted and change.themes and not wanted & change.themes:
+                continue
+            planned.append(
+                Planned(
+                    key=f"s{prefs.subscriber_id}|page|{change.change_id}",
+                    subscriber_id=prefs.subscriber_id,
+                    kind="change",
+                    at=now,
+                    payload={
+                        "text": change.summary,
+                        "link": change.url,
+                        "source": change.source_id,
+                    },
+                )
+            )
+    return planned
+
+
 def current_fingerprints(deadlines: Iterable[Deadline]) -> dict[str, str]:
     """Each deadline's date fingerprint, to recognise reminders planned for an old date."""
     return {d.id: fingerprint(d) for d in deadlines}

@@ -203,3 +203,31 @@ def test_reminders_across_the_dst_change_keep_the_local_hour(data):
     )
     # 3 March (winter, UTC+1) and 24 April (summer, UTC+2): 09:00 local both times
     assert hours == [("r-cd-2022-firearms", 9, 8), ("r-cd-2022-som-tip", 9, 7)]
+
+
+def test_page_changes_go_to_subscribers_of_their_themes_once():
+    from schedulers.reminders import PageChange, plan_page_changes
+
+    now = dt.datetime(2022, 4, 30, 12, tzinfo=UTC)
+    changes = [
+        PageChange(
+            5,
+            "unodc-constructive-dialogues",
+            "https://example.org/cd",
+            "Added: CD on TIP, 10 July",
+            now,
+            frozenset({"tip", "som"}),
+        ),
+        PageChange(
+            6, "old", "https://example.org/old", "old news", now - dt.timedelta(days=9), frozenset()
+        ),
+    ]
+    tip = Preferences(subscriber_id=1, selection=Selection(themes={"tip"}))
+    firearms = Preferences(subscriber_id=2, selection=Selection(themes={"firearms"}))
+    everything = Preferences(subscriber_id=3)
+    planned = plan_page_changes(changes, [tip, firearms, everything], now)
+    assert [(p.subscriber_id, p.key) for p in planned] == [(1, "s1|page|5"), (3, "s3|page|5")]
+    assert planned[0].payload["link"] == "https://example.org/cd"
+    assert [p.key for p in plan_page_changes(changes, [tip], now)] == [
+        "s1|page|5"
+    ]  # same key again
