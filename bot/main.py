@@ -221,6 +221,8 @@ async def _run_worker(service: Service, stop: asyncio.Event) -> None:
         channels,
         publisher.deadlines,
         system_clock,
+        lease=dt.timedelta(seconds=settings.delivery_lease_seconds),
+        rates={"telegram": settings.telegram_max_rate},
         operator_targets=lambda: [
             Target(None, "console", "operator"),
             *(Target(None, "telegram", str(admin)) for admin in settings.telegram_admin_ids),
@@ -235,9 +237,8 @@ async def _run_worker(service: Service, stop: asyncio.Event) -> None:
             async def watch() -> None:
                 await watcher.poll_due(system_clock())
 
-            worker = Worker(
-                service.store, planner, dispatcher, extra_jobs=[("watch", watch, WATCH_EVERY)]
-            )
+            jobs = [("watch", watch, WATCH_EVERY)] if settings.watcher_enabled else []
+            worker = Worker(service.store, planner, dispatcher, extra_jobs=jobs)
             await worker.run(stop)
     finally:
         if telegram is not None:

@@ -117,7 +117,9 @@ async def drop_superseded(
     return len(stale)
 
 
-async def claim(session: AsyncSession, limit: int, now: dt.datetime) -> list[Delivery]:
+async def claim(
+    session: AsyncSession, limit: int, now: dt.datetime, lease: dt.timedelta = LEASE
+) -> list[Delivery]:
     """Take up to `limit` due rows for this worker, under a lease; others skip them.
 
     One statement, so two claimers can never take the same row: PostgreSQL skips rows
@@ -135,11 +137,22 @@ async def claim(session: AsyncSession, limit: int, now: dt.datetime) -> list[Del
     claimed = await session.scalars(
         update(Delivery)
         .where(Delivery.id.in_(chosen), due)
-        .values(state="sending", attempts=Delivery.attempts + 1, next_attempt_at=now + LEASE)
+        .values(state="sending", attempts=Delivery.attempts + 1, next_attempt_at=now + lease)
         .returning(Delivery)
         .execution_options(synchronize_session=False)
     )
     return sorted(claimed, key=lambda row: (row.due_at, row.id))
+
+
+async def reclaim_all(session: AsyncSession, now: dt.datetime) -> int:
+    """Make every `sending` row due now: for a lone worker starting, whose previous run
+    died with them in flight (no other worker can hold them)."""
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.state == "sending")
+        .values(state="failed", next_attempt_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def mark_sent(session: AsyncSession, delivery_id: int, now: dt.datetime) -> None:

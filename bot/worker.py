@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -202,14 +202,14 @@ class Worker:
         planner: AlertPlanner,
         dispatcher: Dispatcher,
         *,
-        extra_jobs: list[tuple[str, Job, dt.timedelta]] | None = None,
+        extra_jobs: Sequence[tuple[str, Job, dt.timedelta]] = (),
         plan_every: dt.timedelta = PLAN_EVERY,
         leader_retry: float = LEADER_RETRY,
     ) -> None:
         self.store = store
         self.planner = planner
         self.dispatcher = dispatcher
-        self.extra_jobs = extra_jobs or []
+        self.extra_jobs = list(extra_jobs)
         self.plan_every = plan_every
         self.leader_retry = leader_retry
         self.leading = False

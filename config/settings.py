@@ -137,6 +137,13 @@ class Settings(BaseSettings):
     )
     # Seconds between two requests to the same host, however many sources it serves.
     watcher_host_delay: float = Field(default=2.0, ge=0, le=60, alias="WATCHER_HOST_DELAY")
+    watcher_enabled: bool = Field(default=True, alias="WATCHER_ENABLED")
+    # Delivery: how long a claimed alert stays reserved for the worker that claimed it.
+    delivery_lease_seconds: float = Field(
+        default=120, ge=1, le=3600, alias="DELIVERY_LEASE_SECONDS"
+    )
+    # Telegram's overall limit is about 30 messages a second; raise it only for a fake server.
+    telegram_max_rate: float = Field(default=30, gt=0, le=10_000, alias="TELEGRAM_MAX_RATE")
     # Telegram: without a token the worker runs without the bot.
     telegram_bot_token: Annotated[SecretStr | None, BeforeValidator(_empty_as_none)] = Field(
         default=None, alias="TELEGRAM_BOT_TOKEN"

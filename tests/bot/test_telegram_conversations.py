@@ -244,8 +244,7 @@ async def test_upcoming_in_the_chats_zone_with_status_and_confidence(bot, alice)
     moved = only_message(await bot.say(CHAT, alice, "/upcoming")).text
     assert (
         "March 17, 2022, 6:00\u202fPM (Colombia Standard Time)\n"
-        "March 17, 2022, midnight (end of day), Vienna time"
-        in moved
+        "March 17, 2022, midnight (end of day), Vienna time" in moved
     )
     austria = only_message(await bot.say(CHAT, alice, "/upcoming Austria")).text
     assert "Coming up for Austria in the next 90 days" in austria
