@@ -71,6 +71,7 @@ class Dispatcher:
         batch: int = BATCH,
         concurrency: int = CONCURRENCY,
         lease: dt.timedelta = outbox.LEASE,
+        base_backoff: dt.timedelta = outbox.BASE_BACKOFF,
         rates: Mapping[str, float] | None = None,
     ) -> None:
         self.store = store
@@ -81,6 +82,7 @@ class Dispatcher:
         self.batch = batch
         self.semaphore = asyncio.Semaphore(concurrency)
         self.lease = lease
+        self.base_backoff = base_backoff
         rates = rates or {}
         self._paces = {
             name: _Pace(
@@ -296,7 +298,7 @@ class Dispatcher:
             if count and row.attempts >= outbox.MAX_ATTEMPTS:
                 await outbox.give_up(session, row.id, error, now)
             else:
-                delay = outbox.backoff(row.attempts, retry_after)
+                delay = outbox.backoff(row.attempts, retry_after, base=self.base_backoff)
                 if retry_after == 0:
                     delay = dt.timedelta(0)
                 await outbox.retry_later(session, row.id, error, now + delay, count_attempt=count)

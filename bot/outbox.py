@@ -40,10 +40,13 @@ class OutboxStatus:
 
 
 def backoff(
-    attempts: int, retry_after: float | None = None, rng: random.Random | None = None
+    attempts: int,
+    retry_after: float | None = None,
+    rng: random.Random | None = None,
+    base: dt.timedelta = BASE_BACKOFF,
 ) -> dt.timedelta:
-    """Exponential backoff with full jitter, never shorter than the service asked for."""
-    ceiling = min(MAX_BACKOFF, BASE_BACKOFF * (2 ** max(attempts - 1, 0)))
+    """Exponential backoff with jitter, never shorter than the service asked for."""
+    ceiling = min(MAX_BACKOFF, base * (2 ** max(attempts - 1, 0)))
     delay = dt.timedelta(seconds=(rng or random).uniform(0.5, 1.0) * ceiling.total_seconds())
     if retry_after is not None:
         delay = max(delay, dt.timedelta(seconds=retry_after))
