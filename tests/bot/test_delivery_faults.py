@@ -22,6 +22,7 @@ from bot.delivery import Dispatcher
 from bot.store import Store
 from bot.telegram.app import build_bot
 from config.settings import load_settings
+from schedulers.timeline import Deadline
 from tests.fakes.telegram_api import (
     BLOCKED,
     SERVER_ERROR,
@@ -112,5 +113,5 @@ async def test_faults_are_retried_and_only_the_blocked_chat_is_dropped(fake, dat
         await store.close()
 
 
-async def _no_deadlines() -> list:
+async def _no_deadlines() -> list[Deadline]:
     return []
