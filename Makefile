@@ -46,7 +46,7 @@ unit: $(STAMP_TEST) $(PARSERS)/node_modules/.installed
 test: lint typecheck unit
 
 bench: $(STAMP_RUN)
-	for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done
+	for f in bench/bench_*.py; do $(BIN)/python -m bench.$$(basename $$f .py) || exit 1; done
 
 # Re-extract every message into the template and merge it into each catalog.
 translations: $(STAMP_RUN)

@@ -42,8 +42,10 @@ Clock = Callable[[], dt.datetime]
 DeadlinesSource = Callable[[], Awaitable[list[Deadline]]]
 IDLE_WAIT = 0.5
 BATCH = 200
-CONCURRENCY = 64
+CONCURRENCY = 16  # more only queues inside the HTTP pool, whose bookkeeping then dominates
 LEASE_MARGIN = 0.2  # never start a send in the last fifth of a lease
+PIPE_CHECK = 0.2  # seconds between looks at the pipe while sends are in flight
+RECORD_EVERY = 32  # sent rows recorded per commit (at the latest at the end of a batch)
 
 
 @dataclass
@@ -84,12 +86,15 @@ class Dispatcher:
         self.lease = lease
         self.base_backoff = base_backoff
         rates = rates or {}
+        # One send per 1/rate seconds, never a burst: services count over short windows.
         self._paces = {
             name: _Pace(
-                AsyncLimiter(rates.get(name, channel.limits.messages_per_second), 1), {}, {}
+                AsyncLimiter(1, 1 / rates.get(name, channel.limits.messages_per_second)), {}, {}
             )
             for name, channel in self.channels.items()
         }
+        self._sent: list[int] = []
+        self._recording = asyncio.Lock()
         self.sent = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -98,37 +103,70 @@ class Dispatcher:
             async with self.store._sessions() as session, session.begin():
                 if taken := await outbox.reclaim_all(session, self.clock()):
                     log.warning("delivery: %d alerts were in flight when the last run ended", taken)
-        while not stop.is_set():
-            try:
-                handled = await self.deliver_once()
-            except Exception:  # a database hiccup must not end delivery for good
-                log.exception("delivery: batch failed; retrying shortly")
-                handled = 0
-            if handled == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), IDLE_WAIT)
+        in_flight: set[asyncio.Task[None]] = set()
+        try:
+            while not stop.is_set():
+                if len(in_flight) <= self._batch_size() // 2:  # keep the pipe full
+                    try:
+                        started = await self._start_batch(in_flight)
+                    except Exception:  # a database hiccup must not end delivery for good
+                        log.exception("delivery: claiming failed; retrying shortly")
+                        started = 0
+                    if started == 0 and not in_flight:
+                        await self._record_sent(force=True)
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(stop.wait(), IDLE_WAIT)
+                        continue
+                if in_flight:
+                    await asyncio.wait(
+                        in_flight, timeout=PIPE_CHECK, return_when=asyncio.FIRST_COMPLETED
+                    )
+                await self._record_sent(force=True)  # sent rows must not outlive their lease
+        finally:
+            if in_flight:
+                await asyncio.wait(in_flight)
+            await self._record_sent(force=True)
+
+    async def _start_batch(self, in_flight: set[asyncio.Task[None]]) -> int:
+        """Claim rows and start sending them without waiting for them to finish."""
+        rows, targets, acknowledged = await self._claim(self._batch_size() - len(in_flight))
+        if not rows:
+            return 0
+        deadlines = {d.id: d for d in await self.deadlines()}
+        for row in rows:
+            task = asyncio.create_task(self._deliver(row, targets, acknowledged, deadlines))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+        return len(rows)
+
+    async def _claim(
+        self, limit: int
+    ) -> tuple[list[Delivery], dict[int, Subscriber], dict[int, set[str]]]:
+        now = self.clock()
+        async with self.store._sessions() as session, session.begin():
+            rows = await outbox.claim(session, max(limit, 1), now, self.lease)
+            ids = [r.subscriber_id for r in rows if r.subscriber_id is not None]
+            found = await session.scalars(select(Subscriber).where(Subscriber.id.in_(ids)))
+            targets = {s.id: s for s in found}
+            acknowledged = await subs.acknowledged_by(session, targets)
+        return rows, targets, acknowledged
 
     def _batch_size(self) -> int:
         """No more than the slowest channel can send in half a lease: rows still queued
         here when their lease ran out would be claimed, and sent, by another worker."""
-        slowest = min(pace.overall.max_rate for pace in self._paces.values())
+        slowest = min(1 / pace.overall.time_period for pace in self._paces.values())
         return max(1, min(self.batch, int(slowest * self.lease.total_seconds() / 2)))
 
     async def deliver_once(self) -> int:
-        """Claim one batch and deliver it; returns how many rows were handled."""
-        now = self.clock()
-        async with self.store._sessions() as session, session.begin():
-            rows = await outbox.claim(session, self._batch_size(), now, self.lease)
-            ids = [r.subscriber_id for r in rows if r.subscriber_id is not None]
-            found = await session.scalars(select(Subscriber).where(Subscriber.id.in_(ids)))
-            targets = {s.id: s for s in found}
-            acknowledged = {sid: await subs.acknowledged(session, sid) for sid in targets}
+        """Claim one batch and deliver all of it; returns how many rows were handled."""
+        rows, targets, acknowledged = await self._claim(self._batch_size())
         if not rows:
             return 0
         deadlines = {d.id: d for d in await self.deadlines()}
         await asyncio.gather(
             *(self._deliver(row, targets, acknowledged, deadlines) for row in rows)
         )
+        await self._record_sent(force=True)
         return len(rows)
 
     async def _deliver(
@@ -283,8 +321,19 @@ class Dispatcher:
         await pace.overall.acquire()
 
     async def _mark_sent(self, row: Delivery) -> None:
-        async with self.store._sessions() as session, session.begin():
-            await outbox.mark_sent(session, row.id, self.clock())
+        self._sent.append(row.id)
+        await self._record_sent()
+
+    async def _record_sent(self, *, force: bool = False) -> None:
+        """Record sent rows a few at a time: one commit per message caps a worker at the
+        database's commit rate. A crash can repeat at most these and those in flight."""
+        if not self._sent or (len(self._sent) < RECORD_EVERY and not force):
+            return
+        async with self._recording:
+            done, self._sent = self._sent, []
+            if done:
+                async with self.store._sessions() as session, session.begin():
+                    await outbox.mark_sent_many(session, done, self.clock())
 
     async def _discard(self, row: Delivery) -> None:
         async with self.store._sessions() as session, session.begin():

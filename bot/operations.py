@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select, text
 
-from bot.db.models import Delivery, Subscriber
+from bot.db.models import Delivery, SourceStateRecord, Subscriber
 from bot.store import Store
 from bot.worker import leader_known
 
@@ -70,48 +70,66 @@ async def metrics(
     """The Prometheus exposition of the deployment's state."""
     families: list[GaugeMetricFamily] = list(extra or [])
     if store is not None:
-        async with store._sessions() as session:
-            by_state = (
-                await session.execute(
-                    select(
-                        func.coalesce(Subscriber.channel, "operator"), Delivery.state, func.count()
-                    )
-                    .select_from(Delivery)
-                    .join(Subscriber, Subscriber.id == Delivery.subscriber_id, isouter=True)
-                    .group_by(Subscriber.channel, Delivery.state)
-                )
-            ).all()
-            oldest = await session.scalar(
-                select(func.min(Delivery.due_at)).where(
-                    Delivery.state.in_(("pending", "failed", "sending"))
-                )
-            )
-            active = (
-                await session.execute(
-                    select(Subscriber.channel, func.count())
-                    .where(Subscriber.active)
-                    .group_by(Subscriber.channel)
-                )
-            ).all()
-        deliveries = GaugeMetricFamily(
-            "untoc_deliveries", "Outbox rows by channel and state", labels=["channel", "state"]
-        )
-        for channel, state, count in by_state:
-            deliveries.add_metric([str(channel), str(state)], float(count))
-        depth = GaugeMetricFamily("untoc_outbox_depth", "Alerts waiting to be sent")
-        depth.add_metric(
-            [], float(sum(c for _, s, c in by_state if s in ("pending", "failed", "sending")))
-        )
-        age = GaugeMetricFamily(
-            "untoc_outbox_oldest_age_seconds", "Age of the oldest waiting alert"
-        )
-        age.add_metric([], max((now - oldest).total_seconds(), 0.0) if oldest else 0.0)
-        subscribers = GaugeMetricFamily(
-            "untoc_subscribers", "Active subscribers", labels=["channel"]
-        )
-        for channel, count in active:
-            subscribers.add_metric([str(channel)], float(count))
-        families += [deliveries, depth, age, subscribers]
+        families += await _families(store, now)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot(families))
     return generate_latest(registry)
+
+
+async def _families(store: Store, now: dt.datetime) -> list[GaugeMetricFamily]:
+    async with store._sessions() as session:
+        by_state = (
+            await session.execute(
+                select(func.coalesce(Subscriber.channel, "operator"), Delivery.state, func.count())
+                .select_from(Delivery)
+                .join(Subscriber, Subscriber.id == Delivery.subscriber_id, isouter=True)
+                .group_by(Subscriber.channel, Delivery.state)
+            )
+        ).all()
+        oldest = await session.scalar(
+            select(func.min(Delivery.due_at)).where(
+                Delivery.state.in_(("pending", "failed", "sending"))
+            )
+        )
+        active = (
+            await session.execute(
+                select(Subscriber.channel, func.count())
+                .where(Subscriber.active)
+                .group_by(Subscriber.channel)
+            )
+        ).all()
+        sources = (
+            await session.execute(
+                select(
+                    SourceStateRecord.source_id,
+                    SourceStateRecord.consecutive_failures,
+                    SourceStateRecord.last_success_at,
+                )
+            )
+        ).all()
+    deliveries = GaugeMetricFamily(
+        "untoc_deliveries", "Outbox rows by channel and state", labels=["channel", "state"]
+    )
+    for channel, state, count in by_state:
+        deliveries.add_metric([str(channel), str(state)], float(count))
+    waiting = sum(c for _, s, c in by_state if s in ("pending", "failed", "sending"))
+    depth = GaugeMetricFamily("untoc_outbox_depth", "Alerts waiting to be sent")
+    depth.add_metric([], float(waiting))
+    age = GaugeMetricFamily("untoc_outbox_oldest_age_seconds", "Age of the oldest waiting alert")
+    age.add_metric([], max((now - oldest).total_seconds(), 0.0) if oldest else 0.0)
+    subscribers = GaugeMetricFamily("untoc_subscribers", "Active subscribers", labels=["channel"])
+    for channel, count in active:
+        subscribers.add_metric([str(channel)], float(count))
+    failures = GaugeMetricFamily(
+        "untoc_source_consecutive_failures", "Failed polls in a row", labels=["source"]
+    )
+    success = GaugeMetricFamily(
+        "untoc_source_last_success_timestamp_seconds",
+        "When the source was last fetched successfully (Unix time)",
+        labels=["source"],
+    )
+    for source_id, failed, last_success in sources:
+        failures.add_metric([source_id], float(failed))
+        if last_success is not None:
+            success.add_metric([source_id], last_success.timestamp())
+    return [deliveries, depth, age, subscribers, failures, success]

@@ -158,6 +158,16 @@ async def reclaim_all(session: AsyncSession, now: dt.datetime) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+async def mark_sent_many(session: AsyncSession, ids: Sequence[int], now: dt.datetime) -> None:
+    """Record several rows as sent in one statement."""
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(list(ids)))
+        .values(state="sent", sent_at=now, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def mark_sent(session: AsyncSession, delivery_id: int, now: dt.datetime) -> None:
     await session.execute(
         update(Delivery)

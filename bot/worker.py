@@ -143,7 +143,7 @@ class AlertPlanner:
         deadlines = await self.publisher.deadlines()
         async with self.store._sessions() as session, session.begin():
             subscribers = await subs.active_subscribers(session)
-            acknowledged = {s.id: await subs.acknowledged(session, s.id) for s in subscribers}
+            acknowledged = await subs.acknowledged_by(session, (s.id for s in subscribers))
             preferences = [
                 Preferences(
                     subscriber_id=s.id,

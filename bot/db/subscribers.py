@@ -258,6 +258,23 @@ async def acknowledged(session: AsyncSession, subscriber_id: int) -> set[str]:
     return set(rows)
 
 
+async def acknowledged_by(
+    session: AsyncSession, subscriber_ids: Iterable[int]
+) -> dict[int, set[str]]:
+    """The deadlines each of several subscribers marked done, in one query."""
+    ids = list(subscriber_ids)
+    done: dict[int, set[str]] = {sid: set() for sid in ids}
+    for start in range(0, len(ids), 500):
+        rows = await session.execute(
+            select(Acknowledgement.subscriber_id, Acknowledgement.deadline_id).where(
+                Acknowledgement.subscriber_id.in_(ids[start : start + 500])
+            )
+        )
+        for subscriber_id, deadline_id in rows:
+            done[subscriber_id].add(deadline_id)
+    return done
+
+
 async def active_subscribers(session: AsyncSession, channel: str | None = None) -> list[Subscriber]:
     """Every active subscriber (of one channel, if given), with filters loaded."""
     query = select(Subscriber).where(Subscriber.active).order_by(Subscriber.id)

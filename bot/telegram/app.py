@@ -37,7 +37,9 @@ TelegramApplication = Application[Any, Any, Any, Any, Any, Any]
 ALLOWED_UPDATES = ("message", "channel_post", "callback_query", "my_chat_member")
 POLL_TIMEOUT = dt.timedelta(seconds=25)
 CONCURRENT_UPDATES = 32
-ALERT_CONNECTIONS = 64
+# Alerts are sent 16 at a time; a pool larger than a few connections costs more in the HTTP
+# client's bookkeeping than it gains (measured: 8 connections 195/s, 64 connections 121/s).
+ALERT_CONNECTIONS = 8
 
 
 class NoToken(RuntimeError):

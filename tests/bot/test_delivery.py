@@ -249,6 +249,7 @@ async def test_readiness_and_metrics_come_from_the_database(store, monkeypatch):
         body = (await http.get("/metrics")).text
         assert 'untoc_deliveries{channel="telegram",state="pending"}' in body
         assert "untoc_outbox_depth" in body and 'untoc_subscribers{channel="telegram"} 1.0' in body
+        assert "untoc_source_consecutive_failures" in body
         clock.now = NOW + dt.timedelta(days=2)  # nothing delivered for two days: lagging
         late = await http.get("/readyz")
         assert late.status_code == 503 and late.json()["outbox_lag_seconds"] > 900
