@@ -130,7 +130,11 @@ async def _run_web(
         lifespan="on",
     )
     server = uvicorn.Server(config)
-    log.info("web: open http://%s:%s/api/upcoming (health: /healthz)", config.host, config.port)
+    log.info(
+        "web: open http://%s:%s/ (calendar: /calendar.ics, API: /api/upcoming, health: /readyz)",
+        config.host,
+        config.port,
+    )
     serving = asyncio.create_task(server.serve())
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
