@@ -97,16 +97,23 @@ def run(chats: int, rate: float, spread: float, label: str) -> None:
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                start_new_session=True,
             )
-            limit = time.monotonic() + 60 + chats / rate * 2 + spread
-            while time.monotonic() < limit:
-                if len([c for c in fake.messages_received if str(c).startswith("1")]) >= chats:
-                    break
-                time.sleep(0.2)
-            time.sleep(1)
-            memory = _peak_memory_kib(worker.pid)
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(timeout=30)
+            try:
+                limit = time.monotonic() + 60 + chats / rate * 2 + spread
+                while time.monotonic() < limit:
+                    if len([c for c in fake.messages_received if str(c).startswith("1")]) >= chats:
+                        break
+                    time.sleep(0.2)
+                time.sleep(1)
+                memory = _peak_memory_kib(worker.pid)
+            finally:  # never leave a worker behind, whatever happened here
+                worker.send_signal(signal.SIGTERM)
+                try:
+                    worker.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+                    worker.wait()
         sends = [
             c
             for c in fake.calls
@@ -122,7 +129,7 @@ def run(chats: int, rate: float, spread: float, label: str) -> None:
             c.at + EPOCH_OFFSET - float(c.text.removesuffix("</b>").rsplit(" ", 1)[1])
             for c in sends
         )
-        print(f"{label}:")
+        print(f"{label}:", flush=True)
         print(
             f"  {chats} chats at an allowed {rate:g}/s: achieved {achieved:.1f}/s "
             f"= {achieved / rate:.3f} of allowed; lost {chats - len(received)}, "

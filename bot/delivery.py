@@ -44,6 +44,7 @@ IDLE_WAIT = 0.5
 BATCH = 200
 CONCURRENCY = 16  # more only queues inside the HTTP pool, whose bookkeeping then dominates
 LEASE_MARGIN = 0.2  # never start a send in the last fifth of a lease
+STOP_GRACE = 2.0  # seconds in-flight sends get to finish when the worker stops
 PIPE_CHECK = 0.2  # seconds between looks at the pipe while sends are in flight
 RECORD_EVERY = 32  # sent rows recorded per commit (at the latest at the end of a batch)
 
@@ -123,8 +124,13 @@ class Dispatcher:
                     )
                 await self._record_sent(force=True)  # sent rows must not outlive their lease
         finally:
+            # Stopping: give sends a moment, then cancel what is still waiting its turn;
+            # those rows stay claimed and are taken again after their lease.
             if in_flight:
-                await asyncio.wait(in_flight)
+                await asyncio.wait(in_flight, timeout=STOP_GRACE)
+                for task in in_flight:
+                    task.cancel()
+                await asyncio.gather(*in_flight, return_exceptions=True)
             await self._record_sent(force=True)
 
     async def _start_batch(self, in_flight: set[asyncio.Task[None]]) -> int:

@@ -24,17 +24,13 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
+from bot.marks import N_ as N_  # re-exported: messages are marked with it
 from config.countries import country_name
 
 LOCALE_DIR = Path(__file__).with_name("locales")
 DEFAULT_LANGUAGE = "en"
 # Languages whose catalogs are complete; the other UN languages join as theirs are.
 LANGUAGES: tuple[str, ...] = ("en", "es", "fr")
-
-
-def N_(message: str) -> str:
-    """Mark a message for extraction where it is defined; it is translated where shown."""
-    return message
 
 
 class UnknownLanguage(ValueError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from bot.i18n import N_
+from bot.marks import N_
 from schedulers.timeline import Deadline
 
 STATUS_LABELS = {
