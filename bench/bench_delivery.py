@@ -102,7 +102,10 @@ def run(chats: int, rate: float, spread: float, label: str) -> None:
             try:
                 limit = time.monotonic() + 60 + chats / rate * 2 + spread
                 while time.monotonic() < limit:
-                    if len([c for c in fake.messages_received if str(c).startswith("1")]) >= chats:
+                    if (
+                        len([c for c in list(fake.messages_received) if str(c).startswith("1")])
+                        >= chats
+                    ):
                         break
                     time.sleep(0.2)
                 time.sleep(1)
