@@ -28,8 +28,8 @@ from bot.db.migrate import upgrade
 from bot.store import Store
 from tests.fakes.telegram_api import FakeTelegram, RateLimits
 
-EPOCH_OFFSET = time.time() - time.monotonic()
-CEILING_GUESS = 60.0  # msg/s a worker surely reaches; the wait allows twice the time  # the fake stamps calls with monotonic time
+EPOCH_OFFSET = time.time() - time.monotonic()  # the fake stamps calls with monotonic time
+CEILING_GUESS = 60.0  # msg/s a worker surely reaches; the wait allows twice the time
 
 
 async def _prepare(url: str, chats: int, due: list[dt.datetime]) -> None:
