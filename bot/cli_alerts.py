@@ -173,18 +173,14 @@ async def enqueue_broadcast(
                 if countries and not follows:
                     continue
                 rows.append(
-                    {
-                        "key": f"s{subscriber.id}|broadcast|{broadcast_id}",
-                        "subscriber_id": subscriber.id,
-                        "kind": "broadcast",
-                        "deadline_id": None,
-                        "payload": {"text": text},
-                        "due_at": now,
-                        "state": "pending",
-                        "attempts": 0,
-                        "next_attempt_at": now,
-                        "created_at": now,
-                    }
+                    outbox.new_row(
+                        f"s{subscriber.id}|broadcast|{broadcast_id}",
+                        "broadcast",
+                        {"text": text},
+                        now,
+                        now,
+                        subscriber_id=subscriber.id,
+                    )
                 )
             return await outbox.insert_rows(session, rows)
     finally:

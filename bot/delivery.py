@@ -96,7 +96,6 @@ class Dispatcher:
         }
         self._sent: list[int] = []
         self._recording = asyncio.Lock()
-        self.sent = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set."""
@@ -308,7 +307,6 @@ class Dispatcher:
             await self._retry(row, str(failure), None)
         else:
             await self._mark_sent(row)
-            self.sent += 1
 
     async def _wait_turn(self, channel: Channel, pace: _Pace, target: Target) -> None:
         limits = channel.limits
@@ -382,21 +380,7 @@ class Dispatcher:
         now = self.clock()
         async with self.store._sessions() as session, session.begin():
             await outbox.insert_rows(
-                session,
-                [
-                    {
-                        "key": key,
-                        "subscriber_id": None,
-                        "kind": "operator",
-                        "deadline_id": None,
-                        "payload": {"text": text},
-                        "due_at": now,
-                        "state": "pending",
-                        "attempts": 0,
-                        "next_attempt_at": now,
-                        "created_at": now,
-                    }
-                ],
+                session, [outbox.new_row(key, "operator", {"text": text}, now, now)]
             )
 
     async def _to_operator(self, row: Delivery, deadlines: Mapping[str, Deadline]) -> None:

@@ -59,21 +59,43 @@ def _insert(session: AsyncSession) -> postgresql.Insert | sqlite.Insert:
     return sqlite.insert(Delivery)
 
 
+def new_row(
+    key: str,
+    kind: str,
+    payload: Mapping[str, object],
+    due: dt.datetime,
+    now: dt.datetime,
+    *,
+    subscriber_id: int | None = None,
+    deadline_id: str | None = None,
+) -> dict[str, object]:
+    """An outbox row, pending and due at `due`, as `insert_rows` takes it."""
+    return {
+        "key": key,
+        "subscriber_id": subscriber_id,
+        "kind": kind,
+        "deadline_id": deadline_id,
+        "payload": dict(payload),
+        "due_at": due,
+        "state": "pending",
+        "attempts": 0,
+        "next_attempt_at": due,
+        "created_at": now,
+    }
+
+
 async def enqueue(session: AsyncSession, planned: Iterable[Planned], now: dt.datetime) -> int:
     """Insert planned alerts; keys already in the outbox are left alone. Returns new rows."""
     rows = [
-        {
-            "key": item.key,
-            "subscriber_id": item.subscriber_id,
-            "kind": item.kind,
-            "deadline_id": item.deadline_id,
-            "payload": dict(item.payload),
-            "due_at": item.at,
-            "state": "pending",
-            "attempts": 0,
-            "next_attempt_at": item.at,
-            "created_at": now,
-        }
+        new_row(
+            item.key,
+            item.kind,
+            item.payload,
+            item.at,
+            now,
+            subscriber_id=item.subscriber_id,
+            deadline_id=item.deadline_id,
+        )
         for item in planned
     ]
     return await insert_rows(session, rows)

@@ -139,7 +139,7 @@ def _reminders(
                 key=_key(prefs, deadline.id, "reminder", lead, fp),
                 subscriber_id=prefs.subscriber_id,
                 kind="reminder",
-                at=max(at, now) if at < now else at,
+                at=max(at, now),
                 deadline_id=deadline.id,
                 lead_days=lead,
                 late=at < now,
