@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -81,6 +82,7 @@ def _quiet(hour: int, quiet: tuple[int, int] | None) -> bool:
     return start <= hour < end if start < end else hour >= start or hour < end
 
 
+@lru_cache(maxsize=8192)  # readers share zones and hours: each moment is worked out once
 def at_local_hour(
     day: dt.date, hour: int, zone: ZoneInfo, quiet: tuple[int, int] | None
 ) -> dt.datetime:
@@ -117,59 +119,118 @@ def _window(at: dt.datetime, now: dt.datetime, horizon: dt.timedelta, grace: dt.
     return now - grace <= at <= now + horizon
 
 
+# A subscriber's local day, and an hour of it, lie within this many days of a UTC date.
+MARGIN_DAYS = 3
+
+
+@dataclass(frozen=True)
+class _Reach:
+    """What of one deadline can fall in the planning window, for any reader anywhere.
+
+    Worked out once per deadline, so that each subscriber costs only the few alerts that
+    can concern them now, not a walk through every lead time of every deadline.
+    """
+
+    deadline: Deadline
+    fingerprint: str
+    passes: dt.datetime
+    leads: range
+    last_call: bool
+    notices: range
+
+    @property
+    def empty(self) -> bool:
+        return not (self.leads or self.last_call or self.notices)
+
+
+def _reach(
+    deadline: Deadline, now: dt.datetime, horizon: dt.timedelta, grace: dt.timedelta
+) -> _Reach:
+    passes = _deadline_instant(deadline)
+    anchor = (
+        deadline.due.astimezone(UTC).date()
+        if isinstance(deadline.due, dt.datetime)
+        else deadline.due
+    )
+    first = (now - grace).date() - dt.timedelta(days=MARGIN_DAYS)
+    last = (now + horizon).date() + dt.timedelta(days=MARGIN_DAYS)
+    leads = range(0)
+    last_call = False
+    if deadline.status in ("due_soon", "upcoming") and now < passes:
+        leads = range(max((anchor - last).days, 0), (anchor - first).days + 1)
+        last_call = (
+            deadline.kind == "registration"
+            and isinstance(deadline.due, dt.datetime)
+            and _window(passes - LAST_CALL, now, horizon, grace)
+        )
+    notices = range(0)
+    if deadline.status == "overdue" and deadline.kind == "milestone":
+        week = OVERDUE_INTERVAL.days
+        notices = range(
+            max(-((anchor - first).days // week), 0),
+            min((last - anchor).days // week + 1, OVERDUE_NOTICES),
+        )
+    return _Reach(deadline, fingerprint(deadline), passes, leads, last_call, notices)
+
+
 def _reminders(
-    deadline: Deadline,
+    reach: _Reach,
     prefs: Preferences,
     now: dt.datetime,
     horizon: dt.timedelta,
     grace: dt.timedelta,
 ) -> Iterator[Planned]:
-    zone = ZoneInfo(prefs.timezone)
-    passes = _deadline_instant(deadline)
-    fp = fingerprint(deadline)
-    day = _local_day(deadline, zone)
-    if prefs.digest == "off":
-        for lead in sorted(set(prefs.lead_days), reverse=True):
-            at = at_local_hour(day - dt.timedelta(days=lead), prefs.morning_hour, zone, prefs.quiet)
-            if isinstance(deadline.due, dt.datetime):
-                at = min(at, passes - dt.timedelta(hours=1))
-            if at >= passes or not _window(at, now, horizon, grace) or now >= passes:
-                continue
-            yield Planned(
-                key=_key(prefs, deadline.id, "reminder", lead, fp),
-                subscriber_id=prefs.subscriber_id,
-                kind="reminder",
-                at=max(at, now),
-                deadline_id=deadline.id,
-                lead_days=lead,
-                late=at < now,
-                payload={"lead_days": lead, "fingerprint": fp, "late": at < now},
-            )
-    if deadline.kind == "registration" and isinstance(deadline.due, dt.datetime):
+    deadline, passes, fp = reach.deadline, reach.passes, reach.fingerprint
+    leads = (
+        sorted({lead for lead in prefs.lead_days if lead in reach.leads}, reverse=True)
+        if prefs.digest == "off"
+        else []
+    )
+    if leads:
+        zone = ZoneInfo(prefs.timezone)
+        day = _local_day(deadline, zone)
+    for lead in leads:
+        at = at_local_hour(day - dt.timedelta(days=lead), prefs.morning_hour, zone, prefs.quiet)
+        if isinstance(deadline.due, dt.datetime):
+            at = min(at, passes - dt.timedelta(hours=1))
+        if at >= passes or not _window(at, now, horizon, grace):
+            continue
+        yield Planned(
+            key=_key(prefs, deadline.id, "reminder", lead, fp),
+            subscriber_id=prefs.subscriber_id,
+            kind="reminder",
+            at=max(at, now),
+            deadline_id=deadline.id,
+            lead_days=lead,
+            late=at < now,
+            payload={"lead_days": lead, "fingerprint": fp, "late": at < now},
+        )
+    if reach.last_call:
         at = passes - LAST_CALL
-        if _window(at, now, horizon, grace) and now < passes:
-            yield Planned(
-                key=_key(prefs, deadline.id, "last_call", "", fp),
-                subscriber_id=prefs.subscriber_id,
-                kind="last_call",
-                at=max(at, now),
-                deadline_id=deadline.id,
-                late=at < now,
-                payload={"fingerprint": fp, "late": at < now},
-            )
+        yield Planned(
+            key=_key(prefs, deadline.id, "last_call", "", fp),
+            subscriber_id=prefs.subscriber_id,
+            kind="last_call",
+            at=max(at, now),
+            deadline_id=deadline.id,
+            late=at < now,
+            payload={"fingerprint": fp, "late": at < now},
+        )
 
 
 def _overdue(
-    deadline: Deadline,
+    reach: _Reach,
     prefs: Preferences,
     now: dt.datetime,
     horizon: dt.timedelta,
     grace: dt.timedelta,
 ) -> Iterator[Planned]:
+    if not reach.notices:
+        return
+    deadline, fp = reach.deadline, reach.fingerprint
     zone = ZoneInfo(prefs.timezone)
-    fp = fingerprint(deadline)
     first_day = _local_day(deadline, zone) + dt.timedelta(days=1)
-    for number in range(OVERDUE_NOTICES):
+    for number in reach.notices:
         day = first_day + number * OVERDUE_INTERVAL
         at = at_local_hour(day, prefs.morning_hour, zone, prefs.quiet)
         if _window(at, now, horizon, grace):
@@ -216,30 +277,42 @@ def plan(
     horizon: dt.timedelta = HORIZON,
     grace: dt.timedelta = GRACE,
 ) -> list[Planned]:
-    """Every alert due within `horizon` of `now` (or late within `grace`), soonest first."""
+    """Every alert due within `horizon` of `now` (or late within `grace`), soonest first.
+
+    The deadlines that can yield an alert now are found once, and matched once per
+    distinct set of filters, so the cost grows with the alerts due, not with
+    subscribers times deadlines.
+    """
     deadlines = list(deadlines)
     by_id = {d.id: d for d in deadlines}
+    reachable = [r for r in (_reach(d, now, horizon, grace) for d in deadlines) if not r.empty]
     recent = [c for c in changes if now - c.changed_at <= CHANGE_WINDOW and c.deadline_id in by_id]
+    followed: dict[tuple[frozenset[object], ...], tuple[list[_Reach], list[Change]]] = {}
     planned: list[Planned] = []
     for prefs in subscribers:
-        for deadline in deadlines:
-            if deadline.id in prefs.acknowledged or not prefs.selection.matches(deadline):
+        selection = prefs.selection
+        mine = followed.get(selection.key())
+        if mine is None:
+            mine = followed[selection.key()] = (
+                [r for r in reachable if selection.matches(r.deadline)],
+                [c for c in recent if selection.matches(by_id[c.deadline_id])],
+            )
+        reaches, changed = mine
+        for reach in reaches:
+            if reach.deadline.id in prefs.acknowledged:
                 continue
-            if deadline.status in ("due_soon", "upcoming"):
-                planned.extend(_reminders(deadline, prefs, now, horizon, grace))
-            elif deadline.status == "overdue" and deadline.kind == "milestone":
-                planned.extend(_overdue(deadline, prefs, now, horizon, grace))
-        for change in recent:
-            deadline = by_id[change.deadline_id]
-            if not prefs.selection.matches(deadline) or deadline.id in prefs.acknowledged:
+            planned.extend(_reminders(reach, prefs, now, horizon, grace))
+            planned.extend(_overdue(reach, prefs, now, horizon, grace))
+        for change in changed:
+            if change.deadline_id in prefs.acknowledged:
                 continue
             planned.append(
                 Planned(
-                    key=f"s{prefs.subscriber_id}|{deadline.id}|change|{change.sequence}",
+                    key=f"s{prefs.subscriber_id}|{change.deadline_id}|change|{change.sequence}",
                     subscriber_id=prefs.subscriber_id,
                     kind="change",
                     at=now,
-                    deadline_id=deadline.id,
+                    deadline_id=change.deadline_id,
                     payload={"sequence": change.sequence, "previous": dict(change.previous)},
                 )
             )

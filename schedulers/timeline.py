@@ -79,6 +79,17 @@ class Selection:
     statuses: Collection[str] = ()
     muted_countries: Collection[str] = ()
 
+    def key(self) -> tuple[frozenset[object], ...]:
+        """The filters as a hashable value: equal for selections that match alike."""
+        return (
+            frozenset(self.countries),
+            frozenset(self.clusters),
+            frozenset(self.kinds),
+            frozenset(self.themes),
+            frozenset(self.statuses),
+            frozenset(self.muted_countries),
+        )
+
     def matches(self, deadline: Deadline) -> bool:
         if self.kinds and deadline.kind not in self.kinds:
             return False
