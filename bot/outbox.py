@@ -102,17 +102,23 @@ async def enqueue(session: AsyncSession, planned: Iterable[Planned], now: dt.dat
 
 
 async def insert_rows(session: AsyncSession, rows: Sequence[Mapping[str, object]]) -> int:
-    """Insert outbox rows, ignoring keys already present; returns how many were new."""
+    """Insert outbox rows, ignoring keys already present; returns how many were new.
+
+    One statement, executed for many parameter sets: SQLAlchemy batches them into
+    multi-row INSERTs compiled once, and RETURNING counts the rows that were new.
+    """
+    if not rows:
+        return 0
+    statement = (
+        _insert(session)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(Delivery.__table__.c.id)
+    )
     inserted = 0
+    connection = await session.connection()
     for start in range(0, len(rows), INSERT_CHUNK):
-        chunk = list(rows[start : start + INSERT_CHUNK])
-        statement = (
-            _insert(session)
-            .values(chunk)
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(Delivery.id)
-        )
-        inserted += len((await session.execute(statement)).all())
+        result = await connection.execute(statement, list(rows[start : start + INSERT_CHUNK]))
+        inserted += len(result.all())
     return inserted
 
 

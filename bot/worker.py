@@ -29,8 +29,9 @@ from bot.publisher import Publisher
 from bot.store import Store
 from schedulers.reminders import (
     CHANGE_WINDOW,
+    GRACE,
     PageChange,
-    Preferences,
+    Planned,
     current_fingerprints,
     plan,
     plan_page_changes,
@@ -136,32 +137,22 @@ class AlertPlanner:
         self.publisher = publisher
         self.clock = clock
         self.source_themes = dict(source_themes or {})
+        # keys this planner already put in the outbox, with their moment: planning every
+        # minute re-plans the same alerts, and the database need not be asked again
+        self._enqueued: dict[str, dt.datetime] = {}
+        # the dates and "done" marks the outbox was last cleaned against
+        self._cleaned_for: tuple[object, object] | None = None
 
     async def run_once(self) -> int:
         """Plan what is due soon; returns how many new rows went into the outbox."""
         now = self.clock()
         deadlines = await self.publisher.deadlines()
         async with self.store._sessions() as session, session.begin():
-            subscribers = await subs.active_subscribers(session)
-            acknowledged = await subs.acknowledged_by(session, (s.id for s in subscribers))
-            preferences = [
-                Preferences(
-                    subscriber_id=s.id,
-                    selection=subs.selection_of(s),
-                    timezone=s.timezone,
-                    lead_days=tuple(s.lead_days),
-                    morning_hour=s.morning_hour,
-                    quiet=(s.quiet_start, s.quiet_end)
-                    if s.quiet_start is not None and s.quiet_end is not None
-                    else None,
-                    digest=s.digest,
-                    digest_hour=s.digest_hour,
-                    digest_weekday=s.digest_weekday,
-                    acknowledged=frozenset(acknowledged[s.id]),
-                )
-                for s in subscribers
-            ]
-            planned = plan(deadlines, preferences, now, changes=self.publisher.changes())
+            preferences = await subs.planning_preferences(session)
+            # pure and CPU-bound: in a thread, so deliveries on this loop keep their pace
+            planned = await asyncio.to_thread(
+                plan, deadlines, preferences, now, changes=self.publisher.changes()
+            )
             pages = [
                 PageChange(
                     change_id,
@@ -176,12 +167,25 @@ class AlertPlanner:
                 )
             ]
             planned += plan_page_changes(pages, preferences, now)
-            added = await outbox.enqueue(session, planned, now)
+            fresh = [item for item in planned if item.key not in self._enqueued]
+            added = await outbox.enqueue(session, fresh, now)
             fingerprints = current_fingerprints(deadlines)
-            dropped = await outbox.drop_superseded(session, fingerprints, acknowledged)
+            acknowledged = {p.subscriber_id: set(p.acknowledged) for p in preferences}
+            dropped = 0
+            if self._cleaned_for != (fingerprints, acknowledged):  # else nothing went stale
+                dropped = await outbox.drop_superseded(session, fingerprints, acknowledged)
+        self._remember(fresh, now)
+        self._cleaned_for = (fingerprints, acknowledged)
         if added or dropped:
             log.info("planner: %d alerts planned, %d superseded ones dropped", added, dropped)
         return added
+
+    def _remember(self, enqueued: list[Planned], now: dt.datetime) -> None:
+        """Note what is in the outbox now; forget what can no longer be planned again."""
+        oldest = now - GRACE - PLAN_EVERY  # an alert this old is never planned again
+        kept = {key: at for key, at in self._enqueued.items() if at >= oldest}
+        kept.update((item.key, item.at) for item in enqueued)
+        self._enqueued = kept
 
     async def housekeeping(self) -> None:
         async with self.store._sessions() as session, session.begin():

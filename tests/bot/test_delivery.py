@@ -99,6 +99,36 @@ async def test_planned_once_delivered_once(store):
     assert {r.state for r in await _rows(store)} == {"sent"}
 
 
+async def test_a_restarted_planner_plans_nothing_already_in_the_outbox(store):
+    """The database's unique key, not the planner's memory, is what keeps alerts single."""
+    clock = Clock(NOW)
+    await _subscribe(store, "100", kind=["registration"])
+    first, _ = _engine(store, clock, RecordingChannel())
+    assert await first.run_once() > 0
+    again, _ = _engine(store, clock, RecordingChannel())  # a new process, or a new leader
+    assert await again.run_once() == 0
+    clock.now += dt.timedelta(days=6)  # the day-before reminder enters the window
+    planned = await again.run_once()
+    assert planned > 0 and await first.run_once() == 0
+    keys = [r.key for r in await _rows(store)]
+    assert len(keys) == len(set(keys))
+
+
+async def test_done_drops_the_pending_reminders_of_that_deadline(store):
+    clock, channel = Clock(NOW), RecordingChannel()
+    chat = await _subscribe(store, "1", kind=["registration"])
+    planner, dispatcher = _engine(store, clock, channel)
+    assert await planner.run_once() > 0
+    pending = {r.deadline_id for r in await _rows(store) if r.state == "pending"}
+    assert "r-cd-2022-som-tip" in pending
+    async with store._sessions() as session, session.begin():
+        await subs.acknowledge(session, chat, "r-cd-2022-som-tip", NOW)
+    clock.now += dt.timedelta(minutes=1)
+    await planner.run_once()
+    left = {r.deadline_id for r in await _rows(store) if r.state == "pending"}
+    assert "r-cd-2022-som-tip" not in left and left == pending - {"r-cd-2022-som-tip"}
+
+
 async def test_a_temporary_failure_retries_and_other_targets_go_on(store):
     clock, channel = Clock(NOW), RecordingChannel()
     await _subscribe(store, "1", kind=["registration"])

@@ -92,3 +92,48 @@ async def test_deactivate_move_reactivate_and_forget(store):
         await subs.forget(session, again)
     async with store._sessions() as session:
         assert await subs.find_subscriber(session, "telegram", "-100") is None
+
+
+async def test_the_planner_reads_each_active_subscriber_as_they_are(store):
+    """The planner's plain-row reading gives what loading each subscriber gives."""
+    async with store._sessions() as session, session.begin():
+        plain = await subs.ensure_subscriber(session, channel="telegram", address="1", now=NOW)
+        picky = await subs.ensure_subscriber(session, channel="slack", address="C1", now=NOW)
+        await subs.follow(session, picky, {"country": ["AT", "FR"], "cluster": ["2"]}, NOW)
+        await subs.mute_country(session, picky, "FR", NOW)
+        await subs.set_preferences(
+            session,
+            picky,
+            NOW,
+            timezone="Asia/Kathmandu",
+            lead_days=[10, 3],
+            morning_hour=7,
+            quiet_hours=(22, 6),
+            digest="weekly",
+            digest_hour=18,
+            digest_weekday=4,
+        )
+        twin = await subs.ensure_subscriber(session, channel="telegram", address="2", now=NOW)
+        await subs.follow(session, twin, {"cluster": ["2"], "country": ["AT"]}, NOW)
+        gone = await subs.ensure_subscriber(session, channel="telegram", address="3", now=NOW)
+        await subs.acknowledge(session, plain.id, "m-at-c1-focal-points", NOW)
+        await subs.acknowledge(session, gone.id, "m-at-c1-experts", NOW)
+        await subs.deactivate(session, gone.id, "blocked", NOW)
+    async with store._sessions() as session:
+        read = {p.subscriber_id: p for p in await subs.planning_preferences(session)}
+        loaded = {s.id: s for s in await subs.active_subscribers(session)}
+        done = await subs.acknowledged_by(session, loaded)
+    assert set(read) == set(loaded) == {plain.id, picky.id, twin.id}
+    for sid, subscriber in loaded.items():
+        prefs = read[sid]
+        assert prefs.selection.key() == subs.selection_of(subscriber).key()
+        assert prefs.timezone == subscriber.timezone
+        assert prefs.lead_days == tuple(subscriber.lead_days)
+        assert prefs.acknowledged == frozenset(done[sid])
+    assert read[picky.id].quiet == (22, 6) and read[picky.id].digest == "weekly"
+    assert read[picky.id].selection.muted_countries == set()  # following AT, FR: muting drops FR
+    assert read[picky.id].selection.countries == {"AT"}
+    assert (read[picky.id].morning_hour, read[picky.id].digest_hour) == (7, 18)
+    assert read[picky.id].digest_weekday == 4 and read[plain.id].quiet is None
+    assert read[plain.id].acknowledged == {"m-at-c1-focal-points"}
+    assert read[twin.id].selection is read[picky.id].selection  # alike filters, one Selection
