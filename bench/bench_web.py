@@ -79,7 +79,8 @@ def _wrk(url: str, headers: list[str]) -> tuple[float, str]:
     out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
     found = re.search(r"Requests/sec:\s+([\d.]+)", out)
     rate = float(found.group(1)) if found else 0.0
-    p99 = re.search(r"99%\s+(\S+)", out)
+    # the latency table's "+/- Stdev" column may end in 99% too: match the p99 row itself
+    p99 = re.search(r"^\s*99%\s+(\S+)", out, re.MULTILINE)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     extra = f"p99 {p99.group(1) if p99 else '?'}, non-2xx/3xx {errors.group(1) if errors else 0}"
     return rate, extra

@@ -6,6 +6,8 @@ Whole-day milestones and events are `VALUE=DATE`; registration deadlines and tim
 events carry their IANA zone (with a VTIMEZONE), so every client shows the right instant
 in winter and in summer time. UIDs come from the deadline id and never change; SEQUENCE
 and LAST-MODIFIED come from the version record that rises when a deadline's date moves.
+The VEVENTs are written here, line by line, in the bytes icalendar would write for them;
+icalendar itself writes the calendar's header and its VTIMEZONEs.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from zoneinfo import ZoneInfo
 
-from icalendar import Alarm, Calendar, Event
+from icalendar import Calendar, vDDDTypes
 
 from feeds.vtimezone import vtimezone
 from schedulers.timeline import Deadline
@@ -25,6 +28,8 @@ UID_DOMAIN = "untoc-watch"
 REFRESH_INTERVAL = dt.timedelta(hours=6)
 # Before any version is recorded (no database), deadlines count as last changed here.
 EPOCH = dt.datetime(2020, 10, 12, tzinfo=dt.UTC)
+# RFC 5545 lines SHOULD NOT pass 75 octets; icalendar breaks after 74, and so do we.
+FOLD_OCTETS = 74
 
 
 @dataclass(frozen=True)
@@ -88,23 +93,98 @@ def description(deadline: Deadline, words: Words) -> str:
     return "\n".join(lines)
 
 
-def _dates(event: Event, deadline: Deadline) -> None:
+def _text(value: str) -> str:
+    """A TEXT value escaped as RFC 5545 (3.3.11) says; a CR or CRLF counts as a newline.
+
+    icalendar also reads a literal backslash-N in the text as a newline; we keep the
+    characters the text has, so any text reads back as it was.
+    """
+    return (
+        value.replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\r\n", "\\n")
+        .replace("\r", "\\n")
+        .replace("\n", "\\n")
+    )
+
+
+def _fold(line: bytes) -> bytes:
+    """A content line folded as RFC 5545 (3.1) says, never inside a UTF-8 character.
+
+    As icalendar does, a line carries at most 74 octets before its break (75 with the space
+    that opens a continuation), and a break never follows a backslash or caret: that one
+    moves to the next line, since some clients unfold a split escape wrongly.
+    """
+    if len(line) <= FOLD_OCTETS:
+        return line
+    parts = []
+    start = 0
+    while len(line) - start > FOLD_OCTETS:
+        cut = start + FOLD_OCTETS
+        while line[cut] & 0xC0 == 0x80:  # a UTF-8 continuation byte: cut before its character
+            cut -= 1
+        if line[cut - 1] in b"\\^":
+            cut -= 1
+        parts.append(line[start:cut])
+        start = cut
+    parts.append(line[start:])
+    return b"\r\n ".join(parts)
+
+
+def _date(day: dt.date) -> str:
+    return f"{day.year:04}{day.month:02}{day.day:02}"
+
+
+def _wall_time(moment: dt.datetime) -> str:
+    """The DATE-TIME form of a wall-clock time, to the second (RFC 5545 has no fractions)."""
+    return f"{_date(moment)}T{moment.hour:02}{moment.minute:02}{moment.second:02}"
+
+
+def _utc(moment: dt.datetime) -> str:
+    """A DATE-TIME in UTC; a naive one is taken to be UTC already, as icalendar takes it."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC)
+    return f"{_wall_time(moment)}Z"
+
+
+def _zoned(name: str, moment: dt.datetime, zone: str) -> str:
+    """A date-time property in the announced zone (with its TZID), or in UTC."""
+    # icalendar writes UTC for any zone it finds equal to UTC (Atlantic/Reykjavik, ...);
+    # we keep the zone the deadline was announced in, whose VTIMEZONE the feed carries.
+    if zone == "UTC":
+        return f"{name}:{_utc(moment)}"
+    return f"{name};TZID={zone}:{_wall_time(moment.astimezone(ZoneInfo(zone)))}"
+
+
+def _dates(deadline: Deadline) -> tuple[str, str]:
+    """DTSTART and DTEND: whole days as dates, timed deadlines as wall time in their zone."""
     if deadline.all_day:
         first = deadline.due
         last = deadline.end if isinstance(deadline.end, dt.date) else first
-        event.add("dtstart", first)
-        event.add("dtend", last + dt.timedelta(days=1))  # DTEND is exclusive for dates
-        event.add("transp", "TRANSPARENT")
-        return
-    zone = ZoneInfo(deadline.zone or "UTC")
+        end = last + dt.timedelta(days=1)  # DTEND is exclusive for dates
+        return f"DTSTART;VALUE=DATE:{_date(first)}", f"DTEND;VALUE=DATE:{_date(end)}"
+    zone = deadline.zone or "UTC"
     local = deadline.local
     if not isinstance(local, dt.datetime):
         raise TypeError(f"timed deadline {deadline.id} has no local time")
-    event.add("dtstart", local.astimezone(zone))
-    if isinstance(deadline.end, dt.datetime):
-        event.add("dtend", deadline.end.astimezone(zone))
-    else:
-        event.add("dtend", local.astimezone(zone))  # a deadline is a moment, not a span
+    # a deadline is a moment, not a span
+    finish = deadline.end if isinstance(deadline.end, dt.datetime) else local
+    return _zoned("DTSTART", local, zone), _zoned("DTEND", finish, zone)
+
+
+def _status(deadline: Deadline) -> str:
+    if deadline.status == "cancelled":
+        return "CANCELLED"
+    if deadline.confidence == "projected":
+        return "TENTATIVE"
+    return "CONFIRMED"
+
+
+@cache
+def _trigger(before: dt.timedelta) -> str:
+    """An alarm's TRIGGER, `before` the start, in icalendar's DURATION form (-P7D, -PT2H)."""
+    return vDDDTypes(-before).to_ical().decode()
 
 
 def vevent(
@@ -113,36 +193,48 @@ def vevent(
     words: Words,
     alarms: Sequence[dt.timedelta],
     base_url: str,
-) -> Event:
-    """One deadline as a VEVENT."""
-    event = Event()
-    event.add("uid", uid(deadline))
-    event.add("dtstamp", version.modified_at)
-    event.add("last-modified", version.modified_at)
-    event.add("sequence", version.sequence)
-    event.add("summary", summary(deadline, words))
-    event.add("description", description(deadline, words))
-    _dates(event, deadline)
-    if deadline.status == "cancelled":
-        event.add("status", "CANCELLED")
-    elif deadline.confidence == "projected":
-        event.add("status", "TENTATIVE")
-    else:
-        event.add("status", "CONFIRMED")
-    event.add("url", deadline.url or f"{base_url}/#{deadline.id}")
-    if deadline.place:
-        event.add("location", deadline.place)
+) -> bytes:
+    """One deadline as a serialised VEVENT: CRLF lines, folded at 75 octets.
+
+    Written directly rather than through icalendar's Event, whose property objects made
+    up most of a feed's build time. The properties come in icalendar's order (its canonical
+    ones first, the rest alphabetical), so the bytes are those `Event.to_ical()` writes
+    for the same event; tests/feeds/test_ical_writer.py holds the writer to that.
+    """
+    title = _text(summary(deadline, words))
+    stamp = _utc(version.modified_at)
+    start, end = _dates(deadline)
     categories = [deadline.kind, *deadline.themes]
     if deadline.country:
         categories.append(deadline.country)
-    event.add("categories", categories)
+    lines = [
+        "BEGIN:VEVENT",
+        f"SUMMARY:{title}",
+        start,
+        end,
+        f"DTSTAMP:{stamp}",
+        f"UID:{_text(uid(deadline))}",
+        f"SEQUENCE:{version.sequence}",
+        f"CATEGORIES:{','.join(map(_text, categories))}",
+        f"DESCRIPTION:{_text(description(deadline, words))}",
+        f"LAST-MODIFIED:{stamp}",
+    ]
+    if deadline.place:
+        lines.append(f"LOCATION:{_text(deadline.place)}")
+    lines.append(f"STATUS:{_status(deadline)}")
+    if deadline.all_day:
+        lines.append("TRANSP:TRANSPARENT")
+    lines.append(f"URL:{deadline.url or f'{base_url}/#{deadline.id}'}")  # a URI: not escaped
     for before in alarms:
-        alarm = Alarm()
-        alarm.add("action", "DISPLAY")
-        alarm.add("description", summary(deadline, words))
-        alarm.add("trigger", -before)
-        event.add_component(alarm)
-    return event
+        lines += [
+            "BEGIN:VALARM",
+            "ACTION:DISPLAY",
+            f"DESCRIPTION:{title}",
+            f"TRIGGER:{_trigger(before)}",
+            "END:VALARM",
+        ]
+    lines.append("END:VEVENT")
+    return b"".join([_fold(line.encode()) + b"\r\n" for line in lines])
 
 
 class CalendarBuilder:
@@ -172,7 +264,7 @@ class CalendarBuilder:
         if cached is None:
             if len(self._events) >= self.max_events:
                 self._events.clear()
-            cached = vevent(deadline, version, words, alarms, self.base_url).to_ical()
+            cached = vevent(deadline, version, words, alarms, self.base_url)
             self._events[key] = cached
         return cached
 
