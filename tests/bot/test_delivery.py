@@ -117,7 +117,7 @@ async def test_a_restarted_planner_plans_nothing_already_in_the_outbox(store):
 async def test_done_drops_the_pending_reminders_of_that_deadline(store):
     clock, channel = Clock(NOW), RecordingChannel()
     chat = await _subscribe(store, "1", kind=["registration"])
-    planner, dispatcher = _engine(store, clock, channel)
+    planner, _ = _engine(store, clock, channel)
     assert await planner.run_once() > 0
     pending = {r.deadline_id for r in await _rows(store) if r.state == "pending"}
     assert "r-cd-2022-som-tip" in pending
