@@ -86,16 +86,28 @@ class Dispatcher:
         self.semaphore = asyncio.Semaphore(concurrency)
         self.lease = lease
         self.base_backoff = base_backoff
-        rates = rates or {}
-        # One send per 1/rate seconds, never a burst: services count over short windows.
-        self._paces = {
-            name: _Pace(
-                AsyncLimiter(1, 1 / rates.get(name, channel.limits.messages_per_second)), {}, {}
-            )
+        self._rates = {
+            name: (rates or {}).get(name, channel.limits.messages_per_second)
             for name, channel in self.channels.items()
         }
+        # One send per 1/rate seconds, never a burst: services count over short windows.
+        self._paces = {
+            name: _Pace(AsyncLimiter(1, 1 / rate), {}, {}) for name, rate in self._rates.items()
+        }
+        self.workers = 1
         self._sent: list[int] = []
         self._recording = asyncio.Lock()
+
+    def share(self, workers: int) -> None:
+        """Pace each channel at its share of the overall rate, `workers` delivering in all."""
+        if workers == self.workers:
+            return
+        log.info(
+            "delivery: %d workers deliver; each sends its share of the channels' rates", workers
+        )
+        self.workers = workers
+        for name, rate in self._rates.items():
+            self._paces[name].overall = AsyncLimiter(1, workers / rate)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set."""

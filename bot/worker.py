@@ -40,6 +40,9 @@ from schedulers.reminders import (
 log = logging.getLogger(__name__)
 
 ADVISORY_LOCK = 0x554E544F  # "UNTO"
+PRESENCE_LOCK = 0x554E5457  # "UNTW": one lock of this kind per live worker
+MAX_WORKERS = 256
+PRESENCE_EVERY = 1.0  # seconds between counts of the workers alive
 LEADER_RETRY = 2.0
 PLAN_EVERY = dt.timedelta(seconds=60)
 HOUSEKEEPING_EVERY = dt.timedelta(hours=6)
@@ -106,6 +109,71 @@ class Leadership:
         if self._connection is None:
             return None
         return int(await self._connection.scalar(text("SELECT pg_backend_pid()")) or 0)
+
+
+class Presence:
+    """How many workers deliver now: each holds one advisory lock of its own while it lives.
+
+    The channels' overall limits (Telegram's 30 messages a second for a bot) hold for the
+    whole service, so each worker paces itself at its share of them. A lock of a worker
+    that died goes with its server session, so the count follows crashes too.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._connection: AsyncConnection | None = None
+
+    async def join(self) -> bool:
+        """Take a free slot; False if the database cannot be reached (try again later)."""
+        if self.engine.dialect.name != "postgresql" or self._connection is not None:
+            return True
+        try:
+            connection = await self.engine.connect()
+        except Exception as exc:
+            log.warning("worker: cannot register with the database: %s", exc)
+            return False
+        try:
+            for slot in range(MAX_WORKERS):
+                got = await connection.scalar(
+                    text("SELECT pg_try_advisory_lock(:kind, :slot)"),
+                    {"kind": PRESENCE_LOCK, "slot": slot},
+                )
+                if got:
+                    await connection.commit()
+                    self._connection = connection
+                    return True
+            log.warning("worker: more than %d workers; this one is not counted", MAX_WORKERS)
+        except Exception as exc:
+            log.warning("worker: cannot register with the database: %s", exc)
+        with contextlib.suppress(Exception):
+            await connection.invalidate()
+        return False
+
+    async def count(self) -> int:
+        """The workers alive now (at least this one)."""
+        if self.engine.dialect.name != "postgresql" or self._connection is None:
+            return 1
+        try:
+            alive = await self._connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    " AND objsubid = 2 AND classid::bigint = :kind AND database ="
+                    " (SELECT oid FROM pg_database WHERE datname = current_database())"
+                ),
+                {"kind": PRESENCE_LOCK},
+            )
+            await self._connection.commit()
+        except Exception as exc:
+            log.warning("worker: lost the connection that counted workers: %s", exc)
+            await self.leave()
+            return 1
+        return max(int(alive or 0), 1)
+
+    async def leave(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:  # closing the session frees its lock; never pool it
+            with contextlib.suppress(Exception):
+                await connection.invalidate()
 
 
 async def leader_known(engine: AsyncEngine) -> bool | None:
@@ -220,9 +288,13 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set."""
+        presence = Presence(self.store.engine)
+        await presence.join()  # counted before the first send, so peers slow down at once
+        self.dispatcher.share(await presence.count())
         tasks = [
             asyncio.create_task(self.dispatcher.run(stop), name="delivery"),
             asyncio.create_task(self._lead(stop), name="leadership"),
+            asyncio.create_task(self._pace_with_peers(presence, stop), name="presence"),
         ]
         try:
             await asyncio.gather(*tasks)
@@ -230,6 +302,17 @@ class Worker:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _pace_with_peers(self, presence: Presence, stop: asyncio.Event) -> None:
+        """Keep this worker's share of the channels' overall rates as workers come and go."""
+        try:
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), PRESENCE_EVERY)
+                if await presence.join():
+                    self.dispatcher.share(await presence.count())
+        finally:
+            await presence.leave()
 
     def _scheduler(self) -> AsyncIOScheduler:
         scheduler = AsyncIOScheduler(timezone=dt.UTC)

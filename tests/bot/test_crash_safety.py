@@ -207,6 +207,10 @@ def test_workers_on_postgresql_share_delivery_and_hand_over_the_schedule(fake, t
         _wait(lambda: all(_received(fake, chats, second_text).values()), 90, "the second broadcast")
         time.sleep(1)
         assert set(_received(fake, chats, second_text).values()) == {1}
+        # the workers share the bot's overall rate: thirds while three lived, then halves
+        survivors = [log.read_text() for n, log in enumerate(logs) if n != leader]
+        assert all("3 workers deliver" in text for text in survivors)
+        assert all("2 workers deliver" in text for text in survivors)
     finally:
         for process in workers:
             _stop(process)

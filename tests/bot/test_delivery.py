@@ -17,7 +17,7 @@ from bot.db.models import Delivery, Subscriber
 from bot.delivery import Dispatcher
 from bot.publisher import Publisher
 from bot.store import Store
-from bot.worker import AlertPlanner, Leadership
+from bot.worker import AlertPlanner, Leadership, Presence
 from config.dataset import load_dataset
 
 NOW = dt.datetime(2022, 4, 30, 12, tzinfo=dt.UTC)
@@ -297,3 +297,24 @@ async def test_readiness_and_metrics_come_from_the_database(store, monkeypatch):
         finally:
             await leadership.release()
         assert 'state="sent"' in (await http.get("/metrics")).text
+
+
+@pytest.mark.postgres
+async def test_workers_count_each_other_and_share_the_overall_rate(store):
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("several workers run only on PostgreSQL")
+    first, second = Presence(store.engine), Presence(store.engine)
+    try:
+        assert await first.join() and await second.join()
+        assert await first.count() == await second.count() == 2
+        dispatcher = _engine(store, Clock(NOW), RecordingChannel())[1]
+        interval = dispatcher._paces["telegram"].overall.time_period
+        dispatcher.share(await first.count())
+        assert dispatcher._paces["telegram"].overall.time_period == pytest.approx(2 * interval)
+        await second.leave()  # a worker that stops, or dies with its session, is not counted
+        assert await first.count() == 1
+        dispatcher.share(await first.count())
+        assert dispatcher._paces["telegram"].overall.time_period == pytest.approx(interval)
+    finally:
+        await first.leave()
+        await second.leave()
