@@ -345,7 +345,11 @@ class Watcher:
                 etag=None if fresh else state.etag,
                 last_modified=None if fresh else state.last_modified,
             )
-            document = None if fetched.not_modified else _read(source, fetched)
+            # reading and extracting are pure and can take seconds on a huge page: in a
+            # thread, so deliveries and the bot on this loop keep going meanwhile
+            document = (
+                None if fetched.not_modified else await asyncio.to_thread(_read, source, fetched)
+            )
         except (FetchError, UnreadableDocument) as exc:
             return self._failed(source, state, now, exc), "failed", str(exc), 0
         recovered = self._recovered(source, state, now)
@@ -404,7 +408,7 @@ class Watcher:
             document.lines,
         )
         if fresh:
-            findings = self._findings(source, document, now, None)
+            findings = await asyncio.to_thread(self._findings, source, document, now, None)
             drafts = draft_proposals(findings, known, url=source.url, source_id=source.id)
             message = f"first reading: {len(document.lines)} lines"
             record = PollRecord(
@@ -420,9 +424,10 @@ class Watcher:
         previous = self._lines.get(source.id)
         if previous is None:
             previous = await self.ledger.previous_lines(source.id) or ()
-        summary = summarise_change(previous, document.lines, fetched.url)
+        summary = await asyncio.to_thread(summarise_change, previous, document.lines, fetched.url)
         change = PageChange(source.id, source.url, summary.text, state.content_hash, new_hash)
-        findings = self._findings(source, document, now, added_lines(previous, document.lines))
+        added = await asyncio.to_thread(added_lines, previous, document.lines)
+        findings = await asyncio.to_thread(self._findings, source, document, now, added)
         drafts = draft_proposals(findings, known, url=source.url, source_id=source.id)
         updated = replace(updated, last_changed_at=now)
         log.info(
