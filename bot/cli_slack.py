@@ -39,7 +39,9 @@ def add_webhook(
     theme: Annotated[
         list[str] | None, typer.Option("--theme", help="tip, som, firearms, ...; repeatable.")
     ] = None,
-    lang: Annotated[str, typer.Option("--lang", help="Language of the alerts: en, es, fr.")] = "en",
+    lang: Annotated[
+        str, typer.Option("--lang", help="Language of the alerts: ar, en, es, fr, ru or zh.")
+    ] = "en",
     name: Annotated[
         str | None, typer.Option("--name", help="How operators see it, e.g. #coalition.")
     ] = None,

@@ -43,7 +43,9 @@ def add_channel(
     kind: Annotated[
         list[str] | None, typer.Option(help="milestone, registration or event; repeatable.")
     ] = None,
-    lang: Annotated[str, typer.Option("--lang", help="Language of the alerts: en, es, fr.")] = "en",
+    lang: Annotated[
+        str, typer.Option("--lang", help="Language of the alerts: ar, en, es, fr, ru or zh.")
+    ] = "en",
 ) -> None:
     """Post alerts in a channel where the bot is an administrator."""
     import asyncio

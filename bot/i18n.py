@@ -29,8 +29,8 @@ from config.countries import country_name
 
 LOCALE_DIR = Path(__file__).with_name("locales")
 DEFAULT_LANGUAGE = "en"
-# Languages whose catalogs are complete; the other UN languages join as theirs are.
-LANGUAGES: tuple[str, ...] = ("en", "es", "fr")
+# The six official languages of the United Nations, each with a complete catalog.
+LANGUAGES: tuple[str, ...] = ("ar", "en", "es", "fr", "ru", "zh")
 
 
 class UnknownLanguage(ValueError):

@@ -13,7 +13,8 @@ import urllib.parse
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -21,6 +22,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import BaseRoute, Route
 
 from bot import deeplink
+from bot.bidi import isolate
 from bot.i18n import LANGUAGES, N_, Texts, negotiate
 from bot.operations import metrics, readiness
 from bot.publisher import Feed, Publisher
@@ -130,6 +132,7 @@ def create_app(
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    templates.filters["readable"] = _readable
     page_template = templates.get_template("index.html")
     base_url = settings.public_base_url
 
@@ -228,6 +231,14 @@ def create_app(
             *extra_routes,
         ]
     )
+
+
+@pass_context
+def _readable(context: Context, text: object) -> str:
+    """A text of the page with its left-to-right stretches isolated for a right-to-left
+    reader (".ics", not "ics."), in the page's language as the template's `t` says."""
+    texts: Texts = context["t"]
+    return isolate(str(text), "plain", texts.direction)
 
 
 def _row(deadline: Deadline, texts: Texts, now: dt.datetime) -> dict[str, object]:

@@ -7,15 +7,17 @@ URL is a secret: it appears in no log and no error, only masked.
 
 Laying out is pure (`layout`): the words come from `bot.wording`, this module only puts
 them in blocks within Slack's limits, escapes every text that came from the dataset or
-a watched page, and writes timed deadlines as `<!date^...>` so each reader sees them in
-their own time zone, next to the time as announced. Sending maps Slack's answers onto
-the delivery errors: rate limits and outages retry, a gone channel or dead webhook
-stops that target, a revoked token stops the channel.
+a watched page, writes timed deadlines as `<!date^...>` so each reader sees them in
+their own time zone, next to the time as announced, and isolates the left-to-right
+stretches of every text for a right-to-left reader (`bot.bidi`). Sending maps Slack's
+answers onto the delivery errors: rate limits and outages retry, a gone channel or dead
+webhook stops that target, a revoked token stops the channel.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import datetime as dt
 import logging
 import time
@@ -23,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from bot.bidi import Markup, isolate
 from bot.channels.base import (
     Alert,
     ChannelLimits,
@@ -53,6 +56,13 @@ BUTTON_VALUE_MAX = 2000
 BUTTON_URL_MAX = 3000
 CONFIRM_TITLE_MAX = 100
 CONFIRM_TEXT_MAX = 300
+CONFIRM_BUTTON_MAX = 30
+CONFIRM_LIMITS = {
+    "title": CONFIRM_TITLE_MAX,
+    "text": CONFIRM_TEXT_MAX,
+    "confirm": CONFIRM_BUTTON_MAX,
+    "deny": CONFIRM_BUTTON_MAX,
+}
 # Slack allows one message per second per channel, with short bursts.
 TARGET_SPACING = 1.0
 DEFAULT_RETRY_AFTER = 1.0
@@ -248,8 +258,8 @@ def _buttons(
                         ).format(country=name, code=wording.country),
                         CONFIRM_TEXT_MAX,
                     ),
-                    "confirm": _plain(texts("Mute"), 30),
-                    "deny": _plain(texts("Cancel"), 30),
+                    "confirm": _plain(texts("Mute"), CONFIRM_BUTTON_MAX),
+                    "deny": _plain(texts("Cancel"), CONFIRM_BUTTON_MAX),
                 },
             }
         )
@@ -344,8 +354,40 @@ def layout(
     """The Slack message for `alert`, for readers in `zone`; `actions` adds ack and mute."""
     wording = word(alert, texts, zone, now)
     if alert.deadline is None:
-        return _text_message(wording, texts, calendar_url)
-    return _deadline_message(alert, alert.deadline, wording, texts, calendar_url, actions)
+        message = _text_message(wording, texts, calendar_url)
+    else:
+        message = _deadline_message(alert, alert.deadline, wording, texts, calendar_url, actions)
+    return readable(message, texts.direction)
+
+
+def readable(message: SlackMessage, direction: str) -> SlackMessage:
+    """The message with every text's left-to-right stretches isolated, when read right to
+    left. A text the isolates would push over its field's limit stays as it was: better
+    unisolated than cut."""
+    if direction != "rtl":
+        return message
+    blocks = copy.deepcopy(message.blocks)
+    for block in blocks:
+        if block["type"] in ("header", "section"):
+            _isolate_field(block["text"], HEADER_MAX if block["type"] == "header" else SECTION_MAX)
+        for element in block.get("elements", ()):
+            if block["type"] == "context":
+                _isolate_field(element, CONTEXT_MAX)
+                continue
+            _isolate_field(element["text"], BUTTON_TEXT_MAX)
+            confirm = element.get("confirm", {})
+            for key, limit in CONFIRM_LIMITS.items():
+                if key in confirm:
+                    _isolate_field(confirm[key], limit)
+    text = isolate(message.text, "mrkdwn")
+    return SlackMessage(text=text if len(text) <= MESSAGE_TEXT_MAX else message.text, blocks=blocks)
+
+
+def _isolate_field(field: dict[str, Any], limit: int) -> None:
+    markup: Markup = "mrkdwn" if field["type"] == "mrkdwn" else "plain"
+    text = isolate(field["text"], markup)
+    if len(text) <= limit:
+        field["text"] = text
 
 
 def _retry_after(headers: Any) -> float:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.bidi import isolate
 from bot.channels.slack import APP_TARGET, escape
 from bot.db import subscribers as subs
 from bot.i18n import Texts
@@ -73,36 +74,45 @@ class AlertButtons:
 
     async def __call__(self, press: ButtonPress) -> str:
         """What to tell whoever pressed (mrkdwn), after applying the press."""
+        text, texts = await self._apply(press)
+        return isolate(text, "mrkdwn", texts.direction)
+
+    async def _apply(self, press: ButtonPress) -> tuple[str, Texts]:
+        """The press applied; what to say about it, and in which language."""
         if self.store is None:
             texts = Texts("en")
-            return texts("The service cannot store subscriptions right now; tell its operator.")
+            return texts(
+                "The service cannot store subscriptions right now; tell its operator."
+            ), texts
         async with self.store._sessions() as session, session.begin():
             subscriber = await subs.find_subscriber(session, APP_TARGET, press.channel_id)
             texts = Texts(subscriber.language if subscriber else "en")
             if subscriber is None or not subscriber.active:
-                return texts("This channel is not subscribed. Try `/untoc subscribe AT, tip`.")
+                said = texts("This channel is not subscribed. Try `/untoc subscribe AT, tip`.")
+                return said, texts
             now = self.clock()
             if press.action_id == ACK:
                 deadline = next(
                     (d for d in await self.publisher.deadlines() if d.id == press.value), None
                 )
                 if deadline is None:
-                    return texts("This deadline is no longer known; nothing was changed.")
+                    return texts("This deadline is no longer known; nothing was changed."), texts
                 title = escape(title_of(deadline, texts))
                 if not await subs.acknowledge(session, subscriber.id, deadline.id, now):
-                    return texts("Already marked as done in this channel: {title}.").format(
-                        title=title
-                    )
-                return texts(
+                    said = texts("Already marked as done in this channel: {title}.")
+                    return said.format(title=title), texts
+                said = texts(
                     "Marked as done in this channel: {title}. No more reminders about it here."
-                ).format(title=title)
+                )
+                return said.format(title=title), texts
             if press.action_id == MUTE:
                 code = press.value.upper()
                 if code not in self.dataset.states:
-                    return texts("This country is not known; nothing was changed.")
+                    return texts("This country is not known; nothing was changed."), texts
                 await subs.mute_country(session, subscriber, code, now)
-                return texts(
+                said = texts(
                     "Alerts about {country} are muted in this channel. "
                     "`/untoc subscribe {code}` brings them back."
-                ).format(country=escape(texts.country(code)), code=code)
-        return texts("This button does nothing any more.")
+                )
+                return said.format(country=escape(texts.country(code)), code=code), texts
+        return texts("This button does nothing any more."), texts

@@ -27,6 +27,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
+from bot.bidi import isolate
 from bot.channels.telegram import split_html
 from bot.db.models import NO_THREAD, Subscriber
 from bot.db.subscribers import ensure_subscriber, find_subscriber
@@ -44,6 +45,8 @@ ADMIN_STATUSES = frozenset({ChatMember.ADMINISTRATOR, ChatMember.OWNER})
 NOT_SUBSCRIBED = "not subscribed yet"
 UNSUBSCRIBED = "unsubscribed in Telegram"
 Context = ContextTypes.DEFAULT_TYPE
+# The most a button-press notice may say (Telegram's limit for answerCallbackQuery).
+NOTICE_MAX = 200
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,35 @@ class Turn:
 
     async def reply(self, text: str, keyboard: InlineKeyboardMarkup | None = None) -> Message:
         """Send HTML to this place (split if long), the keyboard under the last part."""
+        return await self._send(self._readable(text), keyboard)
+
+    async def show(self, text: str, keyboard: InlineKeyboardMarkup | None = None) -> None:
+        """Replace the message whose button was pressed (or reply, if it cannot be edited)."""
+        text = self._readable(text)
+        query = self.update.callback_query
+        message = query.message if query is not None else None
+        if query is None or not isinstance(message, Message) or len(split_html(text)) > 1:
+            await self._send(text, keyboard)
+            return
+        try:
+            await query.edit_message_text(
+                text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        except BadRequest as error:
+            if "not modified" in error.message.lower():
+                return
+            # Too old to edit, or deleted: say it in a new message instead.
+            log.info("telegram: could not edit a message (%s); replying instead", error.message)
+            await self._send(text, keyboard)
+
+    def _readable(self, text: str) -> str:
+        """The HTML with its left-to-right stretches isolated, for a right-to-left reader."""
+        return isolate(text, "html", self.texts.direction)
+
+    async def _send(self, text: str, keyboard: InlineKeyboardMarkup | None) -> Message:
         parts = split_html(text)
         sent: Message | None = None
         for index, part in enumerate(parts):
@@ -175,27 +207,6 @@ class Turn:
         assert sent is not None
         return sent
 
-    async def show(self, text: str, keyboard: InlineKeyboardMarkup | None = None) -> None:
-        """Replace the message whose button was pressed (or reply, if it cannot be edited)."""
-        query = self.update.callback_query
-        message = query.message if query is not None else None
-        if query is None or not isinstance(message, Message) or len(split_html(text)) > 1:
-            await self.reply(text, keyboard)
-            return
-        try:
-            await query.edit_message_text(
-                text,
-                parse_mode=ParseMode.HTML,
-                reply_markup=keyboard,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
-        except BadRequest as error:
-            if "not modified" in error.message.lower():
-                return
-            # Too old to edit, or deleted: say it in a new message instead.
-            log.info("telegram: could not edit a message (%s); replying instead", error.message)
-            await self.reply(text, keyboard)
-
     async def answer(self, text: str | None = None, *, alert: bool = False) -> None:
         """Answer the button press (the small notice over the chat); never fails the turn."""
         query = self.update.callback_query
@@ -203,8 +214,12 @@ class Turn:
             if text:
                 await self.reply(text)
             return
+        notice = text[:NOTICE_MAX] if text else None
+        if notice:
+            readable = isolate(notice, "plain", self.texts.direction)
+            notice = readable if len(readable) <= NOTICE_MAX else notice
         try:
-            await query.answer(text[:200] if text else None, show_alert=alert)
+            await query.answer(notice, show_alert=alert)
         except TelegramError as error:
             log.info("telegram: could not answer a button press: %s", error)
 

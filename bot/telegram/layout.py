@@ -74,9 +74,11 @@ def upcoming_list(
     """The answer to /upcoming."""
     if not deadlines:
         return escape(
-            texts("No open deadline matches these filters in the next {days} days.").format(
-                days=days
-            )
+            texts.plural(
+                "No open deadline matches these filters in the next {days} day.",
+                "No open deadline matches these filters in the next {days} days.",
+                days,
+            ).format(days=days)
         )
     entries = [f"<b>{escape(heading)}</b>"]
     entries += [deadline_entry(d, texts, zone) for d in deadlines]

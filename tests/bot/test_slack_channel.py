@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from bot.bidi import FSI, PDI
 from bot.channels.base import (
     Alert,
     ChannelMisconfigured,
@@ -25,10 +26,12 @@ from bot.channels.slack import (
     SECTION_MAX,
     WEBHOOK_TARGET,
     SlackChannel,
+    SlackMessage,
     clip,
     escape,
     layout,
     mask_webhook_url,
+    readable,
 )
 from bot.db.migrate import upgrade
 from bot.i18n import Texts
@@ -214,6 +217,25 @@ def test_a_digest_lists_its_deadlines_under_a_header(deadlines):
     assert block_problem(message.blocks) is None
 
 
+def test_isolates_never_push_a_text_over_its_limit():
+    fits = "ب" * (HEADER_MAX - 5) + " AT"  # exactly at the limit once isolated
+    over = "ب" * (HEADER_MAX - 4) + " AT"  # one past it
+    message = SlackMessage(
+        text="Austria (AT)",
+        blocks=[
+            {"type": "header", "text": {"type": "plain_text", "text": fits}},
+            {"type": "header", "text": {"type": "plain_text", "text": over}},
+        ],
+    )
+    rtl = readable(message, "rtl")
+    assert rtl.blocks[0]["text"]["text"] == fits[:-2] + f"{FSI}AT{PDI}"
+    assert len(rtl.blocks[0]["text"]["text"]) == HEADER_MAX
+    assert rtl.blocks[1]["text"]["text"] == over  # would not fit: left as it was
+    assert rtl.text == f"{FSI}Austria (AT){PDI}"
+    assert message.blocks[0]["text"]["text"] == fits  # the original is not changed
+    assert readable(message, "ltr") is message
+
+
 def test_clip_and_escape():
     assert escape("a & <b> c") == "a &amp; &lt;b&gt; c"
     assert clip("abcdef", 4) == "abc…"
@@ -227,6 +249,41 @@ async def test_an_app_target_gets_chat_post_message_with_blocks(fake, channel, d
     assert call.blocks[0]["type"] == "header"
     assert call.body["unfurl_links"] is False
     assert "thread_ts" not in call.body or not call.body["thread_ts"]
+
+
+async def test_an_arabic_alert_arrives_with_isolated_latin_and_intact_commands(
+    fake, channel, deadlines
+):
+    await channel.send(app_target(language="ar"), reminder(deadlines["m-at-c1-self-assessment"]))
+    await channel.send(
+        app_target("C0OTHER", language="ar"), reminder(deadlines["r-cd-2022-som-tip"])
+    )
+    first, second = fake.calls_to("chat.postMessage")
+    assert first.ok and second.ok  # within every limit the fake checks
+    texts = Texts("ar")
+    header = first.blocks[0]["text"]["text"]
+    assert texts.country("AT") in header and FSI not in header  # all Arabic: nothing to isolate
+    (mute,) = [b for b in first.blocks[-1]["elements"] if b["action_id"] == "mute"]
+    assert mute["value"] == "AT"
+    assert f"{FSI}/untoc subscribe AT{PDI}" in mute["confirm"]["text"]["text"]
+    source = next(b for b in first.blocks if b["type"] == "context")["elements"][0]["text"]
+    assert source.startswith(escape(texts("Source")) + ": " + FSI + "GI-TOC guide")
+    facts = second.blocks[1]["text"]["text"]
+    assert f"{FSI}<!date^1652047200^{{date_long_pretty}} {{time}}|" in facts
+    page = next(b for b in second.blocks if b["type"] == "context")["elements"][0]["text"]
+    url = "https://www.unodc.org/unodc/en/ngos/constructive-dialogues.html"
+    assert f"<{url}|{escape(texts('Open the page'))}>" in page  # the link is never entered
+    assert f"{FSI}{url}{PDI}" in second.text  # the fallback's bare address, whole
+    await channel.send(app_target("C0ENGLISH"), reminder(deadlines["r-cd-2022-som-tip"]))
+    english = fake.calls_to("chat.postMessage")[-1]
+    expected = layout(
+        reminder(deadlines["r-cd-2022-som-tip"]),
+        Texts("en"),
+        "Africa/Lagos",
+        MARCH_2022,
+        actions=True,
+    )
+    assert (english.text, english.blocks) == (expected.text, expected.blocks)  # untouched
 
 
 async def test_a_thread_target_posts_in_its_thread(fake, channel, deadlines):

@@ -9,6 +9,7 @@ import pytest
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
+from bot.bidi import FSI, PDI
 from bot.channels.base import (
     Alert,
     ChannelMisconfigured,
@@ -18,8 +19,10 @@ from bot.channels.base import (
     TargetGone,
     TargetMoved,
 )
-from bot.channels.telegram import TelegramChannel, delivery_error, html_length, split_html
+from bot.channels.telegram import TelegramChannel, delivery_error, html_length, layout, split_html
+from bot.i18n import Texts
 from bot.telegram.app import build_bot
+from bot.wording import word
 from config.dataset import load_dataset
 from config.settings import load_settings
 from schedulers.timeline import compute_deadlines
@@ -104,6 +107,24 @@ async def test_a_reminder_is_html_with_status_confidence_and_both_zones(channel,
     assert lines[2] == "March 17, 2022, midnight (end of day), Vienna time"
     assert lines[3] == "due soon · confirmed"
     parse_html(call.text)  # Telegram would accept it
+
+
+async def test_an_arabic_alert_isolates_latin_text_and_keeps_the_link_whole(channel, fake):
+    await channel.send(target(language="ar"), reminder("r-cd-2022-som-tip"))
+    await channel.send(target("502", language="en"), reminder("r-cd-2022-som-tip"))
+    (arabic,) = fake.sent(501)
+    (english,) = fake.sent(502)
+    url = "https://www.unodc.org/unodc/en/ngos/constructive-dialogues.html"
+    link = f'<a href="{url}">{url}</a>'
+    assert f"{FSI}{link}{PDI}" in arabic.text  # isolated from the outside, never entered
+    source = Texts("ar")("Source: {source}").split("{source}")[0]  # "Source: " in Arabic
+    assert f"<i>{source}{FSI}GI-TOC guide for civil society" in arabic.text
+    parse_html(arabic.text)
+    assert arabic.text.replace(FSI, "").replace(PDI, "") != english.text  # it is Arabic
+    # English readers get the layout byte for byte, no invisible characters
+    texts = Texts("en")
+    wording = word(reminder("r-cd-2022-som-tip"), texts, "Europe/Vienna", MARCH_2022)
+    assert english.text == layout(wording, texts)
 
 
 async def test_buttons_calendar_done_and_mute(channel, fake):

@@ -67,7 +67,7 @@ async def stored(bot, chat_id=ALICE, thread="") -> Subscriber | None:
 
 async def test_commands_are_registered_in_each_language(bot, fake):
     menus = {language: commands for (_, language, _), commands in fake.commands.items()}
-    assert set(menus) == {"", "en", "fr", "es"}
+    assert set(menus) == {"", "ar", "en", "es", "fr", "ru", "zh"}
     assert [c["command"] for c in menus["fr"]][:3] == ["start", "help", "subscribe"]
     described = {c["command"]: c["description"] for c in menus["fr"]}
     assert described["subscribe"] == "Suivre des pays ou des thèmes"
@@ -77,7 +77,7 @@ async def test_commands_are_registered_in_each_language(bot, fake):
 async def test_start_welcomes_and_offers_languages_without_subscribing(bot, alice):
     call = only_message(await bot.say(CHAT, alice, "/start"))
     assert "UNTOC Watch" in call.text and "Alerts are off in this chat" in call.text
-    assert button_data(call) == ["lang:en", "lang:es", "lang:fr"]
+    assert button_data(call) == [f"lang:{code}" for code in ("ar", "en", "es", "fr", "ru", "zh")]
     assert await stored(bot) is None
 
 
@@ -306,7 +306,7 @@ async def test_settings_refuse_bad_values_kindly(bot, alice):
         ("lead soon", "Write the days before a deadline"),
         ("digest hourly", "Write /settings digest daily, weekly or off."),
         ("quiet 25-7", "Quiet hours: two different hours"),
-        ("language xx", "Write a language code: en, es, fr."),
+        ("language xx", "Write a language code: ar, en, es, fr, ru, zh."),
         ("colour blue", "Usage: /settings timezone Africa/Lagos"),
     ):
         reply = only_message(await bot.say(CHAT, alice, f"/settings {words}"))

@@ -140,7 +140,7 @@ async def test_filters_language_and_alarms(client):
         ("cluster=one", 400, "cluster 'one' is unknown"),
         ("kind=meeting", 400, "allowed: milestone, registration, event"),
         ("theme=drugs", 400, "allowed: tip, som, firearms"),
-        ("lang=de", 400, "allowed: en, es, fr"),
+        ("lang=de", 400, "allowed: ar, en, es, fr, ru, zh"),
         ("lang=fr&lang=es", 400, "given more than once"),
         ("alarms=P7X", 400, "ISO 8601 duration"),
         ("alarms=P999W", 400, "longer than a year"),
