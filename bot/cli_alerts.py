@@ -16,6 +16,7 @@ import typer
 
 if TYPE_CHECKING:
     from bot.store import Store
+    from config.dataset import Dataset
     from config.settings import Settings
 
 subscribers_app = typer.Typer(help="Back up and restore subscribers (JSON).", no_args_is_help=True)
@@ -69,7 +70,7 @@ def preview(
     try:
         zone = ZoneInfo(timezone)
         leads = tuple(int(part) for part in lead_days.split(","))
-    except (ValueError, KeyError):
+    except (ValueError, KeyError, OSError):  # a zone name that is a folder is an OSError
         raise _fail("--tz is an IANA zone (Europe/Vienna); --lead-days like 30,7,1") from None
     for value in theme or []:
         if value not in THEMES:
@@ -277,24 +278,67 @@ def import_subscribers(file: Annotated[Path, typer.Argument(help="A file from `e
     """Add or update subscribers from an export; all or nothing."""
     import asyncio
 
-    from bot.cli import _settings
+    from bot.cli import _dataset, _settings
 
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise _fail(f"cannot read {file}: {exc}") from None
     if not isinstance(data, dict) or data.get("version") != EXPORT_VERSION:
         raise _fail(f"{file} is not an export of this version (version {EXPORT_VERSION})")
     settings = _settings()
+    dataset = _dataset(settings)
     try:
-        count = asyncio.run(_import(settings, data.get("subscribers")))
+        count = asyncio.run(_import(settings, dataset, data.get("subscribers")))
     except ValueError as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"Imported {count} subscriber(s).")
 
 
-async def _import(settings: Settings, entries: Any) -> int:
+def _check_filters(grouped: dict[str, list[str]], dataset: Dataset) -> None:
+    """Raise ValueError for a filter value this instance does not know (none is stored)."""
+    from bot.db.subscribers import MUTED
+    from config.dataset import THEMES
+    from schedulers.timeline import KINDS
+
+    known: dict[str, set[str]] = {
+        "country": set(dataset.states) | {MUTED + code for code in dataset.states},
+        "cluster": {str(number) for number in dataset.clusters},
+        "theme": set(THEMES),
+        "kind": set(KINDS),
+    }
+    for dimension, values in grouped.items():
+        unknown = [v for v in values if v not in known.get(dimension, set())]
+        if dimension not in known or unknown:
+            shown = unknown[0][:40] if unknown else ""
+            raise ValueError(f"unknown filter {dimension[:20]!r} {shown!r}")
+
+
+def _place(entry: Any) -> tuple[str, str, str, str | None]:
+    """Channel, address, thread and name of an imported subscriber, as the database takes them."""
+    from bot.db.models import Subscriber
+
+    name = entry.get("display_name")
+    place = (
+        str(entry["channel"]),
+        str(entry["address"]),
+        str(entry.get("thread_id", "")),
+        name if name is None else str(name),
+    )
+    for field, value in zip(
+        ("channel", "address", "thread_id", "display_name"), place, strict=True
+    ):
+        limit: int = getattr(Subscriber.__table__.c[field].type, "length")  # noqa: B009
+        if value is not None and (len(value) > limit or "\x00" in value):
+            raise ValueError(f"{field} must have at most {limit} characters, and no NUL")
+    return place
+
+
+async def _import(settings: Settings, dataset: Dataset, entries: Any) -> int:
+    from sqlalchemy.exc import IntegrityError
+
     from bot.db import subscribers as subs
+    from bot.db.repositories import CALENDAR_TOKEN
 
     if not isinstance(entries, list):
         raise ValueError("'subscribers' must be a list")
@@ -304,12 +348,13 @@ async def _import(settings: Settings, entries: Any) -> int:
         async with store._sessions() as session, session.begin():
             for index, entry in enumerate(entries):
                 try:
+                    channel, address, thread_id, display_name = _place(entry)
                     subscriber = await subs.ensure_subscriber(
                         session,
-                        channel=str(entry["channel"]),
-                        address=str(entry["address"]),
-                        thread_id=str(entry.get("thread_id", "")),
-                        display_name=entry.get("display_name"),
+                        channel=channel,
+                        address=address,
+                        thread_id=thread_id,
+                        display_name=display_name,
                         now=now,
                     )
                     quiet = entry.get("quiet_start"), entry.get("quiet_end")
@@ -327,12 +372,16 @@ async def _import(settings: Settings, entries: Any) -> int:
                         digest_weekday=entry.get("digest_weekday"),
                     )
                     if entry.get("calendar_token"):
-                        subscriber.calendar_token = str(entry["calendar_token"])
+                        token = str(entry["calendar_token"])
+                        if not CALENDAR_TOKEN.match(token):
+                            raise ValueError("calendar_token is not one this service makes")
+                        subscriber.calendar_token = token
                     subscriber.active = bool(entry.get("active", True))
                     await subs.unfollow(session, subscriber, None, now)
                     grouped: dict[str, list[str]] = {}
                     for dimension, value in entry.get("filters", []):
                         grouped.setdefault(str(dimension), []).append(str(value))
+                    _check_filters(grouped, dataset)
                     await subs.follow(session, subscriber, grouped, now)
                     for deadline_id in entry.get("done", []):
                         await subs.acknowledge(session, subscriber.id, str(deadline_id), now)
@@ -340,6 +389,11 @@ async def _import(settings: Settings, entries: Any) -> int:
                 except (KeyError, TypeError, ValueError) as exc:
                     raise ValueError(
                         f"subscriber #{index + 1}: {exc}; nothing was imported"
+                    ) from None
+                except IntegrityError:  # the unique key left is the calendar token
+                    raise ValueError(
+                        f"subscriber #{index + 1}: its calendar_token belongs to another "
+                        "subscriber; nothing was imported"
                     ) from None
         return len(entries)
     finally:

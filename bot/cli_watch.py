@@ -50,6 +50,10 @@ class ProposalState(StrEnum):
 
 
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="table or json.")]
+# Ids are 64-bit in the database; a larger number is a usage error, not a crash.
+ProposalId = Annotated[
+    int, typer.Argument(help="The id `proposals list` shows.", min=1, max=2**63 - 1)
+]
 ByOption = Annotated[str | None, typer.Option("--by", help="Who decides (kept with it).")]
 
 
@@ -603,7 +607,7 @@ def _decide(proposal_id: int, by: str | None, *, approve: bool) -> None:
 
 @proposals_app.command("approve")
 def proposals_approve(
-    proposal_id: Annotated[int, typer.Argument(help="The id `proposals list` shows.")],
+    proposal_id: ProposalId,
     by: ByOption = None,
 ) -> None:
     """Approve a proposal: its event enters the timeline, with the page as its source."""
@@ -612,7 +616,7 @@ def proposals_approve(
 
 @proposals_app.command("reject")
 def proposals_reject(
-    proposal_id: Annotated[int, typer.Argument(help="The id `proposals list` shows.")],
+    proposal_id: ProposalId,
     by: ByOption = None,
 ) -> None:
     """Reject a proposal; the same finding is not proposed again."""

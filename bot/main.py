@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import re
 import signal
 import uuid
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from config.settings import Settings
 from schedulers.timeline import Deadline, Selection
 
 log = logging.getLogger("untoc_watch")
+# A personal calendar's address holds its token, a secret: the access log shows it without.
+_CALENDAR_PATH = re.compile(r"/calendar/[^/?#\s]+\.ics")
 
 WORKER_PREVIEW_DAYS = 60
 WATCH_EVERY = dt.timedelta(minutes=1)  # each source keeps its own interval; this checks who is due
@@ -129,6 +132,7 @@ async def _run_web(
         log_level="info",
         lifespan="on",
     )
+    logging.getLogger("uvicorn.access").addFilter(HideCalendarTokens())  # after its set-up
     server = uvicorn.Server(config)
     log.info(
         "web: open http://%s:%s/ (calendar: /calendar.ics, API: /api/upcoming, health: /readyz)",
@@ -146,6 +150,18 @@ async def _run_web(
         from bot.telegram.app import stop_telegram
 
         await stop_telegram(telegram)
+
+
+class HideCalendarTokens(logging.Filter):
+    """Writes `/calendar/<token>.ics` for every personal calendar in an access log line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _CALENDAR_PATH.sub("/calendar/<token>.ics", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
 
 
 async def _run_worker(service: Service, stop: asyncio.Event) -> None:

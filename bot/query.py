@@ -64,6 +64,11 @@ def parse_duration(text: str) -> dt.timedelta:
     return duration
 
 
+def _is_number(text: str) -> bool:
+    """ASCII digits only: "²" passes `isdigit` but `int` refuses it, and "١٢" is no filter."""
+    return text.isascii() and text.isdigit()
+
+
 def _values(params: Sequence[tuple[str, str]], name: str) -> list[str]:
     values: list[str] = []
     for key, value in params:
@@ -101,7 +106,7 @@ def parse_query(
             raise QueryError(f"{exc} Countries are ISO codes (AT) or English names.") from None
     clusters = set()
     for text in _values(params, "cluster"):
-        if not text.isdigit() or int(text) not in dataset.clusters:
+        if not _is_number(text) or int(text) not in dataset.clusters:
             known = ", ".join(str(n) for n in dataset.clusters)
             raise QueryError(f"cluster {text!r} is unknown; allowed: {known}")
         clusters.add(int(text))
@@ -126,7 +131,7 @@ def parse_query(
     alarms = tuple(sorted({parse_duration(text) for text in alarm_texts}, reverse=True))
     days = DEFAULT_DAYS
     for text in _values(params, "days"):
-        if not text.isdigit() or int(text) > MAX_DAYS:
+        if not _is_number(text) or int(text) > MAX_DAYS:
             raise QueryError(f"days {text!r} must be a whole number from 0 to {MAX_DAYS}")
         days = int(text)
     selection = Selection(countries=countries, clusters=clusters, kinds=kinds, themes=themes)

@@ -161,9 +161,10 @@ class Store:
             chosen: dict[str, set[str]] = {}
             for item in subscriber.filters:
                 chosen.setdefault(item.dimension, set()).add(item.value)
+            clusters = chosen.get("cluster", set())
             selection = Selection(
                 countries=chosen.get("country", set()),
-                clusters={int(n) for n in chosen.get("cluster", set()) if n.isdigit()},
+                clusters={int(n) for n in clusters if n.isascii() and n.isdigit()},
                 kinds=chosen.get("kind", set()),
                 themes=chosen.get("theme", set()),
             )

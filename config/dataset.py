@@ -278,7 +278,7 @@ def check_zone(zone: str) -> ZoneInfo:
         raise ValueError(f"zone {zone!r} is not an IANA zone name; write e.g. Europe/Vienna")
     try:
         return ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "America/Argentina" is a folder
         close = difflib.get_close_matches(zone, _zones(), n=3, cutoff=0.7)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise ValueError(f"zone {zone!r} does not exist{hint}") from None

@@ -94,6 +94,8 @@ def read_yaml(path: Path) -> Any:
         raise YamlError(path, line, f"malformed YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise YamlError(path, 0, f"malformed YAML: {exc}") from None
+    except RecursionError:  # the constructor recurses once per level of nesting
+        raise YamlError(path, 0, "malformed YAML: nested too deeply") from None
 
 
 def line_of(data: Any, loc: tuple[int | str, ...]) -> int | None:

@@ -28,6 +28,8 @@ READ_TIMEOUT = 20.0
 TOTAL_TIMEOUT = 45.0
 MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_REDIRECTS = 5
+# A Retry-After longer than the watcher's longest backoff is read as that backoff.
+MAX_RETRY_AFTER = 24 * 3600.0
 # An error page or redirect body this small is read, so the connection can be reused.
 DRAIN_BYTES = 64 * 1024
 HOST_DELAY = 2.0
@@ -200,13 +202,17 @@ class Fetcher:
 
     async def _check(self, url: str) -> str:
         """Refuse what the watcher must not fetch; returns the host to pace."""
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            port = parts.port  # raises for a port out of range
+        except ValueError as exc:
+            raise SourceRefused(f"{url[:200]!r} is not a valid address ({exc})") from None
         if parts.scheme not in {"http", "https"}:
             raise SourceRefused(f"only http and https are fetched, not {parts.scheme or url!r}")
         host = parts.hostname
         if not host:
             raise SourceRefused(f"no host in {url!r}")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = port or (443 if parts.scheme == "https" else 80)
         try:
             addresses = [host] if _is_ip(host) else list(await self.resolver(host, port))
         except (OSError, UnicodeError) as exc:
@@ -222,13 +228,17 @@ class Fetcher:
         return host
 
     async def _send(self, url: str, headers: dict[str, str]) -> httpx.Response:
-        request = self.client.build_request("GET", url, headers=headers)
         try:
+            request = self.client.build_request("GET", url, headers=headers)
             return await self.client.send(request, stream=True)
         except httpx.TimeoutException as exc:
             raise SourceUnavailable(f"timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
             raise SourceUnavailable(f"{type(exc).__name__}: {exc or 'connection failed'}") from None
+        except (httpx.InvalidURL, httpx.RequestError) as exc:
+            # httpx reads a redirect's Location even when not following it, and refuses
+            # one that is no URL ("javascript:..."): the page is broken, not the network.
+            raise SourceRefused(f"not a usable address: {exc}") from None
 
     async def _result(self, response: httpx.Response, url: str, redirects: int) -> FetchResult:
         status = response.status_code
@@ -265,6 +275,8 @@ class Fetcher:
             raise SourceUnavailable("timed out while reading the page") from None
         except httpx.TransportError as exc:
             raise SourceUnavailable(f"the connection broke while reading: {exc}") from None
+        except httpx.DecodingError as exc:  # e.g. "gzip" declared and plain text sent
+            raise SourceRefused(f"the page cannot be decoded: {exc}", status_code=status) from None
         return FetchResult(
             url,
             status,
@@ -285,9 +297,10 @@ def _is_ip(host: str) -> bool:
 
 
 def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header in its seconds form; dates are ignored."""
-    if value and value.strip().isdigit():
-        return float(value.strip())
+    """Seconds from a Retry-After header in its seconds form, at most a day; dates are ignored."""
+    text = value.strip() if value else ""
+    if text.isascii() and text.isdigit():
+        return min(float(text), MAX_RETRY_AFTER)
     return None
 
 

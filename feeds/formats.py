@@ -99,13 +99,20 @@ def read_calendar(body: bytes) -> Document:
 
     try:
         calendar = Calendar.from_ical(body)
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:  # a TZID that names a folder is an OSError
         raise UnreadableDocument(f"not an iCalendar file ({exc})") from None
     events = []
+    broken: list[str] = []
     for component in calendar.walk("VEVENT"):
-        read = _calendar_event(component)
+        try:
+            read = _calendar_event(component)
+        except (ValueError, OSError) as exc:  # e.g. DTSTART:20230230
+            broken.append(str(exc))
+            continue
         if read is not None:
             events.append(read)
+    if broken and not events:
+        raise UnreadableDocument(f"no event could be read ({broken[0]})")
     events.sort(key=lambda pair: pair[0])
     lines = tuple(line for line, _ in events)
     findings = tuple(

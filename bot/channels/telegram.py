@@ -2,11 +2,12 @@
 
 It wraps a `telegram.Bot` that the composition root built, lays out the channel-agnostic
 `Wording` of an alert as Telegram HTML (every piece of text escaped: titles and notes can
-come from operators' files and watched pages), splits it under Telegram's 4,096
-characters, posts it in the forum topic the chat subscribed from, and adds the buttons
-"Add to calendar", "Done / registered" and "Mute this country". PTB's errors become the
-delivery loop's: flood control and network trouble are `RetryLater`, a blocked bot or a
-deleted chat is `TargetGone`, a migrated group is `TargetMoved`, a revoked token is
+come from operators' files and watched pages), isolates its left-to-right stretches for
+a right-to-left reader (`bot.bidi`), splits it under Telegram's 4,096 characters, posts
+it in the forum topic the chat subscribed from, and adds the buttons "Add to calendar",
+"Done / registered" and "Mute this country". PTB's errors become the delivery loop's:
+flood control and network trouble are `RetryLater`, a blocked bot or a deleted chat is
+`TargetGone`, a migrated group is `TargetMoved`, a revoked token is
 `ChannelMisconfigured`.
 """
 
@@ -35,6 +36,7 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.bidi import isolate
 from bot.channels.base import (
     Alert,
     ChannelLimits,
@@ -206,9 +208,8 @@ def delivery_error(error: TelegramError) -> DeliveryError:
     if isinstance(error, Forbidden):
         return TargetGone(message)
     if isinstance(error, InvalidToken):
-        return ChannelMisconfigured(
-            f"Telegram refused the bot token ({message}); check TELEGRAM_BOT_TOKEN"
-        )
+        # PTB's message quotes the token, and this one is stored and shown to operators.
+        return ChannelMisconfigured("Telegram refused the bot token; check TELEGRAM_BOT_TOKEN")
     if isinstance(error, BadRequest):
         lowered = message.lower()
         if any(phrase in lowered for phrase in GONE_PHRASES):
@@ -254,7 +255,8 @@ class TelegramChannel:
         """Send `alert` as one message (more if it is long), buttons on the last one."""
         texts = Texts(target.language if target.language in LANGUAGES else DEFAULT_LANGUAGE)
         wording = word(alert, texts, target.timezone, self.clock())
-        parts = split_html(layout(wording, texts), MAX_TEXT_LENGTH)
+        text = isolate(layout(wording, texts), "html", texts.direction)
+        parts = split_html(text, MAX_TEXT_LENGTH)
         keyboard = await self._keyboard(target, alert, texts)
         thread = int(target.thread_id) if target.thread_id.isdigit() else None
         try:

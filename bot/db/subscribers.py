@@ -89,7 +89,7 @@ def _selection(filters: Iterable[tuple[str, str]]) -> Selection:
     countries = {c for c in chosen["country"] if not c.startswith(MUTED)}
     return Selection(
         countries=countries,
-        clusters={int(n) for n in chosen["cluster"] if n.isdigit()},
+        clusters={int(n) for n in chosen["cluster"] if n.isascii() and n.isdigit()},
         kinds=chosen["kind"],
         themes=chosen["theme"],
         muted_countries={c[1:] for c in chosen["country"] if c.startswith(MUTED)},
@@ -180,7 +180,7 @@ async def set_preferences(
     if timezone is not None:
         try:
             ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a folder
             raise InvalidPreference(
                 f"time zone {timezone!r} is not an IANA zone; write e.g. Europe/Vienna"
             ) from None

@@ -128,20 +128,34 @@ def slack_routes(app: AsyncApp, settings: Settings) -> list[Route]:
             return JSONResponse({"error": "invalid request"}, status_code=401)
         try:
             text = body.decode("utf-8")
-            if not isinstance(parse_body(text, request.headers.get("content-type")), dict):
-                raise ValueError("not an object")
+            if not _well_formed(parse_body(text, request.headers.get("content-type"))):
+                raise ValueError("not a payload Slack sends")
             bolt_request = to_async_bolt_request(request, body)
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
             return JSONResponse({"error": "malformed payload"}, status_code=400)
         return to_starlette_response(await app.async_dispatch(bolt_request))
 
     return [Route(EVENTS_PATH, events, methods=["POST"])]
 
 
+def _well_formed(payload: object) -> bool:
+    """An object, with what bolt reads without checking: a press's actions, a response URL."""
+    if not isinstance(payload, dict):
+        return False
+    if payload.get("type") in ("block_actions", "interactive_message"):
+        actions = payload.get("actions")
+        if not isinstance(actions, list) or not actions:
+            return False
+        if not all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions):
+            return False
+    response_url = payload.get("response_url")
+    return response_url is None or isinstance(response_url, str)
+
+
 async def _read_body(request: Request) -> bytes | None:
     """The body, or None once it grows past `MAX_BODY_BYTES` (read no further)."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         return None
     chunks: list[bytes] = []
     size = 0
@@ -157,7 +171,7 @@ def _signed(verifier: Any, body: bytes, request: Request) -> bool:
     """True for a request signed with our secret in the last five minutes."""
     timestamp = request.headers.get("x-slack-request-timestamp", "")
     signature = request.headers.get("x-slack-signature", "")
-    if not (timestamp.isdigit() and len(timestamp) <= 12):
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
         return False
     if not (signature.isascii() and signature.startswith("v0=") and len(signature) < 200):
         return False

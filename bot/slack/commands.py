@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.bidi import isolate
 from bot.channels.slack import APP_TARGET, clip, date_token, escape, link
 from bot.db import subscribers as subs
 from bot.db.models import Subscriber
@@ -86,10 +87,15 @@ class Invocation:
 
 @dataclass(frozen=True)
 class Answer:
-    """What `/untoc` says back, and whether the whole channel sees it."""
+    """What `/untoc` says back, and whether the whole channel sees it.
+
+    `language` is the answer's language when it is not the one the command was read in
+    (the command changed it).
+    """
 
     text: str
     in_channel: bool = False
+    language: str | None = None
 
 
 class CommandProblem(Exception):
@@ -117,12 +123,23 @@ class UntocCommand:
         self.base_url = base_url.rstrip("/")
 
     async def __call__(self, invocation: Invocation) -> Answer:
-        """The answer to one invocation; problems become an answer only the caller sees."""
+        """The answer to one invocation, readable in its language's direction."""
         subscriber = await self._subscriber(invocation.channel_id)
         texts = Texts(subscriber.language if subscriber else "en")
+        answer = await self._answer(invocation, texts)
+        language = answer.language or texts.language
+        text = isolate(answer.text, "mrkdwn", Texts(language).direction)
+        return Answer(clip(text, ANSWER_MAX), answer.in_channel, language)
+
+    async def _answer(self, invocation: Invocation, texts: Texts) -> Answer:
+        """The answer to one invocation; problems become an answer only the caller sees."""
         line = invocation.text.strip()
         if len(line) > MAX_COMMAND_TEXT:
-            message = texts("That command is too long ({length} characters); the most is {limit}.")
+            message = texts.plural(
+                "That command is too long ({length} character); the most is {limit}.",
+                "That command is too long ({length} characters); the most is {limit}.",
+                len(line),
+            )
             return Answer(message.format(length=len(line), limit=MAX_COMMAND_TEXT))
         name, _, rest = line.partition(" ")
         name, rest = name.lower(), rest.strip()
@@ -135,7 +152,7 @@ class UntocCommand:
             answer: Answer = await handler(invocation, rest, texts)
         except CommandProblem as problem:
             return Answer(str(problem))
-        return Answer(clip(answer.text, ANSWER_MAX), answer.in_channel)
+        return answer
 
     # The subcommands. Each takes the invocation, the rest of the line and the texts.
 
@@ -212,23 +229,36 @@ class UntocCommand:
         if rest:
             code = self._resolve(rest, texts)
             selection = Selection(countries={code})
-            heading = texts("Open deadlines in the next {days} days for {country}:").format(
-                days=UPCOMING_DAYS, country=escape(texts.country(code))
-            )
+            heading = texts.plural(
+                "Open deadlines in the next {days} day for {country}:",
+                "Open deadlines in the next {days} days for {country}:",
+                UPCOMING_DAYS,
+            ).format(days=UPCOMING_DAYS, country=escape(texts.country(code)))
         else:
             subscriber = await self._subscriber(invocation.channel_id)
             active = subscriber is not None and subscriber.active
             selection = subs.selection_of(subscriber) if subscriber and active else Selection()
             heading = (
-                texts("Open deadlines in the next {days} days for this channel:")
+                texts.plural(
+                    "Open deadlines in the next {days} day for this channel:",
+                    "Open deadlines in the next {days} days for this channel:",
+                    UPCOMING_DAYS,
+                )
                 if active
-                else texts("Open deadlines in the next {days} days:")
+                else texts.plural(
+                    "Open deadlines in the next {days} day:",
+                    "Open deadlines in the next {days} days:",
+                    UPCOMING_DAYS,
+                )
             ).format(days=UPCOMING_DAYS)
         found = upcoming(await self.publisher.deadlines(), now, UPCOMING_DAYS, selection)
         if not found:
-            nothing = texts(
+            nothing = texts.plural(
+                "Nothing is due in the next {days} day for this selection. Delays are "
+                "common: `/untoc country AT` shows a State's review steps, overdue ones too.",
                 "Nothing is due in the next {days} days for this selection. Delays are "
-                "common: `/untoc country AT` shows a State's review steps, overdue ones too."
+                "common: `/untoc country AT` shows a State's review steps, overdue ones too.",
+                UPCOMING_DAYS,
             )
             return Answer(nothing.format(days=UPCOMING_DAYS))
         zone = await self._zone(invocation.channel_id)
@@ -236,7 +266,8 @@ class UntocCommand:
         lines += [_deadline_line(d, texts, zone, with_title=True) for d in found[:MAX_LISTED]]
         if len(found) > MAX_LISTED:
             page = self._page_link(selection)
-            more = texts("and {count} more").format(count=len(found) - MAX_LISTED)
+            hidden = len(found) - MAX_LISTED
+            more = texts.plural("and {count} more", "and {count} more", hidden).format(count=hidden)
             all_of_them = link(page, texts("see them all on the web page"))
             lines.append(f"{escape(more)}: {all_of_them}")
         return Answer("\n".join(lines))
@@ -311,7 +342,7 @@ class UntocCommand:
         text = texts("{user} changed how this channel gets alerts.").format(
             user=_mention(invocation, texts)
         )
-        return Answer(f"{text}\n{shown}", in_channel=True)
+        return Answer(f"{text}\n{shown}", in_channel=True, language=texts.language)
 
     # Helpers.
 
@@ -363,7 +394,11 @@ def parse_values(text: str, dataset: Dataset, texts: Texts) -> Values:
         for dimension, value in found:
             values.setdefault(dimension, set()).add(value)
     if sum(len(items) for items in values.values()) > MAX_VALUES:
-        message = texts("That is more than {limit} values; follow fewer at once.")
+        message = texts.plural(
+            "That is more than {limit} value; follow fewer at once.",
+            "That is more than {limit} values; follow fewer at once.",
+            MAX_VALUES,
+        )
         raise CommandProblem(message.format(limit=MAX_VALUES))
     return values
 
@@ -429,7 +464,13 @@ def help_text(texts: Texts) -> str:
         + escape(texts("stop following some of them, or stop every alert")),
         "`/untoc list` " + escape(texts("what this channel follows")),
         "`/untoc upcoming [AT]` "
-        + escape(texts("open deadlines in the next {days} days").format(days=UPCOMING_DAYS)),
+        + escape(
+            texts.plural(
+                "open deadlines in the next {days} day",
+                "open deadlines in the next {days} days",
+                UPCOMING_DAYS,
+            ).format(days=UPCOMING_DAYS)
+        ),
         "`/untoc country AT` " + escape(texts("one State's review milestones")),
         "`/untoc calendar` " + escape(texts("this channel's calendar link")),
         "`/untoc settings` " + escape(texts("language, time zone, reminders, digest")),
@@ -506,7 +547,7 @@ async def _apply_setting(
         await subs.set_preferences(session, subscriber, now, digest=value.lower())
     else:
         words = value.replace(",", " ").split()
-        if not words or not all(w.isdigit() and len(w) <= 3 for w in words):
+        if not words or not all(w.isascii() and w.isdigit() and len(w) <= 3 for w in words):
             raise subs.InvalidPreference("reminders: whole days before a deadline, e.g. 14,7,1")
         await subs.set_preferences(session, subscriber, now, lead_days=[int(w) for w in words])
 

@@ -84,8 +84,9 @@ async def record(turn: Turn) -> None:
     dataset = turn.services.dataset
     words = command_text(turn).split()
     cluster = 1
-    if len(words) > 1 and words[1].lower().startswith("c") and words[1][1:].isdigit():
-        cluster = int(words[1][1:])
+    number = words[1][1:] if len(words) > 1 and words[1].lower().startswith("c") else ""
+    if number.isascii() and number.isdigit():
+        cluster = int(number)
         del words[1]
     if len(words) < 4 or len(command_text(turn)) > 1000:
         await turn.reply(escape(texts("Usage: {example}").format(example=RECORD_EXAMPLE)))
@@ -202,11 +203,9 @@ async def _list_pending(turn: Turn) -> None:
             lines.append(escape(proposal.url))
         await turn.reply("\n".join(lines), keyboards.proposal(texts, proposal.id))
     if len(pending) > MAX_LISTED_PROPOSALS:
-        await turn.reply(
-            escape(
-                texts("{count} more are waiting.").format(count=len(pending) - MAX_LISTED_PROPOSALS)
-            )
-        )
+        waiting = len(pending) - MAX_LISTED_PROPOSALS
+        more = texts.plural("{count} more is waiting.", "{count} more are waiting.", waiting)
+        await turn.reply(escape(more.format(count=waiting)))
 
 
 async def on_proposal_button(turn: Turn, press: Press) -> None:
@@ -271,4 +270,7 @@ async def on_broadcast_button(turn: Turn, press: Press) -> None:
     count = await turn.services.broadcast(pending[1], Selection())
     log.info("telegram: operator %s broadcast to %d subscribers", turn.user_id, count)
     await turn.answer(texts("Queued."))
-    await turn.show(escape(texts("Queued for {count} subscribers.").format(count=count)))
+    queued = texts.plural(
+        "Queued for {count} subscriber.", "Queued for {count} subscribers.", count
+    )
+    await turn.show(escape(queued.format(count=count)))

@@ -1,8 +1,9 @@
 """Which handler answers which update: the whole routing table of the bot in one place.
 
 Commands are answered in private chats, groups, forum topics and channel posts (edited
-messages are not re-run). Typing in a private chat (or replying to the bot in a group)
-searches countries. Button presses go to `membership.button`, which routes by verb.
+messages are not re-run); an unknown command gets an answer in a private chat only.
+Typing in a private chat (or replying to the bot in a group) searches countries. Button
+presses go to `membership.button`, which routes by verb.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ SEARCH_MESSAGES = (
     & ~filters.COMMAND
     & (filters.ChatType.PRIVATE | _ReplyToBot())
 )
+# In a private chat every command is for us: one we do not have gets an answer.
+UNKNOWN_COMMANDS = filters.UpdateType.MESSAGE & filters.COMMAND & filters.ChatType.PRIVATE
 COMMANDS = {
     "start": subscriptions.start,
     "help": questions.help_command,
@@ -65,6 +68,7 @@ def add_handlers(application: Application[Any, Any, Any, Any, Any, Any]) -> None
     """Register every handler of the bot on `application`."""
     for name, callback in COMMANDS.items():
         application.add_handler(CommandHandler(name, callback, filters=COMMAND_UPDATES))
+    application.add_handler(MessageHandler(UNKNOWN_COMMANDS, questions.unknown_command))
     application.add_handler(CallbackQueryHandler(membership.button))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, membership.migrated))
     application.add_handler(MessageHandler(SEARCH_MESSAGES, subscriptions.search))

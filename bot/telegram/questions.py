@@ -6,6 +6,8 @@ events applied), in the chat's language and time zone.
 
 from __future__ import annotations
 
+from telegram import Message
+
 from bot.channels.telegram import bold, escape, link
 from bot.db.subscribers import selection_of
 from bot.telegram import layout
@@ -44,19 +46,26 @@ async def upcoming_command(turn: Turn) -> None:
             await turn.reply(layout.usage(texts, "/upcoming AT"))
             return
         selection = Selection(countries={code})
-        heading = texts("Coming up for {country} in the next {days} days").format(
-            country=texts.country(code), days=UPCOMING_DAYS
-        )
+        heading = texts.plural(
+            "Coming up for {country} in the next {days} day",
+            "Coming up for {country} in the next {days} days",
+            UPCOMING_DAYS,
+        ).format(country=texts.country(code), days=UPCOMING_DAYS)
     else:
         selection = followed
-        heading = texts("Coming up in the next {days} days").format(days=UPCOMING_DAYS)
+        heading = texts.plural(
+            "Coming up in the next {days} day", "Coming up in the next {days} days", UPCOMING_DAYS
+        ).format(days=UPCOMING_DAYS)
     now = turn.services.clock()
     found = upcoming(await turn.services.publisher.deadlines(), now, UPCOMING_DAYS, selection)
     text = layout.upcoming_list(found[:MAX_UPCOMING], texts, zone, UPCOMING_DAYS, heading)
     if len(found) > MAX_UPCOMING:
-        more = texts(
-            "{count} more are not shown; /upcoming with a country narrows the list."
-        ).format(count=len(found) - MAX_UPCOMING)
+        hidden = len(found) - MAX_UPCOMING
+        more = texts.plural(
+            "{count} more is not shown; /upcoming with a country narrows the list.",
+            "{count} more are not shown; /upcoming with a country narrows the list.",
+            hidden,
+        ).format(count=hidden)
         text += "\n\n" + escape(more)
     await turn.reply(text)
 
@@ -105,3 +114,17 @@ async def calendar_command(turn: Turn) -> None:
         escape(texts("Keep it to yourself: anyone with the link sees what you follow.")),
     ]
     await turn.reply("\n".join(lines))
+
+
+@handler
+async def unknown_command(turn: Turn) -> None:
+    """A command the bot does not have, sent in a private chat: say so, and where the list is."""
+    message = turn.update.effective_message
+    typed = message.text if isinstance(message, Message) and message.text else ""
+    name = typed.split(maxsplit=1)[0][:40] if typed.strip() else "/"
+    texts = turn.texts
+    await turn.reply(
+        escape(texts("Unknown command “{name}”.").format(name=name))
+        + "\n"
+        + escape(texts("/help lists every command."))
+    )

@@ -33,7 +33,8 @@ class ChannelSetupError(Exception):
 
 async def check_channel(bot: Bot, name: str, user_id: int | None = None) -> ChatFullInfo:
     """The channel `name` (@name or id) if the bot may post there (and `user_id` is an admin)."""
-    chat_id: int | str = int(name) if name.lstrip("-").isdigit() else name
+    digits = name.lstrip("-")
+    chat_id: int | str = int(name) if digits.isascii() and digits.isdigit() else name
     try:
         chat = await bot.get_chat(chat_id)
     except (BadRequest, Forbidden):

@@ -46,13 +46,15 @@ def telegram_routes(application: TelegramApplication, secret: str) -> list[Route
             return PlainTextResponse("Update too large\n", status_code=413)
         try:
             data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return PlainTextResponse("Expected a JSON update\n", status_code=400)
         if not isinstance(data, dict):
             return PlainTextResponse("Expected a JSON object\n", status_code=400)
+        if not isinstance(data.get("update_id"), int):
+            return PlainTextResponse("Not an update: no update_id\n", status_code=400)
         try:
             update = Update.de_json(data, application.bot)
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, AttributeError):  # a field of the wrong type
             log.warning("telegram: dropped an update that is not one")
             return PlainTextResponse("Not an update\n", status_code=400)
         await application.process_update(update)
