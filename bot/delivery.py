@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -47,6 +47,52 @@ LEASE_MARGIN = 0.2  # never start a send in the last fifth of a lease
 STOP_GRACE = 2.0  # seconds in-flight sends get to finish when the worker stops
 PIPE_CHECK = 0.2  # seconds between looks at the pipe while sends are in flight
 RECORD_EVERY = 32  # sent rows recorded per commit (at the latest at the end of a batch)
+MAX_IN_MEMORY = 2000  # claimed rows held here at most, sending or waiting for their turn
+# Sends to one chat or group are spaced this much wider than its limit allows: services
+# count arrivals, and two requests do not take the same time to arrive.
+SPACING_MARGIN = 1.05
+# A claimed row whose chat's next turn is further away goes back to the outbox until
+# then (and keeps that turn), so that the chats with many alerts due do not fill the
+# pipe and starve the rest.
+TURN_HOLD = 5.0
+
+
+@dataclass
+class _Spacing:
+    """Sends to one target (or one group) one at a time, `interval` seconds apart.
+
+    A send takes a turn (`reserve`), waits for it, then for the last send to this target
+    to have ended `interval` before (`sending`), all without holding a sending slot, so a
+    chat with many alerts due cannot hold up the others. The gap runs from the end of one
+    send to the start of the next: a service counts when requests arrive, and the time a
+    send takes to get there (preparing it, the channel's overall pace, the network)
+    varies from one to the next.
+    """
+
+    interval: float
+    turns: float = 0.0  # loop time from which the next turn is free
+    ended: float = float("-inf")  # loop time the last send to this target ended
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def reserve(self) -> float:
+        """Take the target's next free turn; returns the loop time it comes."""
+        start = max(asyncio.get_running_loop().time(), self.turns)
+        self.turns = start + self.interval
+        return start
+
+    @contextlib.asynccontextmanager
+    async def sending(self) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        async with self.lock:
+            wait = self.ended + self.interval - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                yield
+            finally:
+                self.ended = loop.time()
+                # turns handed out later start no sooner than the sends allow
+                self.turns = max(self.turns, self.ended + self.interval)
 
 
 @dataclass
@@ -54,8 +100,7 @@ class _Pace:
     """The limiters of one channel."""
 
     overall: AsyncLimiter
-    per_target: dict[str, AsyncLimiter]
-    per_group: dict[str, AsyncLimiter]
+    spacings: dict[str, _Spacing] = field(default_factory=dict)
     paused_until: dt.datetime | None = None
     target_paused_until: dict[str, dt.datetime] = field(default_factory=dict)
 
@@ -76,6 +121,7 @@ class Dispatcher:
         lease: dt.timedelta = outbox.LEASE,
         base_backoff: dt.timedelta = outbox.BASE_BACKOFF,
         rates: Mapping[str, float] | None = None,
+        turn_hold: float = TURN_HOLD,
     ) -> None:
         self.store = store
         self.channels = dict(channels)
@@ -86,15 +132,17 @@ class Dispatcher:
         self.semaphore = asyncio.Semaphore(concurrency)
         self.lease = lease
         self.base_backoff = base_backoff
+        self.turn_hold = turn_hold
         self._rates = {
             name: (rates or {}).get(name, channel.limits.messages_per_second)
             for name, channel in self.channels.items()
         }
         # One send per 1/rate seconds, never a burst: services count over short windows.
-        self._paces = {
-            name: _Pace(AsyncLimiter(1, 1 / rate), {}, {}) for name, rate in self._rates.items()
-        }
+        self._paces = {name: _Pace(AsyncLimiter(1, 1 / rate)) for name, rate in self._rates.items()}
         self.workers = 1
+        # rows sent back to the outbox until their chat's turn: the turn each was given
+        self._promised: dict[int, float] = {}
+        self._waiting = 0  # rows held here until their chat's turn
         self._sent: list[int] = []
         self._recording = asyncio.Lock()
 
@@ -118,7 +166,10 @@ class Dispatcher:
         in_flight: set[asyncio.Task[None]] = set()
         try:
             while not stop.is_set():
-                if len(in_flight) <= self._batch_size() // 2:  # keep the pipe full
+                # Keep the pipe full of sends; rows waiting for their chat's turn take no
+                # room in it, up to a bound.
+                sending = len(in_flight) - self._waiting
+                if sending <= self._batch_size() // 2 and len(in_flight) < MAX_IN_MEMORY:
                     try:
                         started = await self._start_batch(in_flight)
                     except Exception:  # a database hiccup must not end delivery for good
@@ -147,11 +198,12 @@ class Dispatcher:
     async def _start_batch(self, in_flight: set[asyncio.Task[None]]) -> int:
         """Claim rows and start sending them without waiting for them to finish."""
         rows, targets, acknowledged = await self._claim(self._batch_size() - len(in_flight))
+        self._forget_old_turns()
         if not rows:
             return 0
         deadlines = {d.id: d for d in await self.deadlines()}
-        for row in rows:
-            task = asyncio.create_task(self._deliver(row, targets, acknowledged, deadlines))
+        for row, turn in await self._take_turns(rows, targets, acknowledged, deadlines):
+            task = asyncio.create_task(self._deliver(row, turn, targets, acknowledged, deadlines))
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
         return len(rows)
@@ -168,6 +220,11 @@ class Dispatcher:
             acknowledged = await subs.acknowledged_by(session, targets)
         return rows, targets, acknowledged
 
+    def _forget_old_turns(self) -> None:
+        """Drop turns given to rows that did not come back (another worker took them)."""
+        old = asyncio.get_running_loop().time() - self.lease.total_seconds()
+        self._promised = {row: turn for row, turn in self._promised.items() if turn >= old}
+
     def _batch_size(self) -> int:
         """No more than the slowest channel can send in half a lease: rows still queued
         here when their lease ran out would be claimed, and sent, by another worker."""
@@ -180,36 +237,101 @@ class Dispatcher:
         if not rows:
             return 0
         deadlines = {d.id: d for d in await self.deadlines()}
+        ready = await self._take_turns(rows, targets, acknowledged, deadlines)
         await asyncio.gather(
-            *(self._deliver(row, targets, acknowledged, deadlines) for row in rows)
+            *(self._deliver(row, turn, targets, acknowledged, deadlines) for row, turn in ready)
         )
         await self._record_sent(force=True)
         return len(rows)
 
+    async def _take_turns(
+        self,
+        rows: list[Delivery],
+        subscribers: Mapping[int, Subscriber],
+        acknowledged: Mapping[int, set[str]],
+        deadlines: Mapping[str, Deadline],
+    ) -> list[tuple[Delivery, float | None]]:
+        """Give each row that goes to a chat its turn there (loop time); rows whose turn
+        is further than `turn_hold` go back to the outbox until then, in one statement,
+        and keep their turn for when they come back."""
+        loop = asyncio.get_running_loop()
+        # a row must be sent before its lease nears its end: hold it here well before that
+        hold = min(self.turn_hold, self.lease.total_seconds() * (1 - LEASE_MARGIN) / 2)
+        ready: list[tuple[Delivery, float | None]] = []
+        later: dict[Delivery, float] = {}
+        for row in rows:
+            if not self._will_send(row, subscribers, acknowledged, deadlines):
+                ready.append((row, None))
+                continue
+            turn = self._promised.pop(row.id, None)  # a row back for the turn it was given
+            if turn is None:
+                chat = subscribers[row.subscriber_id or 0]
+                spacings = self._spacings(chat.channel, chat.address, chat.thread_id)
+                turn = max(spacing.reserve() for spacing in spacings)
+            if turn - loop.time() > hold:
+                self._promised[row.id] = turn
+                later[row] = turn - loop.time()
+            else:
+                ready.append((row, turn))
+        if later:
+            with contextlib.suppress(Exception):  # else they return after their lease
+                await self._postpone(later)
+        return ready
+
     async def _deliver(
+        self,
+        row: Delivery,
+        turn: float | None,
+        subscribers: Mapping[int, Subscriber],
+        acknowledged: Mapping[int, set[str]],
+        deadlines: Mapping[str, Deadline],
+    ) -> None:
+        async with contextlib.AsyncExitStack() as spaced:
+            if turn is not None:  # the chat's turn, and its spacing, before a sending slot
+                chat = subscribers[row.subscriber_id or 0]
+                self._waiting += 1
+                try:
+                    await asyncio.sleep(max(0.0, turn - asyncio.get_running_loop().time()))
+                    for spacing in self._spacings(chat.channel, chat.address, chat.thread_id):
+                        await spaced.enter_async_context(spacing.sending())
+                finally:
+                    self._waiting -= 1
+            async with self.semaphore:
+                try:
+                    if row.subscriber_id is None:
+                        await self._to_operator(row, deadlines)
+                        return
+                    subscriber = subscribers.get(row.subscriber_id)
+                    if subscriber is None or not subscriber.active:
+                        await self._discard(row)
+                        return
+                    alert = self.alert_for(row, subscriber, acknowledged, deadlines)
+                    if alert is None:
+                        await self._discard(row)
+                        return
+                    await self._send(row, subscriber, alert)
+                except Exception as exc:  # one bad row must not stop the batch
+                    log.exception("delivery: %s failed unexpectedly", row.key)
+                    # If the database is away too, the row comes back when its lease runs out.
+                    with contextlib.suppress(Exception):
+                        await self._retry(row, f"unexpected: {exc!r}", None)
+
+    def _will_send(
         self,
         row: Delivery,
         subscribers: Mapping[int, Subscriber],
         acknowledged: Mapping[int, set[str]],
         deadlines: Mapping[str, Deadline],
-    ) -> None:
-        async with self.semaphore:
-            try:
-                if row.subscriber_id is None:
-                    await self._to_operator(row, deadlines)
-                    return
-                subscriber = subscribers.get(row.subscriber_id)
-                if subscriber is None or not subscriber.active:
-                    await self._discard(row)
-                    return
-                alert = self.alert_for(row, subscriber, acknowledged, deadlines)
-                if alert is None:
-                    await self._discard(row)
-                    return
-                await self._send(row, subscriber, alert)
-            except Exception as exc:  # one bad row must not stop the batch
-                log.exception("delivery: %s failed unexpectedly", row.key)
-                await self._retry(row, f"unexpected: {exc!r}", None)
+    ) -> bool:
+        """Whether the row goes to a chat, so must wait for that chat's turn (a row that
+        no longer applies is dropped at once; it is checked again right before sending)."""
+        subscriber = subscribers.get(row.subscriber_id or 0)
+        if subscriber is None or not subscriber.active or subscriber.channel not in self.channels:
+            return False
+        try:
+            return self.alert_for(row, subscriber, acknowledged, deadlines) is not None
+        except Exception:
+            return False  # what is wrong with it is reported when it is handled
 
     def alert_for(
         self,
@@ -293,7 +415,7 @@ class Dispatcher:
                 row, "paused after a rate limit", (until - now).total_seconds(), count=False
             )
             return
-        await self._wait_turn(channel, pace, target)
+        await pace.overall.acquire()
         if self.clock() >= row.next_attempt_at - self.lease * LEASE_MARGIN:
             return  # our lease is running out: leave the row to whoever claims it next
         try:
@@ -320,21 +442,24 @@ class Dispatcher:
         else:
             await self._mark_sent(row)
 
-    async def _wait_turn(self, channel: Channel, pace: _Pace, target: Target) -> None:
-        limits = channel.limits
-        key = f"{target.address}|{target.thread_id}"
-        per_target = pace.per_target.get(key)
-        if per_target is None:
-            per_target = pace.per_target[key] = AsyncLimiter(1, 1 / limits.per_target_per_second)
-        await per_target.acquire()
-        if limits.per_group_per_minute and target.address.startswith("-"):
-            group = pace.per_group.get(target.address)
-            if group is None:
-                group = pace.per_group[target.address] = AsyncLimiter(
-                    limits.per_group_per_minute, 60
-                )
-            await group.acquire()
-        await pace.overall.acquire()
+    def _spacings(self, channel: str, address: str, thread_id: str) -> list[_Spacing]:
+        """What keeps sends to this target apart: the target's limit, and its group's.
+
+        A group's limit per minute is kept as an even spacing, not a burst: services
+        count over a sliding window, which a burst and then the steady rate overrun.
+        """
+        limits = self.channels[channel].limits
+        pace = self._paces[channel]
+        wanted = [(f"{address}|{thread_id}", 1 / limits.per_target_per_second)]
+        if limits.per_group_per_minute and address.startswith("-"):
+            wanted.append((address, 60 / limits.per_group_per_minute))
+        spacings = []
+        for key, interval in wanted:
+            spacing = pace.spacings.get(key)
+            if spacing is None:
+                spacing = pace.spacings[key] = _Spacing(interval * SPACING_MARGIN)
+            spacings.append(spacing)
+        return spacings
 
     async def _mark_sent(self, row: Delivery) -> None:
         self._sent.append(row.id)
@@ -342,14 +467,37 @@ class Dispatcher:
 
     async def _record_sent(self, *, force: bool = False) -> None:
         """Record sent rows a few at a time: one commit per message caps a worker at the
-        database's commit rate. A crash can repeat at most these and those in flight."""
+        database's commit rate. A crash can repeat at most these and those in flight.
+
+        When the database cannot be reached they are kept and recorded once it answers
+        again (the loop tries at every turn): forgetting them would send them twice.
+        """
         if not self._sent or (len(self._sent) < RECORD_EVERY and not force):
             return
         async with self._recording:
             done, self._sent = self._sent, []
-            if done:
+            if not done:
+                return
+            try:
                 async with self.store._sessions() as session, session.begin():
                     await outbox.mark_sent_many(session, done, self.clock())
+            except Exception as exc:
+                self._sent = done + self._sent
+                log.warning(
+                    "delivery: cannot record %d sent alerts yet (%s); trying again", len(done), exc
+                )
+
+    async def _postpone(self, rows: Mapping[Delivery, float]) -> None:
+        """Back to the outbox untried, each due in so many seconds."""
+        now = self.clock()
+        async with self.store._sessions() as session, session.begin():
+            await outbox.postpone(
+                session,
+                [
+                    (row.id, row.attempts - 1, now + dt.timedelta(seconds=s))
+                    for row, s in rows.items()
+                ],
+            )
 
     async def _discard(self, row: Delivery) -> None:
         async with self.store._sessions() as session, session.begin():

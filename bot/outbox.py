@@ -223,6 +223,18 @@ async def retry_later(
     await session.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
 
 
+async def postpone(session: AsyncSession, rows: Sequence[tuple[int, int, dt.datetime]]) -> None:
+    """Claimed rows back to the queue untried, each (id, attempts before the claim, when
+    it is due again): their targets cannot take them sooner. One statement for all."""
+    await session.execute(
+        update(Delivery).execution_options(synchronize_session=False),
+        [
+            {"id": row_id, "state": "pending", "attempts": attempts, "next_attempt_at": at}
+            for row_id, attempts, at in rows
+        ],
+    )
+
+
 async def give_up(session: AsyncSession, delivery_id: int, error: str, now: dt.datetime) -> None:
     await session.execute(
         update(Delivery)

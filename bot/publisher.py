@@ -13,6 +13,7 @@ import asyncio
 import datetime as dt
 import gzip
 import hashlib
+import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from config.dataset import Dataset
 from feeds.ical import EPOCH, CalendarBuilder, Version, Words
 from schedulers.reminders import Change
 from schedulers.timeline import Deadline, Selection, compute_deadlines, fingerprint
+
+log = logging.getLogger(__name__)
 
 FACTS_TTL = dt.timedelta(seconds=5)
 MAX_CACHED_FEEDS = 256
@@ -95,14 +98,25 @@ class Publisher:
         self._previous: dict[str, dict[str, str | None]] = {}
 
     async def snapshot(self) -> Snapshot:
-        """The current snapshot, rebuilt when recorded facts changed."""
+        """The current snapshot, rebuilt when recorded facts changed.
+
+        While the database cannot be read, the last snapshot is served (and the facts
+        asked for again every `facts_ttl`): yesterday's facts beat an error page.
+        """
         if self._snapshot is not None and self._fresh():
             return self._snapshot
         async with self._lock:
             if self._snapshot is not None and self._fresh():
                 return self._snapshot  # another request refreshed it while we waited
             now = self.clock()
-            facts = await self.store.recorded_facts() if self.store else RecordedFacts()
+            try:
+                facts = await self.store.recorded_facts() if self.store else RecordedFacts()
+            except Exception as exc:
+                if self._snapshot is None:
+                    raise
+                log.warning("publisher: cannot read recorded facts (%s); serving the last", exc)
+                self._checked_at = now
+                return self._snapshot
             self._checked_at = now
             if self._snapshot is None or facts != self._snapshot.facts:
                 self._snapshot = await self._rebuild(facts, now)

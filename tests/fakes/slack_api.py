@@ -8,7 +8,8 @@ checks what Slack checks (the token, Block Kit limits, the message size) and ans
 in Slack's own shapes: `{"ok": false, "error": "channel_not_found"}` with HTTP 200 for
 the Web API, a status and a short text body for webhooks (404 `no_service`, 410
 `channel_is_archived`), HTTP 429 with `Retry-After` for rate limits. Failures can be
-scripted per channel or webhook, one message per second per channel can be enforced,
+scripted per channel or webhook (also as a broken proxy's plain-text page in place of
+Slack's answer), one message per second per channel can be enforced,
 and every call is recorded.
 
 Socket Mode: `apps.connections.open` gives a WebSocket on the same server that says
@@ -85,6 +86,8 @@ class Failure:
     status: int = 200
     retry_after: int | None = None
     times: int = 1
+    # Answer this text instead of Slack's JSON (a proxy's page, a cut-off body).
+    body: str | None = None
 
 
 @dataclass
@@ -220,11 +223,13 @@ class FakeSlack:
         status: int = 200,
         retry_after: int | None = None,
         times: int = 1,
+        body: str | None = None,
     ) -> None:
-        """Answer the next `times` posts to `key` (a channel id or webhook path) with an error."""
+        """Answer the next `times` posts to `key` (a channel id or webhook path) with an error,
+        or with `body` as plain text in place of Slack's answer."""
         with self._lock:
             self._state.failures.setdefault(key, []).append(
-                Failure(error, status, retry_after, times)
+                Failure(error, status, retry_after, times, body)
             )
 
     def revoke(self, token: str = BOT_TOKEN) -> None:
@@ -345,6 +350,10 @@ class FakeSlack:
             return answer({"ok": False, "error": "channel_not_found"})
         failure = self._scripted(channel)
         if failure is not None:
+            if failure.body is not None:
+                now = time.monotonic()
+                self._record(Call(method, body, token, failure.status, failure.error, now, channel))
+                return PlainTextResponse(failure.body, status_code=failure.status)
             if failure.status == 429:
                 retry = str(failure.retry_after or 1)
                 return answer({"ok": False, "error": "ratelimited"}, 429, **{"Retry-After": retry})
@@ -380,6 +389,10 @@ class FakeSlack:
         failure = self._scripted(hook)
         if failure is not None:
             headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
+            if failure.body is not None:
+                now = time.monotonic()
+                self._record(Call("webhook", body, None, failure.status, failure.error, now, hook))
+                return PlainTextResponse(failure.body, status_code=failure.status, headers=headers)
             return answer(failure.error, failure.status, **headers)
         if self._rate_limited(hook):
             return answer("rate_limited", 429, **{"Retry-After": "1"})

@@ -9,7 +9,8 @@ parse, the 4,096-character limit, callback data of at most 64 bytes.
 A test drives a conversation by queuing updates (`say`, `press`, `post`), which the
 bot fetches with getUpdates (long polling, answered as soon as one is queued). It can
 script failures per chat in Telegram's own error shapes (403 blocked, 400 chat not found,
-429 with `retry_after`, 500, a group migrated to a supergroup, slow answers) and make the
+429 with `retry_after`, 500, a group migrated to a supergroup, slow answers), or as a broken
+proxy in front of it would (an HTML page or a cut-off body, a connection closed), and make the
 server enforce Telegram's rate limits. Every call is recorded, with counters cheap
 enough for fan-outs to thousands of chats.
 
@@ -104,6 +105,11 @@ class Outcome:
     description: str = ""
     parameters: Mapping[str, Any] | None = None
     delay: float = 0.0
+    # Answer these bytes instead of the Bot API's JSON (a proxy's page, a cut-off body);
+    # the message is not delivered.
+    raw: bytes | None = None
+    # Close the connection without answering; the message is not delivered.
+    hang_up: bool = False
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -143,6 +149,14 @@ def slow(seconds: float) -> Outcome:
     return Outcome(200, delay=seconds)
 
 
+def garbage(status: int = 200, body: bytes = b"<html><body>Bad Gateway</body></html>") -> Outcome:
+    """An answer that is not the Bot API's JSON, as a broken proxy in front of it gives."""
+    return Outcome(status, "garbage", raw=body)
+
+
+HANG_UP = Outcome(0, "connection closed without an answer", hang_up=True)
+
+
 @dataclass(frozen=True)
 class RateLimits:
     """Limits the server enforces with a 429 (sends per window); None leaves one open.
@@ -164,6 +178,8 @@ class Call:
     params: Mapping[str, Any]
     status: int
     at: float
+    # The server answered garbage or nothing (`garbage`, `HANG_UP`): nothing was delivered.
+    garbled: bool = False
 
     @property
     def chat_id(self) -> int | str | None:
@@ -498,6 +514,7 @@ class FakeTelegram:
                 if call.method.lower() == method.lower()
                 and (chat_id is None or call.chat_id == chat_id)
                 and call.status == 200
+                and not call.garbled
             ]
 
     def sent(self, chat_id: int | str | None = None) -> list[Call]:
@@ -549,10 +566,15 @@ class FakeTelegram:
                     body = await reader.readexactly(int(headers["content-length"]))
                 path, _, query = target.partition("?")
                 status, payload = await self._answer(path, query, headers, body)
-                data = json.dumps(payload).encode()
+                if payload is None:  # scripted to hang up
+                    break
+                if isinstance(payload, bytes):
+                    data, content_type = payload, "text/html; charset=utf-8"
+                else:
+                    data, content_type = json.dumps(payload).encode(), "application/json"
                 head = (
                     f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}\r\n"
-                    "Content-Type: application/json\r\n"
+                    f"Content-Type: {content_type}\r\n"
                     f"Content-Length: {len(data)}\r\n\r\n"
                 )
                 writer.write(head.encode() + data)
@@ -567,7 +589,7 @@ class FakeTelegram:
 
     async def _answer(
         self, path: str, query: str, headers: Mapping[str, str], body: bytes
-    ) -> tuple[int, dict[str, Any]]:
+    ) -> tuple[int, dict[str, Any] | bytes | None]:
         if not path.startswith("/bot") or path.count("/") != 2:
             return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
         token, method = path[len("/bot") :].split("/", 1)
@@ -581,6 +603,9 @@ class FakeTelegram:
         outcome = self._scripted(name, params)
         if outcome is not None and outcome.delay:
             await asyncio.sleep(outcome.delay)
+        if outcome is not None and (outcome.raw is not None or outcome.hang_up):
+            self._record(method, params, outcome.status, garbled=True)
+            return outcome.status, outcome.raw
         try:
             if outcome is not None and outcome.status != 200:
                 raise TelegramError(outcome)
@@ -593,13 +618,15 @@ class FakeTelegram:
         self._record(method, params, 200)
         return 200, {"ok": True, "result": result}
 
-    def _record(self, method: str, params: Mapping[str, Any], status: int) -> None:
+    def _record(
+        self, method: str, params: Mapping[str, Any], status: int, *, garbled: bool = False
+    ) -> None:
         with self._lock:
-            self.calls.append(Call(method, params, status, time.monotonic()))
+            self.calls.append(Call(method, params, status, time.monotonic(), garbled))
             self.calls_by_method[method] += 1
             if status == 429:
                 self.rate_limited += 1
-            elif status == 200 and method.lower() in SENDING_METHODS:
+            elif status == 200 and not garbled and method.lower() in SENDING_METHODS:
                 self.messages_received[params.get("chat_id")] += 1
 
     def _scripted(self, method: str, params: Mapping[str, Any]) -> Outcome | None:

@@ -4,7 +4,7 @@ Serves the fixture pages in `tests/fakes/unodc/` (written by us in the shape of 
 real pages, see DOMAIN.md section 5) or any body a test publishes, with ETags and
 Last-Modified (so conditional requests get a 304), and on demand: slow answers,
 redirects (including one to a private address), 404/500, an oversized body (declared
-or streamed), and a body that changes at every request. Every request is recorded.
+or streamed), a body cut off mid-way, and a body that changes at every request. Every request is recorded.
 The server runs in a thread of its own (`start`/`stop`), or in a child process for
 the benchmark, so that the client's CPU time can be measured apart from it.
 """
@@ -50,6 +50,8 @@ class Page:
     declared_length: int | None = None
     # "{n}" in the body becomes the request count: a new version at every request.
     rotating: bool = False
+    # Declare the whole body, send only this many bytes of it, and close the connection.
+    cut_after: int | None = None
     version: int = 0
 
 
@@ -186,6 +188,9 @@ def _handler(site: FakeUnodcSite) -> type[BaseHTTPRequestHandler]:
             declared = page.declared_length if page.declared_length is not None else len(body)
             headers["Content-Length"] = str(declared)
             self._head(page.status, headers)
+            if page.cut_after is not None:
+                declared = page.cut_after
+                self.close_connection = True
             with contextlib.suppress(ConnectionError):
                 self.wfile.write(body[:declared])
 
