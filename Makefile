@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test lint typecheck unit bench migrate translations clean
+.PHONY: run test lint typecheck unit bench reliability migrate translations clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -48,11 +48,16 @@ test: lint typecheck unit
 bench: $(STAMP_RUN)
 	for f in bench/bench_*.py; do $(BIN)/python -m bench.$$(basename $$f .py) || exit 1; done
 
+# The whole service under load, faults and hostile input; rewrites the figures in
+# docs/RELIABILITY.md (several minutes; the tests run a short form of each part).
+reliability: $(STAMP_TEST)
+	$(BIN)/python -m reliability --write-docs
+
 # Re-extract every message into the template and merge it into each catalog.
 translations: $(STAMP_RUN)
-	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg -k texts -k words -k t -k N_ -k plural:1,2 \
+	$(BIN)/pybabel extract --no-location --sort-output --width 100 -F babel.cfg -k texts -k words -k t -k N_ -k plural:1,2 \
 		-o bot/locales/messages.pot .
-	$(BIN)/pybabel update --no-fuzzy-matching -i bot/locales/messages.pot -d bot/locales
+	$(BIN)/pybabel update --no-fuzzy-matching --width 100 --ignore-obsolete -i bot/locales/messages.pot -d bot/locales
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache
