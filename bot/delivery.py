@@ -10,6 +10,7 @@ channel pauses until an operator fixes it. One bad target never stops a batch.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import datetime as dt
 import logging
@@ -17,7 +18,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from aiolimiter import AsyncLimiter
 from sqlalchemy import select
 
 from bot import outbox
@@ -47,6 +47,10 @@ LEASE_MARGIN = 0.2  # never start a send in the last fifth of a lease
 STOP_GRACE = 2.0  # seconds in-flight sends get to finish when the worker stops
 PIPE_CHECK = 0.2  # seconds between looks at the pipe while sends are in flight
 RECORD_EVERY = 32  # sent rows recorded per commit (at the latest at the end of a batch)
+# The overall pace: a window this much wider than a second, sends at least this part
+# of an interval apart (a little catch-up after a late wake, never a burst).
+RATE_WINDOW_MARGIN = 1.04
+RATE_MIN_GAP = 0.9
 MAX_IN_MEMORY = 2000  # claimed rows held here at most, sending or waiting for their turn
 # Sends to one chat or group are spaced this much wider than its limit allows: services
 # count arrivals, and two requests do not take the same time to arrive.
@@ -96,10 +100,46 @@ class _Spacing:
 
 
 @dataclass
+class _Rate:
+    """At most `per_second` sends in any second, as the services count them, evenly.
+
+    The sends of the last window are remembered; the next starts once the window's count
+    stays within the rate and it is nearly an interval after the one before. Unlike an
+    evenly spaced limiter, a send the event loop woke late for does not push every later
+    one back, so what is achieved is close to what is allowed. The window is a little
+    wider than a second, for requests that arrive closer together than they left.
+    """
+
+    per_second: float
+    sent: collections.deque[float] = field(default_factory=collections.deque)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def acquire(self) -> None:
+        count = max(1, int(self.per_second))
+        window = count / self.per_second * RATE_WINDOW_MARGIN
+        gap = RATE_MIN_GAP / self.per_second
+        loop = asyncio.get_running_loop()
+        async with self.lock:
+            while True:
+                now = loop.time()
+                while self.sent and self.sent[0] <= now - window:
+                    self.sent.popleft()
+                start = now
+                if len(self.sent) >= count:
+                    start = max(start, self.sent[0] + window)
+                if self.sent:
+                    start = max(start, self.sent[-1] + gap)
+                if start <= now:
+                    break
+                await asyncio.sleep(start - now)
+            self.sent.append(loop.time())
+
+
+@dataclass
 class _Pace:
     """The limiters of one channel."""
 
-    overall: AsyncLimiter
+    overall: _Rate
     spacings: dict[str, _Spacing] = field(default_factory=dict)
     paused_until: dt.datetime | None = None
     target_paused_until: dict[str, dt.datetime] = field(default_factory=dict)
@@ -138,7 +178,7 @@ class Dispatcher:
             for name, channel in self.channels.items()
         }
         # One send per 1/rate seconds, never a burst: services count over short windows.
-        self._paces = {name: _Pace(AsyncLimiter(1, 1 / rate)) for name, rate in self._rates.items()}
+        self._paces = {name: _Pace(_Rate(rate)) for name, rate in self._rates.items()}
         self.workers = 1
         # rows sent back to the outbox until their chat's turn: the turn each was given
         self._promised: dict[int, float] = {}
@@ -155,7 +195,7 @@ class Dispatcher:
         )
         self.workers = workers
         for name, rate in self._rates.items():
-            self._paces[name].overall = AsyncLimiter(1, workers / rate)
+            self._paces[name].overall = _Rate(rate / workers)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set."""
@@ -228,7 +268,7 @@ class Dispatcher:
     def _batch_size(self) -> int:
         """No more than the slowest channel can send in half a lease: rows still queued
         here when their lease ran out would be claimed, and sent, by another worker."""
-        slowest = min(1 / pace.overall.time_period for pace in self._paces.values())
+        slowest = min(pace.overall.per_second for pace in self._paces.values())
         return max(1, min(self.batch, int(slowest * self.lease.total_seconds() / 2)))
 
     async def deliver_once(self) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
+import time
 from typing import ClassVar
 
 import pytest
@@ -14,7 +16,7 @@ from bot.channels.base import Alert, ChannelLimits, RetryLater, Target, TargetGo
 from bot.db import subscribers as subs
 from bot.db.migrate import upgrade
 from bot.db.models import Delivery, Subscriber
-from bot.delivery import Dispatcher
+from bot.delivery import RATE_MIN_GAP, Dispatcher, _Rate
 from bot.publisher import Publisher
 from bot.store import Store
 from bot.worker import AlertPlanner, Leadership, Presence
@@ -308,13 +310,31 @@ async def test_workers_count_each_other_and_share_the_overall_rate(store):
         assert await first.join() and await second.join()
         assert await first.count() == await second.count() == 2
         dispatcher = _engine(store, Clock(NOW), RecordingChannel())[1]
-        interval = dispatcher._paces["telegram"].overall.time_period
+        rate = dispatcher._paces["telegram"].overall.per_second
         dispatcher.share(await first.count())
-        assert dispatcher._paces["telegram"].overall.time_period == pytest.approx(2 * interval)
+        assert dispatcher._paces["telegram"].overall.per_second == pytest.approx(rate / 2)
         await second.leave()  # a worker that stops, or dies with its session, is not counted
         assert await first.count() == 1
         dispatcher.share(await first.count())
-        assert dispatcher._paces["telegram"].overall.time_period == pytest.approx(interval)
+        assert dispatcher._paces["telegram"].overall.per_second == pytest.approx(rate)
     finally:
         await first.leave()
         await second.leave()
+
+
+async def test_the_overall_pace_never_exceeds_the_rate_in_any_second():
+    """However late the loop wakes, no second holds more sends than the rate allows, and
+    sends never bunch closer than nearly an interval."""
+    rate = _Rate(30)
+    moments = []
+    for n in range(75):
+        await rate.acquire()
+        moments.append(asyncio.get_running_loop().time())
+        if n % 10 == 0:
+            busy_until = time.monotonic() + 0.05  # the loop is busy: a late wake
+            while time.monotonic() < busy_until:
+                pass
+    for index, start in enumerate(moments):
+        assert sum(1 for m in moments[index:] if m < start + 1.0) <= 30
+    gaps = [later - earlier for earlier, later in itertools.pairwise(moments)]
+    assert min(gaps) >= RATE_MIN_GAP / 30 * 0.99
