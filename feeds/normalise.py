@@ -56,6 +56,8 @@ MAIN_CONTENT = (
 
 _BLOCK = "\x1e"  # the ASCII record separator
 _SPACE = re.compile(r"[\s\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff]+")
+# Control characters show nothing on a page, and PostgreSQL refuses NUL in text.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 _SEPARATORS = re.compile(r"^(?:\s*\|\s*)+|(?:\s*\|\s*)+$")
 _DOUBLE_SEPARATOR = re.compile(r"(?:\s*\|\s*){2,}")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
@@ -199,8 +201,9 @@ def _lines(roots: Sequence[object], *, drop: frozenset[str]) -> Iterable[str]:
 
 
 def clean_line(text: str) -> str:
-    """One line with runs of any Unicode space made one space and cell separators tidied."""
-    line = _SPACE.sub(" ", text).strip()
+    """One line with runs of any Unicode space made one space, control characters
+    dropped and cell separators tidied."""
+    line = _SPACE.sub(" ", _CONTROL.sub("", text)).strip()
     line = _DOUBLE_SEPARATOR.sub(" | ", line)
     return _SEPARATORS.sub("", line).strip()
 

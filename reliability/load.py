@@ -42,7 +42,7 @@ from reliability.deliveries import (
     telegram_messages,
     unexpected_errors,
 )
-from reliability.population import Population, add_subscribers, write_season
+from reliability.population import Population, Season, add_subscribers, write_season
 from reliability.report import Section
 from reliability.service import (
     ServiceProcess,
@@ -54,8 +54,7 @@ from reliability.service import (
     wait_until,
 )
 from reliability.webload import LoadReport, WebLoad, percentile, service_targets
-from schedulers.reminders import _deadline_instant
-from schedulers.timeline import compute_deadlines
+from schedulers.timeline import MECHANISM_ZONE, Deadline, compute_deadlines
 from tests.fakes.telegram_api import FakeTelegram, RateLimits
 
 DAY = dt.timedelta(days=1)
@@ -117,7 +116,7 @@ class _Day:
 
 
 async def _prepare(url: str, dataset: Dataset, scale: Scale, now: dt.datetime) -> _Day:
-    """Subscribers, then the real planner's alerts, the day's parked out of the way."""
+    """Subscribers, then the real planner's alerts as of now; the day's rows and moments."""
     await upgrade(url)
     store = await Store.open(url)
     try:
@@ -187,7 +186,15 @@ def _run(scale: Scale, url: str, directory: Path, section: Section) -> None:
                 process.stop()
         fake.stop()
     assert worker is not None and web is not None and report is not None
-    _figures(section, scale, url, fake, day, scheduled, broadcast, report, worker, web, now)
+    _figures(section, scale, url, fake, day, scheduled, broadcast, report, worker, web, now, season)
+
+
+def _passes(deadline: Deadline) -> dt.datetime:
+    """When a deadline passes: its instant, or the end of its day on the Vienna calendar."""
+    if isinstance(deadline.due, dt.datetime):
+        return deadline.due
+    end = dt.datetime.combine(deadline.due + DAY, dt.time(0), tzinfo=MECHANISM_ZONE)
+    return end.astimezone(dt.UTC)
 
 
 def _figures(
@@ -202,6 +209,7 @@ def _figures(
     worker: ServiceProcess,
     web: ServiceProcess,
     now: dt.datetime,
+    season: Season,
 ) -> None:
     rows = outbox_rows(url, scheduled)
     addresses = day.population.addresses
@@ -218,7 +226,10 @@ def _figures(
     )
     section.figure(
         f"owed: a broadcast to {len(broadcast):,} and {len(scheduled) - len(broadcast):,} alerts "
-        f"of one day compressed into {scale.day_seconds:g} s ("
+        f"of the next 24 hours, over which the dataset's "
+        f"{'busiest day' if scale.deadlines_at_most is None else 'busiest light day'} of "
+        f"reminders ({season.busiest:%d %B %Y} in its own dates) now falls, compressed "
+        f"into {scale.day_seconds:g} s ("
         + ", ".join(f"{k} {n:,}" for k, n in sorted(kinds.items()) if k != "broadcast")
         + ")"
     )
@@ -245,26 +256,23 @@ def _figures(
         ("reminders", [i for i in scheduled if i not in broadcast]),
     ):
         latencies = [
-            (rows[i].sent_at - scheduled[i]).total_seconds()  # type: ignore[operator]
+            (sent - scheduled[i]).total_seconds()
             for i in ids
-            if i in rows and rows[i].sent_at is not None
+            if i in rows and (sent := rows[i].sent_at) is not None
         ]
         if latencies:
             section.figure(
                 f"{label}: latency from its moment to recorded as sent p50 "
                 f"{statistics.median(latencies):.1f} s, p99 {percentile(latencies, 0.99):.1f} s"
             )
-    deadlines = {d.id: d for d in compute_deadlines(day.dataset, now)}
-    stale = [
-        i
-        for i in scheduled
-        if i in rows
-        and rows[i].state == "sent"
-        and rows[i].kind in ("reminder", "last_call")
-        and rows[i].deadline_id in deadlines
-        and rows[i].sent_at is not None
-        and rows[i].sent_at >= _deadline_instant(deadlines[rows[i].deadline_id or ""])  # type: ignore[operator]
-    ]
+    passes = {d.id: _passes(d) for d in compute_deadlines(day.dataset, now)}
+    stale = []
+    for i in scheduled:
+        row = rows.get(i)
+        if row is None or row.kind not in ("reminder", "last_call") or row.sent_at is None:
+            continue
+        if row.deadline_id in passes and row.sent_at >= passes[row.deadline_id]:
+            stale.append(i)
     section.figure(f"reminders sent after their deadline had passed: {len(stale)}")
     section.figure(
         f"web under load ({scale.readers} readers offering {scale.web_rate:g} requests/s): "
