@@ -184,7 +184,9 @@ async def leader_known(engine: AsyncEngine) -> bool | None:
         held = await connection.scalar(
             text(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                " AND ((classid::bigint << 32) | objid::bigint) = :key"
+                " AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = :key"
+                # advisory locks are per database: another service on this server is not ours
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             ),
             {"key": ADVISORY_LOCK},
         )

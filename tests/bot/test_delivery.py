@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import os
 import time
 from typing import ClassVar
 
@@ -338,3 +339,22 @@ async def test_the_overall_pace_never_exceeds_the_rate_in_any_second():
         assert sum(1 for m in moments[index:] if m < start + 1.0) <= 30
     gaps = [later - earlier for earlier, later in itertools.pairwise(moments)]
     assert min(gaps) >= RATE_MIN_GAP / 30 * 0.99
+
+
+@pytest.mark.postgres
+async def test_a_leader_in_another_database_on_the_server_is_not_ours(store):
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("leadership is only contested on PostgreSQL")
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from bot.worker import ADVISORY_LOCK, leader_known
+    from config.settings import normalise_database_url
+
+    other = create_async_engine(normalise_database_url(os.environ["UNTOC_TEST_POSTGRES_URL"]))
+    try:
+        async with other.connect() as connection:  # the server's `test` database, not ours
+            await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK})
+            assert await leader_known(store.engine) is False
+            await connection.execute(text("SELECT pg_advisory_unlock_all()"))
+    finally:
+        await other.dispose()
