@@ -35,32 +35,32 @@ def _need(tool: str, available: bool) -> None:
         pytest.skip(f"{tool} is not installed; `.ci/run` installs it")
 
 
+# A cancelled dialogue, and a deadline in a zone whose DST change falls elsewhere.
+EXTRA_EVENTS = """\
+events:
+  - id: cd-2022-cooperation-technical-assistance
+    kind: constructive-dialogue
+    title: Constructive Dialogue on International Cooperation and Technical Assistance
+    themes: [cooperation, technical-assistance]
+    start: 2022-05-27
+    status: cancelled
+    registration: {deadline: 2022-03-17}
+    source: test
+    confidence: confirmed
+  - id: late-night-in-new-york
+    kind: other
+    title: A deadline in another zone, across the US DST change
+    start: 2022-03-20
+    registration: {deadline: 2022-03-13, time: "23:30", zone: America/New_York}
+    source: test
+    confidence: reported
+"""
+
+
 @pytest.fixture(scope="module")
 def deadlines(tmp_path_factory):
     extra = tmp_path_factory.mktemp("data")
-    (extra / "cancelled.yaml").write_text(
-        textwrap.dedent(
-            """\
-            events:
-              - id: cd-2022-cooperation-technical-assistance
-                kind: constructive-dialogue
-                title: Constructive Dialogue on International Cooperation and Technical Assistance
-                themes: [cooperation, technical-assistance]
-                start: 2022-05-27
-                status: cancelled
-                registration: {deadline: 2022-03-17}
-                source: test
-                confidence: confirmed
-              - id: late-night-in-new-york
-                kind: other
-                title: A deadline in another zone, across the US DST change
-                start: 2022-03-20
-                registration: {deadline: 2022-03-13, time: "23:30", zone: America/New_York}
-                source: test
-                confidence: reported
-            """
-        )
-    )
+    (extra / "cancelled.yaml").write_text(EXTRA_EVENTS)
     return compute_deadlines(load_dataset(extra), NOW)
 
 

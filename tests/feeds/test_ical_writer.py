@@ -34,6 +34,7 @@ from feeds.ical import (
     vevent,
 )
 from schedulers.timeline import Deadline, compute_deadlines
+from tests.feeds.test_ical import EXTRA_EVENTS
 
 BASE_URL = "https://watch.example.org"
 WORDS = Words(gettext=lambda text: text, country_name=lambda code: code)
@@ -64,25 +65,6 @@ ZONES = (
     "UTC",
     None,
 )
-EXTRA_EVENTS = """\
-events:
-  - id: cd-2022-cooperation-technical-assistance
-    kind: constructive-dialogue
-    title: Constructive Dialogue on International Cooperation and Technical Assistance
-    themes: [cooperation, technical-assistance]
-    start: 2022-05-27
-    status: cancelled
-    registration: {deadline: 2022-03-17}
-    source: test
-    confidence: confirmed
-  - id: late-night-in-new-york
-    kind: other
-    title: A deadline in another zone, across the US DST change
-    start: 2022-03-20
-    registration: {deadline: 2022-03-13, time: "23:30", zone: America/New_York}
-    source: test
-    confidence: reported
-"""
 
 
 def reference_vevent(
