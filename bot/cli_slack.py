@@ -88,8 +88,8 @@ def add_webhook(
             name.strip() if name else None,
         )
     )
+    from bot.channels.base import calendar_url
     from bot.channels.slack import mask_webhook_url
-    from bot.slack.targets import calendar_url
 
     follows = ", ".join([*countries, *sorted(set(theme or []))]) or "every deadline"
     typer.echo(

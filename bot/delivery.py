@@ -442,6 +442,7 @@ class Dispatcher:
             thread_id=subscriber.thread_id,
             language=subscriber.language,
             timezone=subscriber.timezone,
+            calendar_token=subscriber.calendar_token,
         )
         pace = self._paces[subscriber.channel]
         now = self.clock()

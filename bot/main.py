@@ -166,14 +166,14 @@ class HideCalendarTokens(logging.Filter):
 
 async def _run_worker(service: Service, stop: asyncio.Event) -> None:
     """Show what is coming, then plan and deliver alerts until stopped."""
-    from bot.channels.base import Channel, Target
+    from bot.channels.base import Channel, Target, calendar_links
     from bot.channels.console import ConsoleChannel
     from bot.channels.slack import APP_TARGET, WEBHOOK_TARGET, SlackChannel
     from bot.cli_alerts import enqueue_broadcast
     from bot.console import make_console
     from bot.delivery import Dispatcher
     from bot.publisher import Publisher, system_clock
-    from bot.slack.targets import calendar_links, ensure_default_webhook
+    from bot.slack.targets import ensure_default_webhook
     from bot.watch import build_watcher
     from bot.worker import AlertPlanner, Worker
     from feeds.fetch import http_client
@@ -191,7 +191,7 @@ async def _run_worker(service: Service, stop: asyncio.Event) -> None:
         token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
         base_url=settings.slack_api_base_url,
         clock=system_clock,
-        calendar_link=calendar_links(service.store, settings.public_base_url),
+        calendar_link=calendar_links(settings.public_base_url),
     )
     channels[APP_TARGET] = channels[WEBHOOK_TARGET] = slack  # built lazily on first send
     if settings.slack_webhook_url is not None:
@@ -204,12 +204,11 @@ async def _run_worker(service: Service, stop: asyncio.Event) -> None:
     else:
         from bot.channels.telegram import TelegramChannel
         from bot.telegram.app import build_application, build_bot, start_telegram
-        from bot.telegram.services import calendar_links as telegram_calendar_links
 
         channels["telegram"] = TelegramChannel(
             build_bot(settings),
             system_clock,
-            telegram_calendar_links(service.store, settings.public_base_url),
+            calendar_links(settings.public_base_url),
         )
 
         async def broadcast(text: str, selection: Selection) -> int:

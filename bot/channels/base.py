@@ -9,6 +9,7 @@ loop can pace each channel without knowing its service.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Protocol
 
@@ -27,6 +28,26 @@ class Target:
     thread_id: str = ""
     language: str = "en"
     timezone: str = "Europe/Vienna"
+    # The subscriber's personal calendar feed, for the "Add to calendar" button.
+    calendar_token: str = ""
+
+
+# A target's personal calendar address, or None when it has none.
+CalendarLink = Callable[[Target], str | None]
+
+
+def calendar_url(base_url: str, token: str) -> str:
+    """A subscriber's own calendar feed."""
+    return f"{base_url.rstrip('/')}/calendar/{token}.ics"
+
+
+def calendar_links(base_url: str) -> CalendarLink:
+    """The `calendar_link` of the chat channels: each target's own feed under `base_url`."""
+
+    def calendar_link(target: Target) -> str | None:
+        return calendar_url(base_url, target.calendar_token) if target.calendar_token else None
+
+    return calendar_link
 
 
 @dataclass(frozen=True)

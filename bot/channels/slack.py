@@ -21,13 +21,14 @@ import copy
 import datetime as dt
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from bot.bidi import Markup, isolate
 from bot.channels.base import (
     Alert,
+    CalendarLink,
     ChannelLimits,
     ChannelMisconfigured,
     DeliveryError,
@@ -67,8 +68,6 @@ CONFIRM_LIMITS = {
 TARGET_SPACING = 1.0
 DEFAULT_RETRY_AFTER = 1.0
 DEFAULT_TIMEOUT = 10.0
-
-CalendarLink = Callable[[Target], Awaitable[str | None]]
 
 GONE_ERRORS = frozenset(
     {
@@ -477,7 +476,7 @@ class SlackChannel:
             wait = self._last_sent.get(key, -1e9) + self.spacing - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
-            calendar_url = await self.calendar_link(target) if self.calendar_link else None
+            calendar_url = self.calendar_link(target) if self.calendar_link else None
             message = layout(
                 alert,
                 Texts(target.language),
@@ -545,6 +544,10 @@ class SlackChannel:
             raise api_error(status, error, getattr(response, "headers", None), where) from None
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise RetryLater(f"{where}: {type(exc).__name__}") from None
+        except (AttributeError, TypeError, ValueError):
+            # slack-sdk reads any answer as Slack's JSON object; a proxy's page or a cut-off
+            # body breaks that reading. It is a passing fault on the way, not our message.
+            raise RetryLater(f"{where}: the answer was not Slack's JSON") from None
 
     async def _send_webhook(self, target: Target, message: SlackMessage) -> None:
         import aiohttp

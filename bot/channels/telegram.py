@@ -19,7 +19,7 @@ import html
 import logging
 import re
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import ClassVar
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
@@ -39,6 +39,7 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.bidi import isolate
 from bot.channels.base import (
     Alert,
+    CalendarLink,
     ChannelLimits,
     ChannelMisconfigured,
     DeliveryError,
@@ -54,7 +55,10 @@ from bot.wording import Wording, word
 log = logging.getLogger(__name__)
 
 MAX_TEXT_LENGTH = 4096
-CalendarLink = Callable[[Target], Awaitable[str | None]]
+# Telegram takes about one message a second in one chat; the parts of a long alert keep to it.
+PART_SPACING = 1.0
+# Long alerts waiting to go on from a part, remembered at most (the oldest is forgotten).
+MAX_PENDING_PARTS = 10_000
 # Bad requests that mean the chat or topic will not take messages from us any more.
 GONE_PHRASES = (
     "chat not found",
@@ -244,34 +248,58 @@ class TelegramChannel:
         bot: Bot,
         clock: Callable[[], dt.datetime],
         calendar_link: CalendarLink | None = None,
+        *,
+        part_spacing: float = PART_SPACING,
     ) -> None:
         self.bot = bot
         self.clock = clock
         self.calendar_link = calendar_link
+        self.part_spacing = part_spacing
         self._ready = False
         self._starting = asyncio.Lock()
+        # How many parts of a long alert each chat already has, while the rest waits
+        # for a retry: a retry goes on from there instead of repeating them.
+        self._delivered_parts: dict[tuple[str, str, str], int] = {}
 
     async def send(self, target: Target, alert: Alert) -> None:
-        """Send `alert` as one message (more if it is long), buttons on the last one."""
+        """Send `alert` as one message (more if it is long), buttons on the last one.
+
+        The parts of a long alert go a chat's one-per-second apart. When one of them fails
+        with a wait (flood control, an outage), the retry starts at that part: the reader
+        never gets the first parts twice.
+        """
         texts = Texts(target.language if target.language in LANGUAGES else DEFAULT_LANGUAGE)
         wording = word(alert, texts, target.timezone, self.clock())
         text = isolate(layout(wording, texts), "html", texts.direction)
         parts = split_html(text, MAX_TEXT_LENGTH)
         keyboard = await self._keyboard(target, alert, texts)
         thread = int(target.thread_id) if target.thread_id.isdigit() else None
+        progress = (target.address, target.thread_id, alert.key)
+        first = min(self._delivered_parts.pop(progress, 0), len(parts) - 1)
+        index = first
         try:
             await self._open()
-            for index, part in enumerate(parts):
+            for index in range(first, len(parts)):
+                if index > first:
+                    await asyncio.sleep(self.part_spacing)
                 await self.bot.send_message(
                     chat_id=chat_id_of(target.address),
-                    text=part,
+                    text=parts[index],
                     parse_mode=ParseMode.HTML,
                     message_thread_id=thread,
                     reply_markup=keyboard if index == len(parts) - 1 else None,
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
                 )
         except TelegramError as error:
-            raise delivery_error(error) from error
+            failure = delivery_error(error)
+            if isinstance(failure, RetryLater) and index > 0:
+                self._remember_progress(progress, index)
+            raise failure from error
+
+    def _remember_progress(self, progress: tuple[str, str, str], delivered: int) -> None:
+        if len(self._delivered_parts) >= MAX_PENDING_PARTS:
+            self._delivered_parts.pop(next(iter(self._delivered_parts)))
+        self._delivered_parts[progress] = delivered
 
     async def close(self) -> None:
         if self._ready:
@@ -291,7 +319,7 @@ class TelegramChannel:
     ) -> InlineKeyboardMarkup | None:
         rows: list[list[InlineKeyboardButton]] = []
         if self.calendar_link is not None and alert.kind in ALERTS_WITH_CALENDAR:
-            url = await self.calendar_link(target)
+            url = self.calendar_link(target)
             # Telegram accepts only public web addresses in buttons.
             if url is not None and url.startswith("https://"):
                 rows.append([InlineKeyboardButton(texts("Add to calendar"), url=url)])

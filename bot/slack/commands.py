@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.bidi import isolate
+from bot.channels.base import calendar_url
 from bot.channels.slack import APP_TARGET, clip, date_token, escape, link
 from bot.db import subscribers as subs
 from bot.db.models import Subscriber
@@ -26,7 +27,6 @@ from bot.i18n import LANGUAGES, N_, Texts
 from bot.publisher import Publisher
 from bot.query import Query, query_string
 from bot.render import CONFIDENCE_LABELS, STATUS_LABELS
-from bot.slack.targets import calendar_url
 from bot.store import Store
 from bot.web import KIND_NAMES, THEME_NAMES
 from bot.wording import title_of, when_of

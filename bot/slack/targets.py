@@ -14,8 +14,7 @@ import urllib.parse
 
 from sqlalchemy import select
 
-from bot.channels.base import Target
-from bot.channels.slack import WEBHOOK_TARGET, CalendarLink, mask_webhook_url
+from bot.channels.slack import WEBHOOK_TARGET, mask_webhook_url
 from bot.db.models import Subscriber
 from bot.db.subscribers import deactivate, ensure_subscriber, find_subscriber
 from bot.store import Store
@@ -54,11 +53,6 @@ def check_webhook_url(url: str, allowed_base: str | None = None) -> str:
     return url
 
 
-def calendar_url(base_url: str, token: str) -> str:
-    """A subscriber's own calendar feed."""
-    return f"{base_url.rstrip('/')}/calendar/{token}.ics"
-
-
 async def ensure_default_webhook(store: Store, url: str, now: dt.datetime) -> Subscriber:
     """Register `SLACK_WEBHOOK_URL` as a target following everything (once).
 
@@ -93,22 +87,3 @@ async def ensure_default_webhook(store: Store, url: str, now: dt.datetime) -> Su
         for old in list(replaced):
             await deactivate(session, old.id, f"replaced by a new {DEFAULT_WEBHOOK_NAME}", now)
         return subscriber
-
-
-def calendar_links(store: Store, base_url: str) -> CalendarLink:
-    """The `SlackChannel.calendar_link` for this service: each target's own feed."""
-    tokens: dict[int, str] = {}
-
-    async def calendar_link(target: Target) -> str | None:
-        if target.subscriber_id is None:
-            return None
-        token = tokens.get(target.subscriber_id)
-        if token is None:
-            async with store._sessions() as session:
-                subscriber = await session.get(Subscriber, target.subscriber_id)
-            if subscriber is None:
-                return None
-            token = tokens[target.subscriber_id] = subscriber.calendar_token
-        return calendar_url(base_url, token)
-
-    return calendar_link

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.base import Target
+from bot.channels.base import calendar_url
 from bot.db.models import Subscriber
 from bot.publisher import Publisher
 from bot.store import Store
@@ -57,7 +57,7 @@ class Services:
 
     def calendar_url(self, token: str) -> str:
         """A subscriber's personal iCal feed."""
-        return f"{self.settings.public_base_url}/calendar/{token}.ics"
+        return calendar_url(self.settings.public_base_url, token)
 
 
 def services_of(context: Any) -> Services:
@@ -66,21 +66,6 @@ def services_of(context: Any) -> Services:
     if not isinstance(services, Services):
         raise RuntimeError("the Telegram application was not built by build_application")
     return services
-
-
-def calendar_links(store: Store, public_base_url: str) -> Callable[[Target], Awaitable[str | None]]:
-    """The `calendar_link` a `TelegramChannel` needs: a target's personal feed, if known."""
-
-    async def calendar_link(target: Target) -> str | None:
-        if target.subscriber_id is None:
-            return None
-        async with store._sessions() as session:
-            token = await session.scalar(
-                select(Subscriber.calendar_token).where(Subscriber.id == target.subscriber_id)
-            )
-        return f"{public_base_url}/calendar/{token}.ics" if token else None
-
-    return calendar_link
 
 
 async def subscriber_counts(session: AsyncSession) -> dict[tuple[str, bool], int]:

@@ -13,7 +13,15 @@ import pytest
 from sqlalchemy import select, text
 
 from bot import outbox
-from bot.channels.base import Alert, ChannelLimits, RetryLater, Target, TargetGone, TargetMoved
+from bot.channels.base import (
+    Alert,
+    ChannelLimits,
+    RetryLater,
+    Target,
+    TargetGone,
+    TargetMoved,
+    calendar_links,
+)
 from bot.db import subscribers as subs
 from bot.db.migrate import upgrade
 from bot.db.models import Delivery, Subscriber
@@ -100,6 +108,25 @@ async def test_planned_once_delivered_once(store):
     assert len(kinds) == len(set(a.key for _, a in channel.sent))
     assert await dispatcher.deliver_once() == 0
     assert {r.state for r in await _rows(store)} == {"sent"}
+
+
+async def test_each_target_carries_its_own_calendar_without_asking_the_database(store):
+    clock, channel = Clock(NOW), RecordingChannel()
+    ids = [await _subscribe(store, address, kind=["registration"]) for address in ("100", "200")]
+    planner, dispatcher = _engine(store, clock, channel)
+    await planner.run_once()
+    clock.now = NOW + dt.timedelta(hours=36)
+    while await dispatcher.deliver_once():
+        pass
+    async with store._sessions() as session:
+        tokens = {s.id: s.calendar_token for s in await session.scalars(select(Subscriber))}
+    link = calendar_links("https://watch.example.org/")
+    seen = {target.subscriber_id: link(target) for target, _ in channel.sent}
+    assert seen == {
+        ids[0]: f"https://watch.example.org/calendar/{tokens[ids[0]]}.ics",
+        ids[1]: f"https://watch.example.org/calendar/{tokens[ids[1]]}.ics",
+    }
+    assert link(Target(None, "telegram", "operator")) is None
 
 
 async def test_a_restarted_planner_plans_nothing_already_in_the_outbox(store):

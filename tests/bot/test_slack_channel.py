@@ -18,6 +18,7 @@ from bot.channels.base import (
     RetryLater,
     Target,
     TargetGone,
+    calendar_links,
 )
 from bot.channels.slack import (
     APP_TARGET,
@@ -35,7 +36,7 @@ from bot.channels.slack import (
 )
 from bot.db.migrate import upgrade
 from bot.i18n import Texts
-from bot.slack.targets import calendar_links, ensure_default_webhook
+from bot.slack.targets import ensure_default_webhook
 from bot.store import Store
 from config.dataset import load_dataset
 from schedulers.timeline import compute_deadlines
@@ -357,6 +358,18 @@ async def test_server_errors_retry(fake, channel, deadlines, status):
         await channel.send(app_target(), reminder(deadlines["r-cd-2022-som-tip"]))
 
 
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(200, "<html>Bad gateway</html>"), (200, ""), (200, "[1, 2]"), (502, "<html>proxy</html>")],
+)
+async def test_an_answer_that_is_not_slacks_json_retries(fake, channel, deadlines, status, body):
+    fake.fail("C0COAL", "", status=status, body=body)
+    with pytest.raises(RetryLater) as caught:
+        await channel.send(app_target(), reminder(deadlines["r-cd-2022-som-tip"]))
+    assert "C0COAL" in str(caught.value)
+    await channel.send(app_target("C0OTHER"), reminder(deadlines["r-cd-2022-som-tip"]))
+
+
 async def test_a_refused_message_is_neither_retried_nor_the_target_stopped(
     fake, channel, deadlines
 ):
@@ -453,12 +466,11 @@ async def test_the_calendar_button_links_the_targets_own_feed(fake, store, deadl
         token=BOT_TOKEN,
         base_url=fake.api_url,
         clock=lambda: MARCH_2022,
-        calendar_link=calendar_links(store, "https://watch.example.org"),
+        calendar_link=calendar_links("https://watch.example.org"),
     )
+    target = Target(subscriber.id, WEBHOOK_TARGET, url, calendar_token=subscriber.calendar_token)
     try:
-        await slack.send(
-            Target(subscriber.id, WEBHOOK_TARGET, url), reminder(deadlines["r-cd-2022-som-tip"])
-        )
+        await slack.send(target, reminder(deadlines["r-cd-2022-som-tip"]))
     finally:
         await slack.close()
     (call,) = fake.posts()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import itertools
 
 import pytest
 from telegram import Bot
@@ -69,12 +70,12 @@ async def channel(fake):
     fake.reset()
     links = []
 
-    async def calendar_link(target: Target) -> str | None:
+    def calendar_link(target: Target) -> str | None:
         links.append(target)
         return CALENDAR
 
     channel = TelegramChannel(
-        Bot(fake.token, base_url=fake.base_url), lambda: MARCH_2022, calendar_link
+        Bot(fake.token, base_url=fake.base_url), lambda: MARCH_2022, calendar_link, part_spacing=0
     )
     yield channel
     await channel.close()
@@ -157,7 +158,7 @@ async def test_a_button_whose_data_would_not_fit_is_left_out(channel, fake):
 async def test_no_calendar_button_without_a_public_https_link(fake):
     fake.reset()
 
-    async def local_link(target: Target) -> str | None:
+    def local_link(target: Target) -> str | None:
         return "http://127.0.0.1:8000/calendar/x.ics"
 
     channel = TelegramChannel(
@@ -202,6 +203,57 @@ async def test_a_long_alert_is_split_under_the_limit_with_buttons_on_the_last_pa
     assert [bool(c.buttons) for c in calls] == [False] * (len(calls) - 1) + [True]
     joined = "".join(html.unescape(c.text) for c in calls)
     assert joined.count("Long note <with> markup & more.") == 400
+
+
+def long_alert(key: str = "k") -> Alert:
+    return Alert(
+        key=key,
+        kind="reminder",
+        deadline=deadline("m-at-c1-self-assessment"),
+        text="Long note <with> markup & more. " * 400,
+    )
+
+
+async def test_the_parts_of_a_long_alert_keep_to_one_message_a_second_in_the_chat(fake):
+    fake.reset()
+    fake.limits = RateLimits(per_second=None, per_chat_per_second=1, per_group_per_minute=None)
+    channel = TelegramChannel(Bot(fake.token, base_url=fake.base_url), lambda: MARCH_2022)
+    try:
+        await channel.send(target(), long_alert())
+    finally:
+        fake.limits = None
+        await channel.close()
+    calls = fake.sent(501)
+    assert len(calls) >= 3
+    assert fake.rate_limited == 0
+    assert all(later.at - earlier.at >= 0.9 for earlier, later in itertools.pairwise(calls))
+
+
+async def test_a_retry_after_a_part_failed_goes_on_from_that_part(channel, fake):
+    fake.script(501, slow(0), retry_after(3))  # the first part goes, the second is refused
+    with pytest.raises(RetryLater) as raised:
+        await channel.send(target(), long_alert())
+    assert raised.value.retry_after == 3
+    fake.script(501, SERVER_ERROR)  # and the retry of the second part fails once more
+    with pytest.raises(RetryLater):
+        await channel.send(target(), long_alert())
+    await channel.send(target(), long_alert())
+    await channel.send(target(), long_alert("another"))  # a new alert starts at its start
+    sent = [call.text for call in fake.sent(501)]
+    assert sent.count(sent[0]) == 2  # the first part: once for each alert
+    joined = html.unescape("".join(sent))
+    assert joined.count("Long note <with> markup & more.") == 800
+    assert [bool(call.buttons) for call in fake.sent(501)].count(True) == 2
+
+
+async def test_a_part_refused_for_good_is_not_resumed(channel, fake):
+    fake.script(501, slow(0), BLOCKED)
+    with pytest.raises(TargetGone):
+        await channel.send(target(), long_alert())
+    await channel.send(target(), long_alert())  # sent whole, were it ever tried again
+    sent = [call.text for call in fake.sent(501)]
+    assert sent.count(sent[0]) == 2
+    assert html.unescape("".join(sent[1:])).count("Long note <with> markup & more.") == 400
 
 
 def test_splitting_keeps_tags_balanced_and_entities_whole():
