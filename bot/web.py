@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import logging
 import urllib.parse
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
 from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -36,6 +38,8 @@ FEED_PARAMS = frozenset({"country", "cluster", "kind", "theme", "lang", "alarms"
 PAGE_PARAMS = frozenset({"country", "cluster", "kind", "theme", "lang", "days"})
 API_PARAMS = frozenset({"country", "cluster", "kind", "theme", "days"})
 CALENDAR_TYPE = "text/calendar; charset=utf-8"
+# Seconds a client is asked to wait while the database does not answer.
+DATABASE_RETRY_AFTER = 60
 THEME_NAMES = {
     "tip": N_("Trafficking in persons"),
     "som": N_("Smuggling of migrants"),
@@ -52,6 +56,7 @@ KIND_NAMES = {
     "event": N_("Event"),
 }
 Handler = Callable[[Request], Awaitable[Response]]
+log = logging.getLogger(__name__)
 
 
 def _query(request: Request, dataset: Dataset, allowed: frozenset[str]) -> Query:
@@ -158,7 +163,18 @@ def create_app(
         token = request.path_params["token"]
         if publisher.store is None:
             return PlainTextResponse("Not Found\n", status_code=404)
-        personal = await publisher.store.personal_feed(token)
+        try:
+            personal = await publisher.store.personal_feed(token)
+        except (SQLAlchemyError, OSError) as exc:
+            # Only the database knows whose token this is. Calendar apps keep their copy
+            # on a 503 and come back after Retry-After.
+            log.warning("personal calendar: the database did not answer (%s)", type(exc).__name__)
+            return PlainTextResponse(
+                "The service cannot read its database just now; your calendar app keeps its "
+                "copy and will try again.\n",
+                status_code=503,
+                headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+            )
         if personal is None:
             return PlainTextResponse("Not Found\n", status_code=404)
         feed = await publisher.feed(Query(selection=personal.selection), personal.language)

@@ -37,6 +37,7 @@ from tests.bot.conftest import (
     REQUIRE_POSTGRES_VARIABLE,
     fresh_postgres_database,
 )
+from tests.bot.test_web import add_personal_subscriber, make_client
 
 pytestmark = pytest.mark.postgres
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -164,6 +165,26 @@ async def test_alerts_sent_while_the_database_is_away_are_recorded_once_it_is_ba
         if outage.began:
             await outage.end()
         await store.close()
+
+
+async def test_a_personal_calendar_asks_to_come_back_while_the_database_is_away(database_url):
+    await upgrade(database_url)
+    store = await Store.open(database_url)
+    outage = Outage(database_url)
+    try:
+        token = await add_personal_subscriber(store, language="en", filters=[("country", "AT")])
+        async with make_client(load_dataset(), store) as http:
+            assert (await http.get(f"/calendar/{token}.ics")).status_code == 200
+            await outage.begin()
+            away = await http.get(f"/calendar/{token}.ics")
+            public = await http.get("/calendar.ics")
+            await outage.end()
+            back = await http.get(f"/calendar/{token}.ics")
+    finally:
+        await store.close()
+    assert away.status_code == 503 and away.headers["Retry-After"] == "60"
+    assert "cannot read its database" in away.text and token not in away.text
+    assert public.status_code == 200 and back.status_code == 200
 
 
 async def test_calendars_are_served_from_the_last_facts_while_the_database_is_away(

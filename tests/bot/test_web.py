@@ -203,7 +203,9 @@ async def test_the_telegram_button_carries_the_filters(dataset, monkeypatch):
     assert 'href="https://t.me/untoc_watch_bot?start=sub-AT-tip"' in html
 
 
-async def _subscriber(store: Store, *, language: str, filters: list[tuple[str, str]]) -> str:
+async def add_personal_subscriber(
+    store: Store, *, language: str, filters: list[tuple[str, str]]
+) -> str:
     token = new_calendar_token()
     now = dt.datetime(2022, 1, 1, tzinfo=dt.UTC)
     async with store._sessions() as session, session.begin():
@@ -225,7 +227,7 @@ async def test_a_personal_feed_follows_its_subscriber(dataset, database_url, mon
     await upgrade(database_url)
     store = await Store.open(database_url)
     try:
-        token = await _subscriber(
+        token = await add_personal_subscriber(
             store, language="es", filters=[("country", "AT"), ("kind", "milestone")]
         )
         async with make_client(dataset, store) as http:
