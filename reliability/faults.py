@@ -64,6 +64,8 @@ from reliability.service import (
     postgres_ready,
     postgres_server,
     start_web,
+    start_worker,
+    telegram_environment,
     wait_until,
 )
 from reliability.webload import LoadReport, Sample, WebLoad, service_targets
@@ -158,12 +160,7 @@ def _env(
     url: str, directory: Path, fake: FakeTelegram, rate: float, **extra: str
 ) -> dict[str, str]:
     return environment(
-        url,
-        directory,
-        TELEGRAM_BOT_TOKEN=fake.token,
-        TELEGRAM_API_BASE_URL=fake.base_url,
-        TELEGRAM_MAX_RATE=str(rate),
-        **extra,
+        url, directory, **telegram_environment(fake.token, fake.base_url, rate), **extra
     )
 
 
@@ -206,11 +203,6 @@ def _sending_more(fake: FakeTelegram, marker: str, than: int) -> Callable[[], bo
     return lambda: len(telegram_messages(fake, marker)) > than
 
 
-def _worker(env: dict[str, str], directory: Path) -> ServiceProcess:
-    """A worker process; each start appends to the same log."""
-    return ServiceProcess("worker", env, directory / "worker.log").start()
-
-
 @contextlib.contextmanager
 def _stopping(*processes: ServiceProcess | None) -> Iterator[None]:
     try:
@@ -245,14 +237,14 @@ def _worker_kills(scale: Scale, kind: str, directory: Path, section: Section) ->
         env = _short_lease(_env(url, directory, fake, rate))
         # kill points, as shares of the broadcast, in order; each after some progress
         points = sorted(rng.uniform(0.05, 0.8) for _ in range(scale.kills))
-        worker = _worker(env, directory)
+        worker = start_worker(env, directory)
         first_after: list[float] = []
         try:
             for share in points:
                 wait_until(_reaching(fake, marker, int(share * len(owed))), 120, "sends", 0.05)
                 worker.kill()
                 sent = len(telegram_messages(fake, marker))
-                worker = _worker(env, directory)
+                worker = start_worker(env, directory)
                 restarted = time.monotonic()
                 wait_until(_sending_more(fake, marker, sent), 60, "a send", 0.05)
                 first_after.append(time.monotonic() - restarted)
@@ -352,7 +344,7 @@ def _database_restart(scale: Scale, kind: str, directory: Path, section: Section
         marker = f"Database drill {uuid.uuid4().hex[:8]}"
         owed = _broadcast(url, f"{marker}: the dialogues move online")
         env = _short_lease(_env(url, directory, fake, 100.0))
-        worker = _worker(env, directory)
+        worker = start_worker(env, directory)
         web, base = start_web(env, directory)
         personal = f"{base}/calendar/{people.tokens[0]}.ics"
         load = WebLoad(base, service_targets(people.tokens, ["AT", "NG"]), 4, 100).start()
@@ -389,6 +381,8 @@ def _database_restart(scale: Scale, kind: str, directory: Path, section: Section
     away_until = back_at + web_back + STALE_CONNECTIONS
     public = [s for s in report.errors if s.kind != "personal"]
     personal_away = [s for s in report.errors if s.kind == "personal" and s.started < away_until]
+    # While it cannot tell whose a token is, the web asks the calendar app to come back.
+    unexplained = [s for s in personal_away if s.status != 503]
     personal_after = [s for s in report.errors if s.kind == "personal" and s.started >= away_until]
     section.figure(
         f"PostgreSQL stopped (fast shutdown) for {back_at - stopping:.1f} s, from the stop "
@@ -400,8 +394,9 @@ def _database_restart(scale: Scale, kind: str, directory: Path, section: Section
     section.figure(
         f"web meanwhile ({report.headline()}): calendars and the API served from the last "
         f"known facts, failed {len(public)}; personal calendars (which need the database) "
-        f"failed {len(personal_away)} while it was away, answering again {web_back:.1f} s "
-        f"after it was back, failed afterwards {len(personal_after)}"
+        f"answered 503 with Retry-After {len(personal_away) - len(unexplained)} times while "
+        f"it was away and otherwise failed {len(unexplained)}, answering again "
+        f"{web_back:.1f} s after it was back, failed afterwards {len(personal_after)}"
     )
     if not worker_alive:
         section.fail("database restarted: the worker process exited")
@@ -414,6 +409,9 @@ def _database_restart(scale: Scale, kind: str, directory: Path, section: Section
         section.fail(
             f"database restarted: {len(public)} calendar or API requests failed ({statuses})"
         )
+    if unexplained:
+        statuses = LoadReport(unexplained).error_statuses()
+        section.fail(f"database away: personal calendars answered {statuses}, not 503")
     if personal_after:
         section.fail(f"database restarted: {len(personal_after)} requests failed after it")
 
@@ -458,7 +456,7 @@ def _channel_faults(scale: Scale, kind: str, directory: Path, section: Section) 
             SLACK_API_BASE_URL=slack.api_url,
         )
         started = time.monotonic()
-        worker = _worker(env, directory)
+        worker = start_worker(env, directory)
         try:
             with _stopping(worker):
 
@@ -617,7 +615,7 @@ def _broken_pages(scale: Scale, kind: str, directory: Path, section: Section) ->
             WATCHER_ALLOW_PRIVATE="true",
             WATCHER_HOST_DELAY="0",
         )
-        worker = _worker(env, directory)
+        worker = start_worker(env, directory)
         try:
             with _stopping(worker):
                 wanted = {s["id"] for s in sources}
@@ -721,7 +719,7 @@ def _stale_reminders(scale: Scale, kind: str, directory: Path, section: Section)
             if r.deadline_id == "r-reliability-open" and r.due_at <= now
         }
         env = _env(url, directory, fake, 500.0, UNTOC_DATA_DIR=str(data))
-        worker = _worker(env, directory)
+        worker = start_worker(env, directory)
         try:
             with _stopping(worker):
                 drill = for_closed | for_open

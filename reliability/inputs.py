@@ -25,7 +25,6 @@ import contextlib
 import datetime as dt
 import gzip
 import hashlib
-import hmac
 import json
 import logging
 import os
@@ -1467,15 +1466,10 @@ def fingerprint(*directories: Path) -> dict[str, str]:
 def signed(
     body: bytes, content_type: str, *, secret: str = SIGNING_SECRET, age: int = 0
 ) -> dict[str, str]:
-    """Headers that sign `body` as Slack does (HMAC-SHA256 over `v0:timestamp:body`)."""
-    timestamp = str(int(time.time()) - age)
-    base = b"v0:" + timestamp.encode() + b":" + body
-    digest = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-    return {
-        "X-Slack-Request-Timestamp": timestamp,
-        "X-Slack-Signature": f"v0={digest}",
-        "Content-Type": content_type,
-    }
+    """Headers that sign `body` with this suite's signing secret, as Slack does."""
+    from tests.fakes.slack_api import signed_headers
+
+    return signed_headers(body, secret, age=age, content_type=content_type)
 
 
 @dataclass

@@ -51,6 +51,8 @@ from reliability.service import (
     environment,
     postgres_server,
     start_web,
+    start_worker,
+    telegram_environment,
     wait_until,
 )
 from reliability.webload import LoadReport, WebLoad, percentile, service_targets
@@ -141,7 +143,7 @@ def _run(scale: Scale, url: str, directory: Path, section: Section) -> None:
     season = write_season(load_dataset(), directory / "data", now, at_most=scale.deadlines_at_most)
     dataset = load_dataset(season.directory, cache_dir=directory / "cache")
     fake = FakeTelegram(
-        limits=RateLimits(per_second=scale.rate, per_chat_per_second=2, per_group_per_minute=20)
+        limits=RateLimits(per_second=scale.rate, per_chat_per_second=1, per_group_per_minute=20)
     ).start()
     web: ServiceProcess | None = None
     worker: ServiceProcess | None = None
@@ -153,12 +155,10 @@ def _run(scale: Scale, url: str, directory: Path, section: Section) -> None:
             url,
             directory,
             UNTOC_DATA_DIR=str(season.directory),
-            TELEGRAM_BOT_TOKEN=fake.token,
-            TELEGRAM_API_BASE_URL=fake.base_url,
-            TELEGRAM_MAX_RATE=str(scale.rate),
+            **telegram_environment(fake.token, fake.base_url, scale.rate),
         )
         web, base = start_web(env, directory)
-        worker = ServiceProcess("worker", env, directory / "worker.log").start()
+        worker = start_worker(env, directory)
         wait_until(lambda: "worker: leading" in worker.log_text(), 60, "the worker to lead")
         targets = service_targets(day.population.tokens, sorted(dataset.states))
         load = WebLoad(base, targets, scale.readers, scale.web_rate).start()

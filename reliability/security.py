@@ -768,7 +768,13 @@ def _secret_checks(lab: Lab, quick: bool = False) -> list[Finding]:
     from bot.slack.app import EVENTS_PATH
     from bot.store import Store
     from bot.telegram.webhook import SECRET_HEADER, WEBHOOK_PATH
-    from reliability.service import ServiceProcess, environment, start_web, wait_until
+    from reliability.service import (
+        environment,
+        start_web,
+        start_worker,
+        telegram_environment,
+        wait_until,
+    )
     from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
     from tests.fakes.telegram_api import BOT_ID, SERVER_ERROR, FakeTelegram
 
@@ -806,8 +812,7 @@ def _secret_checks(lab: Lab, quick: bool = False) -> list[Finding]:
         env = environment(
             sync_url,
             lab.root,
-            TELEGRAM_BOT_TOKEN=telegram_token,
-            TELEGRAM_API_BASE_URL=telegram.base_url,
+            **telegram_environment(telegram_token, telegram.base_url),
             TELEGRAM_WEBHOOK_URL="https://watch.example.org/telegram/webhook",
             TELEGRAM_WEBHOOK_SECRET=webhook_secret,
             TELEGRAM_ADMIN_IDS=str(OPERATOR),
@@ -816,7 +821,7 @@ def _secret_checks(lab: Lab, quick: bool = False) -> list[Finding]:
             SLACK_API_BASE_URL=slack.api_url,
         )
         web, base = start_web(env, lab.root, "secrets-web")
-        worker = ServiceProcess("worker", env, lab.root / "secrets-worker.log").start()
+        worker = start_worker(env, lab.root, "secrets-worker")
         try:
             wait_until(lambda: bool(telegram.calls_to("setWebhook")), 60, "the worker")
             with httpx.Client(base_url=base, timeout=30) as http:

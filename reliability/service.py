@@ -192,6 +192,19 @@ def environment(database_url: str, directory: Path, **extra: str) -> dict[str, s
     }
 
 
+def telegram_environment(token: str, base_url: str, rate: float | None = None) -> dict[str, str]:
+    """The settings that point a process at a fake Bot API (and pace it at `rate`)."""
+    env = {"TELEGRAM_BOT_TOKEN": token, "TELEGRAM_API_BASE_URL": base_url}
+    if rate is not None:
+        env["TELEGRAM_MAX_RATE"] = str(rate)
+    return env
+
+
+def start_worker(env: Mapping[str, str], directory: Path, name: str = "worker") -> ServiceProcess:
+    """A worker process; each start under one name appends to the same log."""
+    return ServiceProcess("worker", env, directory / f"{name}.log").start()
+
+
 def start_web(
     env: Mapping[str, str], directory: Path, name: str = "web"
 ) -> tuple[ServiceProcess, str]:

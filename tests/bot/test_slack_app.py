@@ -10,13 +10,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import time
 import urllib.parse
 
 import httpx
 import pytest
 from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 
 from bot.channels.slack import APP_TARGET
@@ -37,7 +35,7 @@ from bot.store import Store
 from bot.web import create_app
 from config.dataset import load_dataset
 from config.settings import load_settings
-from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, TEAM_ID, FakeSlack
+from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, TEAM_ID, FakeSlack, signed_headers
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 MARCH_2022 = dt.datetime(2022, 3, 1, 9, tzinfo=dt.UTC)
@@ -92,13 +90,7 @@ class Slack:
 
     @staticmethod
     def headers(body: str, *, secret: str = SECRET, age: int = 0, content_type: str | None = None):
-        timestamp = str(int(time.time()) - age)
-        signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
-        return {
-            "X-Slack-Request-Timestamp": timestamp,
-            "X-Slack-Signature": signature,
-            "Content-Type": content_type or "application/x-www-form-urlencoded",
-        }
+        return signed_headers(body, secret, age=age, content_type=content_type)
 
     async def post(self, body: str, **signing) -> httpx.Response:
         return await self.http.post(
