@@ -26,6 +26,7 @@ import ast
 import asyncio
 import contextlib
 import datetime as dt
+import importlib.metadata
 import ipaddress
 import itertools
 import json
@@ -1187,6 +1188,7 @@ def sql_injection(lab: Lab, quick: bool) -> list[Finding]:
 # Dependencies ----------------------------------------------------------------------------
 
 AUDIT_TIMEOUT = 900
+PROJECT = "untoc-watch"  # this project, installed editable: not on PyPI
 
 
 def _online(host: str = "pypi.org") -> str | None:
@@ -1198,13 +1200,37 @@ def _online(host: str = "pypi.org") -> str | None:
         return f"{type(error).__name__}: {error}"[:120]
 
 
+def _canonical(name: str) -> str:
+    """A package's name as PyPI compares names (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _pip_audit(executable: Path, *options: str) -> list[dict[str, Any]] | str:
+    """pip-audit's packages (name, version, vulns, skip_reason), or why it failed."""
+    command = [str(executable), "--progress-spinner", "off", "--skip-editable", "--format", "json"]
+    result = subprocess.run(
+        [*command, *options], capture_output=True, timeout=AUDIT_TIMEOUT, cwd=ROOT
+    )
+    try:
+        packages = json.loads(result.stdout)["dependencies"]
+    except (ValueError, KeyError, TypeError):
+        error = result.stderr.decode(errors="replace").strip().splitlines()
+        return f"pip-audit failed: {error[-1] if error else result.returncode}"
+    return [p for p in packages if "editable" not in (p.get("skip_reason") or "")]
+
+
 def _audit(quick: bool) -> Finding:
     """pip-audit over the installed packages; strict: a package it cannot audit fails it.
 
-    It runs without `--strict` and applies the rule here, so that the figure names every
-    package that could not be audited rather than the first. Without the network the
-    quick form reports "not run"; the full run fails.
+    First against PyPI's release records, as pip-audit does by default; the packages
+    that leaves unaudited (a proxy that serves no release records) are audited again
+    against PyPI's project records, through `reliability.advisories`, which covers each
+    project's latest release only. It runs without `--strict` and applies the rule here,
+    so that the figure names every package that could not be audited rather than the
+    first. Without the network the quick form reports "not run"; the full run fails.
     """
+    from reliability.advisories import ProjectRecords, osv_bridge
+
     check = "dependency audit"
     unavailable = None if quick else False
     executable = Path(sys.executable).with_name("pip-audit")
@@ -1213,38 +1239,69 @@ def _audit(quick: bool) -> Finding:
     offline = _online()
     if offline is not None:
         return Finding(check, unavailable, f"not run (offline: {offline})")
-    command = [str(executable), "--progress-spinner", "off", "--skip-editable", "--format", "json"]
-    result = subprocess.run(command, capture_output=True, timeout=AUDIT_TIMEOUT, cwd=ROOT)
+    first = _pip_audit(executable)
+    if isinstance(first, str):
+        return Finding(check, False, first)
+    first = [p for p in first if p["name"] != PROJECT]
+    # pip-audit gives no version for what it skipped; this interpreter's packages are its.
+    versions = {
+        _canonical(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()
+    }
+    for package in first:
+        package.setdefault("version", versions.get(_canonical(package["name"])))
+    results = {p["name"]: p for p in first if not p.get("skip_reason")}
+    by_release = len(results)
+    records = ProjectRecords()
     try:
-        packages = json.loads(result.stdout)["dependencies"]
-    except (ValueError, KeyError, TypeError):
-        error = result.stderr.decode(errors="replace").strip().splitlines()
-        return Finding(
-            check, False, f"pip-audit failed: {error[-1] if error else result.returncode}"
-        )
+        covered = [
+            f"{p['name']}=={p['version']}"
+            for p in first
+            if p["name"] not in results and records.covers(p["name"], str(p["version"]))
+        ]
+        if covered:
+            with tempfile.NamedTemporaryFile("w", suffix=".txt") as requirements:
+                requirements.write("\n".join(covered) + "\n")
+                requirements.flush()
+                with osv_bridge(records) as url:
+                    second = _pip_audit(
+                        executable,
+                        *("-r", requirements.name, "--no-deps", "--disable-pip"),
+                        *("--vulnerability-service", "osv", "--osv-url", url),
+                    )
+            if isinstance(second, str):
+                return Finding(check, False, f"{second} (against PyPI's project records)")
+            results.update((p["name"], p) for p in second if not p.get("skip_reason"))
+    finally:
+        records.close()
     vulnerable = [
         f"{package['name']} {package.get('version')}: {vuln['id']}"
         + (f" (fixed in {', '.join(vuln['fix_versions'])})" if vuln.get("fix_versions") else "")
-        for package in packages
+        for package in results.values()
         for vuln in package.get("vulns", [])
     ]
-    installed = [p for p in packages if "editable" not in (p.get("skip_reason") or "")]
-    unaudited = [p["name"] for p in installed if p.get("skip_reason")]
-    audited = len(installed) - len(unaudited)
+    unaudited = [f"{p['name']} {p.get('version')}" for p in first if p["name"] not in results]
+    sources = (
+        f"{by_release} against PyPI's release records, "
+        f"{len(results) - by_release} against its project records (latest releases)"
+    )
     if vulnerable:
         return Finding(
             check, False, f"{len(vulnerable)} known vulnerabilities: {'; '.join(vulnerable)}"
         )
     if unaudited:
-        shown = ", ".join(unaudited[:5]) + (", ..." if len(unaudited) > 5 else "")
         return Finding(
             check,
             unavailable,
-            f"{len(unaudited)} of {len(installed)} installed packages could not be audited: "
-            f"the vulnerability service does not know their versions ({shown}); no known "
-            f"vulnerability in the {audited} others",
+            f"{len(unaudited)} of {len(first)} installed packages could not be audited: "
+            f"neither record this machine reaches covers their version "
+            f"({', '.join(unaudited)}); no known vulnerability in the {len(results)} others "
+            f"({sources})",
         )
-    return Finding(check, True, f"{audited} installed packages audited, no known vulnerability")
+    return Finding(
+        check,
+        True,
+        f"{len(results)} installed packages audited ({sources}), no known vulnerability",
+    )
 
 
 # The suite -----------------------------------------------------------------------------
