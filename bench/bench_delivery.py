@@ -38,7 +38,7 @@ async def _prepare(url: str, chats: int, due: list[dt.datetime]) -> None:
     store = await Store.open(url)
     now = dt.datetime.now(dt.UTC)
     try:
-        async with store._sessions() as session, session.begin():
+        async with store.sessions() as session, session.begin():
             ids = []
             for chat in range(chats):
                 subscriber = await subs.ensure_subscriber(

@@ -165,7 +165,7 @@ async def enqueue_broadcast(
     store = await _open_store(settings)
     now = dt.datetime.now(dt.UTC)
     try:
-        async with store._sessions() as session, session.begin():
+        async with store.sessions() as session, session.begin():
             targets = await subs.active_subscribers(session)
             rows = []
             for subscriber in targets:
@@ -202,7 +202,7 @@ def deliveries() -> None:
 
         store = await _open_store(settings)
         try:
-            async with store._sessions() as session:
+            async with store.sessions() as session:
                 return await outbox.status(session)
         finally:
             await store.close()
@@ -238,7 +238,7 @@ async def _export(settings: Settings) -> dict[str, Any]:
 
     store = await _open_store(settings)
     try:
-        async with store._sessions() as session:
+        async with store.sessions() as session:
             people = list(await session.scalars(select(Subscriber).order_by(Subscriber.id)))
             acks = list(await session.scalars(select(Acknowledgement)))
     finally:
@@ -345,7 +345,7 @@ async def _import(settings: Settings, dataset: Dataset, entries: Any) -> int:
     store = await _open_store(settings)
     now = dt.datetime.now(dt.UTC)
     try:
-        async with store._sessions() as session, session.begin():
+        async with store.sessions() as session, session.begin():
             for index, entry in enumerate(entries):
                 try:
                     channel, address, thread_id, display_name = _place(entry)

@@ -115,7 +115,7 @@ async def _register(
         _fail(str(exc), code=1)
     now = dt.datetime.now(dt.UTC)
     try:
-        async with store._sessions() as session, session.begin():
+        async with store.sessions() as session, session.begin():
             subscriber = await subs.ensure_subscriber(
                 session,
                 channel=WEBHOOK_TARGET,

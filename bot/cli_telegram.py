@@ -122,7 +122,7 @@ async def _add_channel(settings: Settings, name: str, topics: Topics, language: 
     except StoreNotReady as exc:
         _fail(str(exc), code=1)
     try:
-        async with store._sessions() as session, session.begin():
+        async with store.sessions() as session, session.begin():
             await register_channel(session, chat, topics, language, dt.datetime.now(dt.UTC))
     finally:
         await store.close()

@@ -200,7 +200,7 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set."""
         if self.store.engine.dialect.name == "sqlite":  # the only worker: nobody else holds rows
-            async with self.store._sessions() as session, session.begin():
+            async with self.store.sessions() as session, session.begin():
                 if taken := await outbox.reclaim_all(session, self.clock()):
                     log.warning("delivery: %d alerts were in flight when the last run ended", taken)
         in_flight: set[asyncio.Task[None]] = set()
@@ -252,7 +252,7 @@ class Dispatcher:
         self, limit: int
     ) -> tuple[list[Delivery], dict[int, Subscriber], dict[int, set[str]]]:
         now = self.clock()
-        async with self.store._sessions() as session, session.begin():
+        async with self.store.sessions() as session, session.begin():
             rows = await outbox.claim(session, max(limit, 1), now, self.lease)
             ids = [r.subscriber_id for r in rows if r.subscriber_id is not None]
             found = await session.scalars(select(Subscriber).where(Subscriber.id.in_(ids)))
@@ -462,7 +462,7 @@ class Dispatcher:
         try:
             await channel.send(target, alert)
         except TargetMoved as moved:
-            async with self.store._sessions() as session, session.begin():
+            async with self.store.sessions() as session, session.begin():
                 await subs.move_address(session, subscriber.id, moved.new_address, self.clock())
             await self._retry(row, str(moved), 0, count=False)
         except TargetGone as gone:
@@ -520,7 +520,7 @@ class Dispatcher:
             if not done:
                 return
             try:
-                async with self.store._sessions() as session, session.begin():
+                async with self.store.sessions() as session, session.begin():
                     await outbox.mark_sent_many(session, done, self.clock())
             except Exception as exc:
                 self._sent = done + self._sent
@@ -531,7 +531,7 @@ class Dispatcher:
     async def _postpone(self, rows: Mapping[Delivery, float]) -> None:
         """Back to the outbox untried, each due in so many seconds."""
         now = self.clock()
-        async with self.store._sessions() as session, session.begin():
+        async with self.store.sessions() as session, session.begin():
             await outbox.postpone(
                 session,
                 [
@@ -541,14 +541,14 @@ class Dispatcher:
             )
 
     async def _discard(self, row: Delivery) -> None:
-        async with self.store._sessions() as session, session.begin():
+        async with self.store.sessions() as session, session.begin():
             await outbox.discard(session, row.id)
 
     async def _retry(
         self, row: Delivery, error: str, retry_after: float | None, *, count: bool = True
     ) -> None:
         now = self.clock()
-        async with self.store._sessions() as session, session.begin():
+        async with self.store.sessions() as session, session.begin():
             if count and row.attempts >= outbox.MAX_ATTEMPTS:
                 await outbox.give_up(session, row.id, error, now)
             else:
@@ -564,7 +564,7 @@ class Dispatcher:
 
     async def _target_gone(self, row: Delivery, subscriber: Subscriber, reason: str) -> None:
         now = self.clock()
-        async with self.store._sessions() as session, session.begin():
+        async with self.store.sessions() as session, session.begin():
             await subs.deactivate(session, subscriber.id, reason, now)
             await outbox.give_up(session, row.id, f"target gone: {reason}", now)
         log.warning(
@@ -579,7 +579,7 @@ class Dispatcher:
     async def notify_operator(self, key: str, text: str) -> None:
         """Queue a message for the operators (once per key)."""
         now = self.clock()
-        async with self.store._sessions() as session, session.begin():
+        async with self.store.sessions() as session, session.begin():
             await outbox.insert_rows(
                 session, [outbox.new_row(key, "operator", {"text": text}, now, now)]
             )

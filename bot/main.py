@@ -277,7 +277,7 @@ async def _ensure_console_subscriber(store: Store) -> None:
     """With no chat service configured, alerts for everything go to this terminal."""
     from bot.db import subscribers as subs
 
-    async with store._sessions() as session, session.begin():
+    async with store.sessions() as session, session.begin():
         await subs.ensure_subscriber(
             session, channel="console", address="stdout", now=dt.datetime.now(dt.UTC)
         )

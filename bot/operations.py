@@ -34,7 +34,7 @@ async def readiness(store: Store | None, now: dt.datetime) -> Readiness:
         return Readiness(False, {"database": "not configured or not migrated"})
     checks: dict[str, Any] = {}
     try:
-        async with store._sessions() as session:
+        async with store.sessions() as session:
             await session.execute(text("SELECT 1"))
             oldest = await session.scalar(
                 select(func.min(Delivery.next_attempt_at)).where(
@@ -77,7 +77,7 @@ async def metrics(
 
 
 async def _families(store: Store, now: dt.datetime) -> list[GaugeMetricFamily]:
-    async with store._sessions() as session:
+    async with store.sessions() as session:
         by_state = (
             await session.execute(
                 select(func.coalesce(Subscriber.channel, "operator"), Delivery.state, func.count())

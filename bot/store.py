@@ -101,7 +101,8 @@ class Store:
         from bot.db.engine import session_factory
 
         self.engine = engine
-        self._sessions = session_factory(engine)
+        # Opens a session on this store's engine; the one way other modules reach it.
+        self.sessions = session_factory(engine)
 
     @classmethod
     async def open(cls, url: str) -> Store:
@@ -130,7 +131,7 @@ class Store:
         """Every fact recorded at run time, ready to apply to the dataset."""
         from bot.db.repositories import list_approved_events, list_milestone_dates
 
-        async with self._sessions() as session:
+        async with self.sessions() as session:
             return RecordedFacts(
                 milestone_dates=await list_milestone_dates(session),
                 events=await list_approved_events(session),
@@ -143,7 +144,7 @@ class Store:
         from bot.db.repositories import bump_deadline_version
 
         versions = {}
-        async with self._sessions() as session, session.begin():
+        async with self.sessions() as session, session.begin():
             for deadline_id, fingerprint in fingerprints.items():
                 versions[deadline_id] = await bump_deadline_version(
                     session, deadline_id, fingerprint, now
@@ -154,7 +155,7 @@ class Store:
         """The filters and language behind a calendar token, or None if it is unknown."""
         from bot.db.repositories import find_subscriber_by_token
 
-        async with self._sessions() as session:
+        async with self.sessions() as session:
             subscriber = await find_subscriber_by_token(session, token)
             if subscriber is None:
                 return None
@@ -178,7 +179,7 @@ class Store:
 
         from bot.db.models import SourceChange
 
-        async with self._sessions() as session:
+        async with self.sessions() as session:
             rows = await session.execute(
                 select(
                     SourceChange.id,
@@ -204,7 +205,7 @@ class Store:
         """Store an actual milestone date (replacing an earlier one for the same step)."""
         from bot.db import repositories
 
-        async with self._sessions() as session, session.begin():
+        async with self.sessions() as session, session.begin():
             await repositories.record_milestone_date(
                 session,
                 country=country,
@@ -222,28 +223,28 @@ class Store:
         """The watcher's remembered state of every source it polled before."""
         from bot.db.repositories import load_source_states
 
-        async with self._sessions() as session:
+        async with self.sessions() as session:
             return await load_source_states(session)
 
     async def previous_lines(self, source_id: str) -> tuple[str, ...] | None:
         """The normalised lines of a source's latest stored version."""
         from bot.db.repositories import latest_snapshot_lines
 
-        async with self._sessions() as session:
+        async with self.sessions() as session:
             return await latest_snapshot_lines(session, source_id)
 
     async def approved_events(self) -> list[Event]:
         """Events operators approved from the watcher's proposals."""
         from bot.db.repositories import list_approved_events
 
-        async with self._sessions() as session:
+        async with self.sessions() as session:
             return await list_approved_events(session)
 
     async def record_poll(self, record: PollRecord, now: dt.datetime) -> int:
         """Store one poll of one source in one transaction; returns the new proposals."""
         from bot.db import repositories
 
-        async with self._sessions() as session, session.begin():
+        async with self.sessions() as session, session.begin():
             await repositories.save_source_state(session, record.state)
             if record.snapshot is not None:
                 await repositories.add_source_snapshot(session, record.snapshot)
@@ -260,7 +261,7 @@ class Store:
         """The watcher's proposals, newest first, all or those in one state."""
         from bot.db.repositories import list_proposals
 
-        async with self._sessions() as session:
+        async with self.sessions() as session:
             return await list_proposals(session, state)
 
     async def approve_proposal(
@@ -269,7 +270,7 @@ class Store:
         """Approve a proposal: its event enters the timeline (raises `ProposalError`)."""
         from bot.db.repositories import approve_proposal
 
-        async with self._sessions() as session, session.begin():
+        async with self.sessions() as session, session.begin():
             return await approve_proposal(session, proposal_id, decided_by=decided_by, now=now)
 
     async def reject_proposal(
@@ -278,7 +279,7 @@ class Store:
         """Reject a proposal; the same finding is not proposed again (raises `ProposalError`)."""
         from bot.db.repositories import reject_proposal
 
-        async with self._sessions() as session, session.begin():
+        async with self.sessions() as session, session.begin():
             await reject_proposal(session, proposal_id, decided_by=decided_by, now=now)
 
 

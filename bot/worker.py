@@ -217,7 +217,7 @@ class AlertPlanner:
         """Plan what is due soon; returns how many new rows went into the outbox."""
         now = self.clock()
         deadlines = await self.publisher.deadlines()
-        async with self.store._sessions() as session, session.begin():
+        async with self.store.sessions() as session, session.begin():
             preferences = await subs.planning_preferences(session)
             # pure and CPU-bound: in a thread, so deliveries on this loop keep their pace
             planned = await asyncio.to_thread(
@@ -258,7 +258,7 @@ class AlertPlanner:
         self._enqueued = kept
 
     async def housekeeping(self) -> None:
-        async with self.store._sessions() as session, session.begin():
+        async with self.store.sessions() as session, session.begin():
             removed = await outbox.housekeeping(session, self.clock())
         if removed:
             log.info("housekeeping: forgot %d old deliveries", removed)

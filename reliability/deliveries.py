@@ -44,7 +44,7 @@ class Row:
 async def _rows(url: str, ids: Collection[int] | None) -> dict[int, Row]:
     store = await Store.open(url)
     try:
-        async with store._sessions() as session:
+        async with store.sessions() as session:
             query = select(
                 Delivery.id,
                 Delivery.subscriber_id,
@@ -69,7 +69,7 @@ def outbox_rows(url: str, ids: Collection[int] | None = None) -> dict[int, Row]:
 async def _open_count(url: str, ids: Collection[int] | None, due_by: dt.datetime | None) -> int:
     store = await Store.open(url)
     try:
-        async with store._sessions() as session:
+        async with store.sessions() as session:
             query = select(Delivery.id).where(Delivery.state.in_(OPEN_STATES))
             if due_by is not None:
                 query = query.where(Delivery.due_at <= due_by)
@@ -89,7 +89,7 @@ def still_open(
 async def _reschedule(url: str, moments: Mapping[int, dt.datetime]) -> None:
     store = await Store.open(url)
     try:
-        async with store._sessions() as session, session.begin():
+        async with store.sessions() as session, session.begin():
             await session.execute(
                 update(Delivery),
                 [{"id": i, "next_attempt_at": at, "due_at": at} for i, at in moments.items()],

@@ -536,7 +536,7 @@ def _slack_targets(url: str, slack: FakeSlack, per_kind: int) -> dict[int, str]:
         store = await Store.open(url)
         now = dt.datetime.now(dt.UTC)
         try:
-            async with store._sessions() as session, session.begin():
+            async with store.sessions() as session, session.begin():
                 created = {}
                 for channel, address, key in targets:
                     subscriber = await subs.ensure_subscriber(
@@ -554,7 +554,7 @@ def _inactive(url: str) -> int:
     async def count() -> int:
         store = await Store.open(url)
         try:
-            async with store._sessions() as session:
+            async with store.sessions() as session:
                 found = await session.scalars(select(Subscriber.id).where(~Subscriber.active))
                 return len(list(found))
         finally:
@@ -663,7 +663,7 @@ def _polled(url: str) -> dict[str, SourceStateRecord]:
     async def read() -> dict[str, SourceStateRecord]:
         store = await Store.open(url)
         try:
-            async with store._sessions() as session:
+            async with store.sessions() as session:
                 found = await session.scalars(
                     select(SourceStateRecord).where(SourceStateRecord.last_polled_at.is_not(None))
                 )

@@ -1551,7 +1551,7 @@ async def _web_cases(cases: Sequence[Case], lab: Lab, url: str, path: Path, tall
 
     store = Store(create_engine(url))
     try:
-        async with store._sessions() as session, session.begin():
+        async with store.sessions() as session, session.begin():
             await subscribers.ensure_subscriber(
                 session, channel="telegram", address="1001", now=NOW, display_name="Ada"
             )

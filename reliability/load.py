@@ -127,7 +127,7 @@ async def _prepare(url: str, dataset: Dataset, scale: Scale, now: dt.datetime) -
         )
         publisher = Publisher(dataset, store, "https://watch.example.org", clock=lambda: now)
         await AlertPlanner(store, publisher, lambda: now).run_once()
-        async with store._sessions() as session:
+        async with store.sessions() as session:
             planned = (
                 await session.execute(select(Delivery.id, Delivery.due_at, Delivery.payload))
             ).all()

@@ -237,7 +237,7 @@ async def add_subscribers(
             }
         )
         chosen.append(_filters(rng, countries))
-    async with store._sessions() as session, session.begin():
+    async with store.sessions() as session, session.begin():
         result = await session.execute(
             insert(Subscriber).returning(Subscriber.id, sort_by_parameter_order=True), rows
         )

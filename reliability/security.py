@@ -361,7 +361,7 @@ async def _operator_checks(lab: Lab) -> list[Finding]:
                 source_id=None,
                 certainty=80,
             )
-            async with bot.store._sessions() as session, session.begin():
+            async with bot.store.sessions() as session, session.begin():
                 await add_proposal(session, draft, NOW)
             proposal = (await bot.store.proposals("pending"))[0].id
             mallory, mallory_chat = fake.user(MALLORY, "Mallory"), private(MALLORY, "Mallory")
@@ -477,7 +477,7 @@ async def _calendar_checks(lab: Lab) -> list[Finding]:
     url, _ = await lab.new_database("security-calendar")
     store = Store(create_engine(url))
     try:
-        async with store._sessions() as session, session.begin():
+        async with store.sessions() as session, session.begin():
             active = await subscribers.ensure_subscriber(
                 session, channel="telegram", address="1001", now=NOW
             )
@@ -789,7 +789,7 @@ def _secret_checks(lab: Lab, quick: bool = False) -> list[Finding]:
     async def subscriber() -> str:
         store = Store(create_engine(url))
         try:
-            async with store._sessions() as session, session.begin():
+            async with store.sessions() as session, session.begin():
                 chat = await subscribers.ensure_subscriber(
                     session, channel="telegram", address="1001", now=NOW
                 )
@@ -1077,7 +1077,7 @@ async def _pending_proposals(url: str, count: int) -> list[int]:
 
     store = Store(create_engine(url))
     try:
-        async with store._sessions() as session, session.begin():
+        async with store.sessions() as session, session.begin():
             for index in range(count):
                 event = Event(
                     id=f"cd-2099-sql-{index}",

@@ -84,7 +84,7 @@ class AlertButtons:
             return texts(
                 "The service cannot store subscriptions right now; tell its operator."
             ), texts
-        async with self.store._sessions() as session, session.begin():
+        async with self.store.sessions() as session, session.begin():
             subscriber = await subs.find_subscriber(session, APP_TARGET, press.channel_id)
             texts = Texts(subscriber.language if subscriber else "en")
             if subscriber is None or not subscriber.active:

@@ -353,7 +353,7 @@ class UntocCommand:
             raise CommandProblem(_unknown_value(text, _suggestions(exc), texts)) from None
 
     def _sessions(self, texts: Texts) -> AsyncSession:
-        return self._store(texts)._sessions()
+        return self._store(texts).sessions()
 
     def _store(self, texts: Texts) -> Store:
         if self.store is None:
@@ -365,7 +365,7 @@ class UntocCommand:
     async def _subscriber(self, channel_id: str) -> Subscriber | None:
         if self.store is None:
             return None
-        async with self.store._sessions() as session:
+        async with self.store.sessions() as session:
             return await subs.find_subscriber(session, APP_TARGET, channel_id)
 
     async def _zone(self, channel_id: str) -> str:

@@ -59,7 +59,7 @@ async def ensure_default_webhook(store: Store, url: str, now: dt.datetime) -> Su
     A default webhook that was deactivated (Slack said it is gone) stays off: it would
     only fail again. An earlier default with another URL is retired.
     """
-    async with store._sessions() as session, session.begin():
+    async with store.sessions() as session, session.begin():
         existing = await find_subscriber(session, WEBHOOK_TARGET, url)
         if existing is not None and not existing.active:
             log.warning(

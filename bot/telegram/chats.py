@@ -238,7 +238,7 @@ async def turn_of(update: Update, context: Context) -> Turn | None:
         log.info("telegram: ignored an update from a %s chat", chat.type if chat else "missing")
         return None
     services = services_of(context)
-    async with services.store._sessions() as session:
+    async with services.store.sessions() as session:
         subscriber = await find_subscriber(session, CHANNEL, place.address, place.thread_id)
     if subscriber is not None and subscriber.language in LANGUAGES:
         language = subscriber.language

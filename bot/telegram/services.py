@@ -52,7 +52,7 @@ class Services:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One session in one transaction, committed when the block ends without error."""
-        async with self.store._sessions() as session, session.begin():
+        async with self.store.sessions() as session, session.begin():
             yield session
 
     def calendar_url(self, token: str) -> str:

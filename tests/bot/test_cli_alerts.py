@@ -34,7 +34,7 @@ def _url(tmp_path):
 async def _seed(url):
     store = await Store.open(url)
     try:
-        async with store._sessions() as session, session.begin():
+        async with store.sessions() as session, session.begin():
             at = await subs.ensure_subscriber(
                 session, channel="telegram", address="1", now=NOW, language="fr"
             )

@@ -58,7 +58,7 @@ async def _prepare(database_url: str, chats: range, text: str) -> int:
     await upgrade(database_url)
     store = await Store.open(database_url)
     try:
-        async with store._sessions() as session, session.begin():
+        async with store.sessions() as session, session.begin():
             for chat in chats:
                 await subs.ensure_subscriber(
                     session, channel="telegram", address=str(chat), now=NOW

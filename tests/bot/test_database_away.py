@@ -119,7 +119,7 @@ async def test_alerts_sent_while_the_database_is_away_are_recorded_once_it_is_ba
     store = await Store.open(database_url)
     outage = Outage(database_url)
     try:
-        async with store._sessions() as session, session.begin():
+        async with store.sessions() as session, session.begin():
             rows = []
             for chat in range(100, 120):
                 subscriber = await subs.ensure_subscriber(
@@ -152,7 +152,7 @@ async def test_alerts_sent_while_the_database_is_away_are_recorded_once_it_is_ba
         await outage.end()
 
         async def all_recorded() -> bool:
-            async with store._sessions() as session:
+            async with store.sessions() as session:
                 states = set(await session.scalars(select(Delivery.state)))
             return states == {"sent"}
 

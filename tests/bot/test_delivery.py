@@ -73,7 +73,7 @@ async def store(database_url):
 
 
 async def _subscribe(store, address, **filters):
-    async with store._sessions() as session, session.begin():
+    async with store.sessions() as session, session.begin():
         chat = await subs.ensure_subscriber(session, channel="telegram", address=address, now=NOW)
         await subs.follow(session, chat, filters, NOW)
         return chat.id
@@ -87,7 +87,7 @@ def _engine(store, clock, channel):
 
 
 async def _rows(store):
-    async with store._sessions() as session:
+    async with store.sessions() as session:
         return list(await session.scalars(select(Delivery).order_by(Delivery.id)))
 
 
@@ -118,7 +118,7 @@ async def test_each_target_carries_its_own_calendar_without_asking_the_database(
     clock.now = NOW + dt.timedelta(hours=36)
     while await dispatcher.deliver_once():
         pass
-    async with store._sessions() as session:
+    async with store.sessions() as session:
         tokens = {s.id: s.calendar_token for s in await session.scalars(select(Subscriber))}
     link = calendar_links("https://watch.example.org/")
     seen = {target.subscriber_id: link(target) for target, _ in channel.sent}
@@ -151,7 +151,7 @@ async def test_done_drops_the_pending_reminders_of_that_deadline(store):
     assert await planner.run_once() > 0
     pending = {r.deadline_id for r in await _rows(store) if r.state == "pending"}
     assert "r-cd-2022-som-tip" in pending
-    async with store._sessions() as session, session.begin():
+    async with store.sessions() as session, session.begin():
         await subs.acknowledge(session, chat, "r-cd-2022-som-tip", NOW)
     clock.now += dt.timedelta(minutes=1)
     await planner.run_once()
@@ -185,7 +185,7 @@ async def test_a_target_that_is_gone_is_deactivated_and_the_operator_told(store)
     await planner.run_once()
     clock.now = NOW + dt.timedelta(hours=36)
     await dispatcher.deliver_once()
-    async with store._sessions() as session:
+    async with store.sessions() as session:
         subscriber = await session.get(Subscriber, gone)
         assert subscriber is not None and not subscriber.active
         assert "blocked" in (subscriber.deactivated_reason or "")
@@ -214,12 +214,12 @@ async def test_a_row_whose_worker_died_mid_send_is_claimed_again_after_the_lease
     planner, _ = _engine(store, clock, RecordingChannel())
     await planner.run_once()
     clock.now = NOW + dt.timedelta(hours=36)
-    async with store._sessions() as session, session.begin():
+    async with store.sessions() as session, session.begin():
         claimed = await outbox.claim(session, 100, clock.now)  # a worker claims, then dies
     assert claimed
-    async with store._sessions() as session, session.begin():
+    async with store.sessions() as session, session.begin():
         assert await outbox.claim(session, 100, clock.now) == []  # leased: nobody else takes them
-    async with store._sessions() as session, session.begin():
+    async with store.sessions() as session, session.begin():
         again = await outbox.claim(session, 100, clock.now + outbox.LEASE + dt.timedelta(seconds=1))
     assert {r.id for r in again} == {r.id for r in claimed}
 

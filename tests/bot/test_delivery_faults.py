@@ -61,7 +61,7 @@ async def test_faults_are_retried_and_only_the_blocked_chat_is_dropped(fake, dat
     )
     channel = TelegramChannel(build_bot(settings), clock)
     try:
-        async with store._sessions() as session, session.begin():
+        async with store.sessions() as session, session.begin():
             for chat in CHATS:
                 await subs.ensure_subscriber(
                     session, channel="telegram", address=str(chat), now=NOW
@@ -83,7 +83,7 @@ async def test_faults_are_retried_and_only_the_blocked_chat_is_dropped(fake, dat
         deadline = asyncio.get_running_loop().time() + 60
         while asyncio.get_running_loop().time() < deadline:
             await dispatcher.deliver_once()
-            async with store._sessions() as session:
+            async with store.sessions() as session:
                 open_rows = await session.scalar(
                     select(Delivery.id)
                     .where(Delivery.state.in_(("pending", "failed", "sending")))
@@ -98,7 +98,7 @@ async def test_faults_are_retried_and_only_the_blocked_chat_is_dropped(fake, dat
         # repeat to a loss (the server here did deliver the request we gave up on).
         assert fake.messages_received[SLOW] in (1, 2)
         assert fake.messages_received[BLOCKED_CHAT] == 0
-        async with store._sessions() as session:
+        async with store.sessions() as session:
             blocked = await subs.find_subscriber(session, "telegram", str(BLOCKED_CHAT))
             assert blocked is not None and not blocked.active
             rows = {r.key: r for r in await session.scalars(select(Delivery))}

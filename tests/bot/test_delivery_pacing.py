@@ -77,7 +77,7 @@ async def _no_deadlines() -> list[Deadline]:
 
 async def _queue(store: Store, messages: list[str]) -> None:
     """One broadcast row per entry, to the chat it names, in this order."""
-    async with store._sessions() as session, session.begin():
+    async with store.sessions() as session, session.begin():
         rows = []
         for n, address in enumerate(messages):
             chat = await subs.ensure_subscriber(
@@ -151,7 +151,7 @@ async def test_alerts_a_chat_cannot_take_soon_go_back_to_the_outbox_until_its_tu
     # 5 a second: the first two fit in the hold, the next four wait in the outbox
     assert [address for address, _, _ in channel.sends].count("100") == 2
     assert "200" in [address for address, _, _ in channel.sends]
-    async with store._sessions() as session:
+    async with store.sessions() as session:
         waiting = [r for r in await session.scalars(select(Delivery)) if r.state != "sent"]
     assert len(waiting) == 4
     assert {(r.state, r.attempts) for r in waiting} == {("pending", 0)}

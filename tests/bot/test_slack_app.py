@@ -162,7 +162,7 @@ class Slack:
 
     async def subscriber(self, channel: str = CHANNEL):
         assert self.store is not None
-        async with self.store._sessions() as session:
+        async with self.store.sessions() as session:
             return await subs.find_subscriber(session, APP_TARGET, channel)
 
     async def selection(self, channel: str = CHANNEL):
@@ -393,7 +393,7 @@ async def test_done_button_records_the_acknowledgement_once(slack, store):
     again = await slack.press("ack", "m-at-c1-self-assessment")
     assert "Already marked" in again
     subscriber = await slack.subscriber()
-    async with store._sessions() as session:
+    async with store.sessions() as session:
         assert await session.get(Acknowledgement, (subscriber.id, "m-at-c1-self-assessment"))
     unknown = await slack.press("ack", "m-xx-c9-nothing")
     assert "no longer known" in unknown
@@ -502,7 +502,7 @@ async def test_socket_mode_answers_a_command_on_this_loop(fake, store, dataset):
         assert "Austria (AT)" in ack["payload"]["text"]
     finally:
         await stop_socket_mode(handler)
-    async with store._sessions() as session:
+    async with store.sessions() as session:
         subscriber = await subs.find_subscriber(session, APP_TARGET, CHANNEL)
         assert subscriber is not None and subs.selection_of(subscriber).countries == {"AT"}
     assert [c.method for c in fake.calls][:1] == ["apps.connections.open"]

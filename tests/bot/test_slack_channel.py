@@ -492,7 +492,7 @@ async def test_the_default_webhook_is_registered_once_and_a_new_one_replaces_it(
     assert second.id != first.id
     from bot.db import subscribers as subs
 
-    async with store._sessions() as session, session.begin():
+    async with store.sessions() as session, session.begin():
         old = await subs.find_subscriber(
             session, WEBHOOK_TARGET, "https://hooks.slack.com/services/T1/B1/aaa"
         )

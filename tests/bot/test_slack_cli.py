@@ -39,7 +39,7 @@ def stored(tmp_path, url):
     async def read():
         store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'watch.db'}")
         try:
-            async with store._sessions() as session:
+            async with store.sessions() as session:
                 return await subs.find_subscriber(session, WEBHOOK_TARGET, url)
         finally:
             await store.close()

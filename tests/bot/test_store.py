@@ -96,7 +96,7 @@ async def test_fast_sqlite_reader_equals_the_repository_for_approved_events(tmp_
     await upgrade(url)
     store = await Store.open(url)
     try:
-        async with store._sessions() as session, session.begin():
+        async with store.sessions() as session, session.begin():
             for key, event_id, day, state in (
                 ("a", "cd-2027-firearms", "2027-04-05", "approved"),
                 ("b", "cd-2027-tip", "2027-07-10", "approved"),

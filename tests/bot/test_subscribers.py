@@ -22,7 +22,7 @@ async def store(database_url):
 
 
 async def test_follow_mute_unfollow_and_preferences(store):
-    async with store._sessions() as session, session.begin():
+    async with store.sessions() as session, session.begin():
         chat = await subs.ensure_subscriber(
             session, channel="telegram", address="42", now=NOW, language="fr"
         )
@@ -70,14 +70,14 @@ async def test_follow_mute_unfollow_and_preferences(store):
         assert not await subs.acknowledge(session, chat.id, "r-cd-2022-som-tip", NOW)
         await subs.unfollow(session, chat, None, NOW)
         assert subs.selection_of(chat).countries == set()
-    async with store._sessions() as session:
+    async with store.sessions() as session:
         reloaded = await subs.find_subscriber(session, "telegram", "42")
         assert reloaded is not None and reloaded.filters == []
         assert await subs.acknowledged(session, reloaded.id) == {"r-cd-2022-som-tip"}
 
 
 async def test_deactivate_move_reactivate_and_forget(store):
-    async with store._sessions() as session, session.begin():
+    async with store.sessions() as session, session.begin():
         chat = await subs.ensure_subscriber(session, channel="telegram", address="-100", now=NOW)
         topic = await subs.ensure_subscriber(
             session, channel="telegram", address="-100", thread_id="7", now=NOW
@@ -85,18 +85,18 @@ async def test_deactivate_move_reactivate_and_forget(store):
         assert topic.id != chat.id
         await subs.deactivate(session, chat.id, "Forbidden: bot was blocked by the user", NOW)
         await subs.move_address(session, topic.id, "-100999", NOW)
-    async with store._sessions() as session, session.begin():
+    async with store.sessions() as session, session.begin():
         assert [s.address for s in await subs.active_subscribers(session)] == ["-100999"]
         again = await subs.ensure_subscriber(session, channel="telegram", address="-100", now=NOW)
         assert again.active and again.deactivated_reason is None
         await subs.forget(session, again)
-    async with store._sessions() as session:
+    async with store.sessions() as session:
         assert await subs.find_subscriber(session, "telegram", "-100") is None
 
 
 async def test_the_planner_reads_each_active_subscriber_as_they_are(store):
     """The planner's plain-row reading gives what loading each subscriber gives."""
-    async with store._sessions() as session, session.begin():
+    async with store.sessions() as session, session.begin():
         plain = await subs.ensure_subscriber(session, channel="telegram", address="1", now=NOW)
         picky = await subs.ensure_subscriber(session, channel="slack", address="C1", now=NOW)
         await subs.follow(session, picky, {"country": ["AT", "FR"], "cluster": ["2"]}, NOW)
@@ -119,7 +119,7 @@ async def test_the_planner_reads_each_active_subscriber_as_they_are(store):
         await subs.acknowledge(session, plain.id, "m-at-c1-focal-points", NOW)
         await subs.acknowledge(session, gone.id, "m-at-c1-experts", NOW)
         await subs.deactivate(session, gone.id, "blocked", NOW)
-    async with store._sessions() as session:
+    async with store.sessions() as session:
         read = {p.subscriber_id: p for p in await subs.planning_preferences(session)}
         loaded = {s.id: s for s in await subs.active_subscribers(session)}
         done = await subs.acknowledged_by(session, loaded)

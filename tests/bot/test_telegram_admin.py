@@ -67,7 +67,7 @@ def operator(fake):
 
 
 async def add_proposal(bot, key: str, payload=None) -> int:
-    async with bot.store._sessions() as session, session.begin():
+    async with bot.store.sessions() as session, session.begin():
         proposal = Proposal(
             source_id="unodc-cd",
             kind="event",
@@ -158,7 +158,7 @@ async def test_approve_and_reject_proposals(stored_bot, operator, fake):
     assert "there is no proposal 999" in missing.text
     garbage = only_message(await stored_bot.say(chat, operator, "/approve twelve"))
     assert "Usage: /approve 12" in garbage.text
-    async with stored_bot.store._sessions() as session:
+    async with stored_bot.store.sessions() as session:
         states = dict((await session.execute(select(Proposal.id, Proposal.state))).all())
     assert states == {first: "approved", second: "rejected"}
     assert [e.id for e in await stored_bot.store.approved_events()] == ["cd-2022-extra"]

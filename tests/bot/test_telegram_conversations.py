@@ -61,7 +61,7 @@ async def followed(bot, chat_id=ALICE) -> Selection:
 
 
 async def stored(bot, chat_id=ALICE, thread="") -> Subscriber | None:
-    async with bot.store._sessions() as session:
+    async with bot.store.sessions() as session:
         return await find_subscriber(session, "telegram", str(chat_id), thread)
 
 
@@ -390,7 +390,7 @@ async def test_alert_buttons_mark_done_and_mute(stored_bot, alice, fake):
     assert answers(done) == ["Marked as done: no more reminders of this deadline here."]
     markup = next(c for c in done if c.method == "editMessageReplyMarkup").params["reply_markup"]
     assert [b["callback_data"] for row in markup["inline_keyboard"] for b in row] == ["mute:AT"]
-    async with stored_bot.store._sessions() as session:
+    async with stored_bot.store.sessions() as session:
         acks = list(await session.scalars(select(Acknowledgement.deadline_id)))
     assert acks == ["m-at-c1-self-assessment"]
     again = await stored_bot.press(alert, alice, "ack:m-at-c1-self-assessment")
@@ -407,7 +407,7 @@ async def test_stop_forgets_the_chat(stored_bot, alice):
     reply = only_message(await stored_bot.say(CHAT, alice, "/stop"))
     assert "deleted" in reply.text
     assert await stored(stored_bot) is None
-    async with stored_bot.store._sessions() as session:
+    async with stored_bot.store.sessions() as session:
         assert list(await session.scalars(select(Subscriber))) == []
     again = only_message(await stored_bot.say(CHAT, alice, "/stop"))
     assert "Nothing is stored about this chat" in again.text

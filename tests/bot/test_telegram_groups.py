@@ -61,7 +61,7 @@ async def started(fake, url):
 
 
 async def subscriber(bot, chat_id, thread=""):
-    async with bot.store._sessions() as session:
+    async with bot.store.sessions() as session:
         return await find_subscriber(session, "telegram", str(chat_id), thread)
 
 

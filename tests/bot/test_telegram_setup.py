@@ -44,7 +44,7 @@ def stored(tmp_path):
     async def read():
         store = Store(create_engine(f"sqlite+aiosqlite:///{tmp_path / 'watch.db'}"))
         try:
-            async with store._sessions() as session:
+            async with store.sessions() as session:
                 return await find_subscriber(session, "telegram", str(CHANNEL))
         finally:
             await store.close()

@@ -69,7 +69,7 @@ def page_source(site, path=PAGE, source_id="cd") -> Source:
 
 
 async def count(store: Store, model, *where) -> int:
-    async with store._sessions() as session:
+    async with store.sessions() as session:
         return await session.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
 
@@ -107,7 +107,7 @@ async def test_polls_are_stored_and_what_is_told_is_told_once(site, store, clien
         await watcher.check(["cd"], now)
     site.set(PAGE, status=200)
     await watcher.check(["cd"], now + dt.timedelta(days=1))
-    async with store._sessions() as session:
+    async with store.sessions() as session:
         told = (await session.scalars(select(Delivery).order_by(Delivery.id))).all()
     assert [(d.kind, d.subscriber_id, d.state) for d in told] == [
         ("operator.source_failing", None, "pending"),
@@ -140,7 +140,7 @@ async def test_a_state_reads_back_as_it_was_saved(store):
     )
     await store.record_poll(PollRecord(state), NOW)
     assert (await store.source_states())["cd"] == state
-    async with store._sessions() as session:
+    async with store.sessions() as session:
         assert await repositories.latest_snapshot_lines(session, "cd") is None
 
 
@@ -181,7 +181,7 @@ async def test_an_approved_proposal_enters_the_timeline_with_the_page_as_its_sou
 
 
 async def test_rejected_and_invalid_proposals(store):
-    async with store._sessions() as session, session.begin():
+    async with store.sessions() as session, session.begin():
         for key, payload in (("good", _event("cd-2027-firearms")), ("bad", {"id": "Not An Id"})):
             session.add(
                 Proposal(
@@ -202,7 +202,7 @@ async def test_rejected_and_invalid_proposals(store):
 
 
 async def test_the_latest_approval_wins_for_an_event(store):
-    async with store._sessions() as session, session.begin():
+    async with store.sessions() as session, session.begin():
         for day, key in ((5, "first"), (12, "second")):
             session.add(
                 Proposal(

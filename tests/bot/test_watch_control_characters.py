@@ -48,6 +48,6 @@ async def test_a_page_with_control_characters_is_read_and_stored(store):
             )
             (outcome,) = await watcher.check(["cst"], NOW)
     assert outcome.result == "baseline", outcome.message
-    async with store._sessions() as session:
+    async with store.sessions() as session:
         (snapshot,) = await session.scalars(select(SourceSnapshot))
     assert snapshot.content == "Dialogue on 6 May 2022"

@@ -208,7 +208,7 @@ async def add_personal_subscriber(
 ) -> str:
     token = new_calendar_token()
     now = dt.datetime(2022, 1, 1, tzinfo=dt.UTC)
-    async with store._sessions() as session, session.begin():
+    async with store.sessions() as session, session.begin():
         subscriber = Subscriber(
             channel="telegram",
             address="12345",
