@@ -3,10 +3,13 @@
 The fetcher follows redirects itself (a bounded number), so that every hop is checked:
 only http(s), and never a loopback, private, link-local or otherwise internal address
 unless the operator allowed it, so a page cannot redirect the watcher into the host's
-own network. Bodies are read as a stream and cut at a size cap; requests are conditional
-(ETag, Last-Modified), so an unchanged page costs a 304; requests to one host are
-spaced by a politeness delay. Failures are a small hierarchy: `SourceUnavailable` means
-"retry later", `SourceRefused` means the operator must fix something.
+own network. The name is checked before the request and the address actually connected
+to once more before anything is sent, so a DNS answer that changes in between (DNS
+rebinding) cannot lead there either. Bodies are read as a stream and cut at a size cap;
+requests are conditional (ETag, Last-Modified), so an unchanged page costs a 304;
+requests to one host are spaced by a politeness delay. Failures are a small hierarchy:
+`SourceUnavailable` means "retry later", `SourceRefused` means the operator must fix
+something.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ import contextlib
 import ipaddress
 import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
+import urllib.request
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -229,7 +234,9 @@ class Fetcher:
 
     async def _send(self, url: str, headers: dict[str, str]) -> httpx.Response:
         try:
-            request = self.client.build_request("GET", url, headers=headers)
+            request = self.client.build_request(
+                "GET", url, headers=headers, extensions=self._connect_check(url)
+            )
             return await self.client.send(request, stream=True)
         except httpx.TimeoutException as exc:
             raise SourceUnavailable(f"timed out ({type(exc).__name__})") from None
@@ -239,6 +246,31 @@ class Fetcher:
             # httpx reads a redirect's Location even when not following it, and refuses
             # one that is no URL ("javascript:..."): the page is broken, not the network.
             raise SourceRefused(f"not a usable address: {exc}") from None
+
+    def _connect_check(self, url: str) -> dict[str, Any]:
+        """The request extension that checks the address each new connection reached.
+
+        Through a proxy the connection is the proxy's (the operator's choice), and it
+        resolves the name itself: then there is nothing of ours to check.
+        """
+        if self.client.trust_env and _proxied(url):
+            return {}
+
+        async def trace(event: str, info: Mapping[str, Any]) -> None:
+            if event != "connection.connect_tcp.complete":
+                return
+            stream = info.get("return_value")
+            peer = stream.get_extra_info("server_addr") if stream is not None else None
+            if stream is not None and (not peer or not self.policy.permits(str(peer[0]))):
+                await stream.aclose()
+                host = urlsplit(url).hostname
+                raise SourceRefused(
+                    f"{host} led the connection to {peer[0] if peer else 'an unknown address'}, "
+                    "a loopback or private address, after it resolved to a public one; set "
+                    "WATCHER_ALLOW_PRIVATE=true to watch sources on your own network"
+                )
+
+        return {"trace": trace}
 
     async def _result(self, response: httpx.Response, url: str, redirects: int) -> FetchResult:
         status = response.status_code
@@ -286,6 +318,15 @@ class Fetcher:
             last_modified=headers.get("last-modified"),
             redirects=redirects,
         )
+
+
+def _proxied(url: str) -> bool:
+    """True when the environment sends `url` through a proxy, as httpx reads it."""
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies()
+    if not (proxies.get(parts.scheme) or proxies.get("all")):
+        return False
+    return not urllib.request.proxy_bypass(parts.hostname or "")
 
 
 def _is_ip(host: str) -> bool:

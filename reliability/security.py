@@ -743,6 +743,28 @@ async def _ssrf_checks(lab: Lab) -> list[Finding]:
                 problems.append("the default policy fetched a loopback address")
             except SourceRefused:
                 pass
+            # DNS rebinding: the check is told a public address, the connection (through
+            # the system's resolver) reaches loopback. Refused before any request is sent.
+            site.set("/rebound", body=b"<p>internal</p>")
+
+            async def rebinding(host: str, port: int) -> list[str]:
+                return ["93.184.216.34"]
+
+            rebound = Fetcher(
+                client, user_agent="UNTOC-Watch/security", pacer=HostPacer(0.0), resolver=rebinding
+            )
+            tried += 1
+            try:
+                await rebound.fetch(
+                    f"http://localhost:{urllib.parse.urlsplit(site.url('/')).port}/rebound"
+                )
+                problems.append("a name rebound to loopback was fetched")
+            except SourceRefused:
+                pass
+            except FetchError as error:
+                problems.append(f"a name rebound to loopback: {type(error).__name__}: {error}")
+            if site.hits("/rebound"):
+                problems.append("a request reached loopback through a rebound name")
         hits = canary.hits + (canary6.hits if canary6 else 0)
         if hits:
             problems.append(f"{hits} connections reached the canary on loopback")
@@ -753,7 +775,8 @@ async def _ssrf_checks(lab: Lab) -> list[Finding]:
             f"{tried} fetches of private, loopback, link-local and metadata addresses (decimal, "
             "octal, hex, short and IPv6 forms; names that resolve there; redirects to them; "
             f"other schemes) refused before connecting ({unparsed} already by httpx's URL "
-            "parser); no connection reached the canaries",
+            "parser), and a name whose answer changed between the check and the connection "
+            "(DNS rebinding) refused before any request; no connection reached the canaries",
         )
     ]
 

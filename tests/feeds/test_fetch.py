@@ -104,6 +104,29 @@ async def test_a_name_that_resolves_to_a_private_address_is_refused(site, client
         await fetcher.fetch("http://intranet.example/page")
 
 
+async def test_a_name_that_answers_public_then_private_is_refused_before_any_request(site, client):
+    """DNS rebinding: the check sees a public address, the connection reaches loopback."""
+    site.publish_fixture(PAGE, "constructive-dialogues-v1.html")
+    port = site.url(PAGE).split(":")[2].split("/")[0]
+
+    async def rebinding(host: str, port: int) -> list[str]:
+        return ["93.184.216.34"]  # what the check is told; the connection gets 127.0.0.1
+
+    strict = Fetcher(client, user_agent=TEST_USER_AGENT, pacer=HostPacer(0.0), resolver=rebinding)
+    with pytest.raises(SourceRefused, match=r"led the connection to (127\.0\.0\.1|::1)"):
+        await strict.fetch(f"http://localhost:{port}{PAGE}")
+    assert site.hits(PAGE) == 0
+    # The same connection is fine where the operator allowed loopback.
+    trusting = Fetcher(
+        client,
+        user_agent=TEST_USER_AGENT,
+        policy=AddressPolicy(allowed=LOOPBACK_NETWORKS),
+        pacer=HostPacer(0.0),
+        resolver=rebinding,
+    )
+    assert (await trusting.fetch(f"http://localhost:{port}{PAGE}")).status_code == 200
+
+
 async def test_only_http_and_https_are_fetched(fetcher):
     with pytest.raises(SourceRefused, match="only http and https"):
         await fetcher.fetch("file:///etc/passwd")
