@@ -21,13 +21,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.slack.actions import AlertButtons, ButtonPress
-from bot.slack.commands import Answer, Invocation, UntocCommand
+from bot.slack.commands import Answer, Invocation, Reachable, UntocCommand
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
     from slack_bolt.async_app import AsyncApp
     from slack_bolt.context.ack.async_ack import AsyncAck
     from slack_bolt.context.respond.async_respond import AsyncRespond
+    from slack_sdk.web.async_client import AsyncWebClient
 
     from bot.publisher import Publisher
     from bot.store import Store
@@ -79,7 +80,9 @@ def build_slack_app(
         name="untoc-watch",
         logger=logging.getLogger("untoc_watch.slack.bolt"),
     )
-    command = UntocCommand(store, publisher, dataset, clock, settings.public_base_url)
+    command = UntocCommand(
+        store, publisher, dataset, clock, settings.public_base_url, reachable(app.client)
+    )
     buttons = AlertButtons(store, publisher, dataset, clock)
 
     async def on_untoc(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -104,6 +107,50 @@ def build_slack_app(
     app.action("mute")(on_button)
     app.action("calendar")(on_link)
     return app
+
+
+# What Slack answers when the app cannot be in a channel by itself: it must be invited.
+CANNOT_JOIN = frozenset(
+    {"channel_not_found", "method_not_supported_for_channel_type", "missing_scope"}
+)
+
+
+def reachable(client: AsyncWebClient) -> Reachable:
+    """Whether alerts can reach a channel: the app joins a public channel it is not in;
+    False when Slack says it must be invited (a private channel). Unknown counts as yes:
+    a check that failed must not stop a subscription."""
+    from slack_sdk.errors import SlackApiError
+
+    async def call(method: str, channel: str) -> dict[str, Any] | str:
+        """Slack's answer, or its error code."""
+        send = client.conversations_info if method == "info" else client.conversations_join
+        try:
+            response = await send(channel=channel)
+        except SlackApiError as error:
+            data = getattr(error.response, "data", None)
+            return str(data.get("error") or "unknown") if isinstance(data, dict) else "unknown"
+        except Exception as error:  # a network fault or an answer that is not Slack's
+            log.warning("slack: conversations.%s failed (%s)", method, type(error).__name__)
+            return "unknown"
+        return response.data if isinstance(response.data, dict) else "unknown"
+
+    async def check(channel: str) -> bool:
+        info = await call("info", channel)
+        if isinstance(info, str):
+            return info not in CANNOT_JOIN - {"missing_scope"}
+        found = info.get("channel") or {}
+        if found.get("is_member") or found.get("is_im") or found.get("is_mpim"):
+            return True
+        if found.get("is_private"):
+            return False
+        joined = await call("join", channel)
+        if isinstance(joined, str):
+            if joined not in CANNOT_JOIN:
+                log.warning("slack: could not join %s (%s)", channel, joined)
+            return joined not in CANNOT_JOIN
+        return True
+
+    return check
 
 
 def slack_routes(app: AsyncApp, settings: Settings) -> list[Route]:

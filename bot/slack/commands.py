@@ -14,7 +14,7 @@ import datetime as dt
 import difflib
 import re
 import urllib.parse
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -103,6 +103,8 @@ class CommandProblem(Exception):
 
 
 Values = dict[str, set[str]]
+# Whether alerts can reach a channel (the app joins a public one); False: it must be invited.
+Reachable = Callable[[str], Awaitable[bool]]
 
 
 class UntocCommand:
@@ -115,12 +117,14 @@ class UntocCommand:
         dataset: Dataset,
         clock: Callable[[], dt.datetime],
         base_url: str,
+        reachable: Reachable | None = None,
     ) -> None:
         self.store = store
         self.publisher = publisher
         self.dataset = dataset
         self.clock = clock
         self.base_url = base_url.rstrip("/")
+        self.reachable = reachable
 
     async def __call__(self, invocation: Invocation) -> Answer:
         """The answer to one invocation, readable in its language's direction."""
@@ -184,6 +188,11 @@ class UntocCommand:
         else:
             done = texts("{user} subscribed this channel to: {values}.")
         text = done.format(user=_mention(invocation, texts), values=_named(values, texts))
+        if self.reachable is not None and not await self.reachable(invocation.channel_id):
+            summary += "\n" + texts(
+                "Alerts cannot reach this channel yet: the app is not in it. "
+                "Invite it with `/invite` followed by the app's name."
+            )
         return Answer(f"{text}\n{summary}", in_channel=True)
 
     async def _unsubscribe(self, invocation: Invocation, rest: str, texts: Texts) -> Answer:

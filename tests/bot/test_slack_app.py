@@ -190,7 +190,47 @@ async def test_subscribe_is_said_in_the_channel_and_stored(slack):
     assert selection.countries == {"AT", "BR"} and selection.themes == {"tip"}
     subscriber = await slack.subscriber()
     assert subscriber.display_name == "#coalition-alerts" and subscriber.active
-    assert [c.method for c in slack.fake.calls] == ["auth.test"]  # bolt's own check
+    # bolt's own check, then whether alerts can reach the channel (the app is in it)
+    assert [c.method for c in slack.fake.calls] == ["auth.test", "conversations.info"]
+    assert "cannot reach" not in answer["text"]
+
+
+CANNOT_REACH = "Alerts cannot reach this channel yet: the app is not in it."
+
+
+async def test_subscribing_a_public_channel_the_app_is_not_in_joins_it(slack):
+    slack.fake.add_channel("C0PUBLIC", member=False)
+    answer = await slack.command("subscribe AT", channel="C0PUBLIC")
+    assert CANNOT_REACH not in answer["text"]
+    assert slack.fake.is_member("C0PUBLIC")
+    assert [c.method for c in slack.fake.calls if c.ok][-1] == "conversations.join"
+
+
+async def test_subscribing_a_private_channel_the_app_is_not_in_says_to_invite_it(slack):
+    slack.fake.add_channel("G0SECRET", private=True, member=False)
+    answer = await slack.command("subscribe AT", channel="G0SECRET")
+    assert answer["response_type"] == "in_channel" and CANNOT_REACH in answer["text"]
+    assert "`/invite`" in answer["text"]
+    assert (await slack.subscriber("G0SECRET")).active  # kept, for once it is invited
+    slack.fake.add_channel("G0SECRET", private=True, member=True)  # someone invited it
+    again = await slack.command("subscribe BR", channel="G0SECRET")
+    assert CANNOT_REACH not in again["text"]
+
+
+async def test_the_invite_note_is_in_the_channels_language(slack):
+    slack.fake.add_channel("G0SECRET", private=True, member=False)
+    await slack.command("subscribe AT", channel="G0SECRET")
+    await slack.command("settings language fr", channel="G0SECRET")
+    answer = await slack.command("subscribe BR", channel="G0SECRET")
+    assert "ne peuvent pas encore atteindre ce canal" in answer["text"]
+
+
+async def test_a_failed_membership_check_does_not_stop_a_subscription(slack):
+    slack.fake.fail("C0FLAKY", "", status=503, body="upstream trouble")
+    answer = await slack.command("subscribe AT", channel="C0FLAKY")
+    assert "subscribed this channel" in answer["text"] and CANNOT_REACH not in answer["text"]
+    assert [(c.method, c.status) for c in slack.fake.calls][-1] == ("conversations.info", 503)
+    assert (await slack.subscriber("C0FLAKY")).active
 
 
 async def test_subscribe_reads_names_with_spaces_kinds_clusters_and_all(slack):

@@ -52,6 +52,10 @@ MAX_HEADER = 150
 MAX_SECTION = 3000
 MAX_BUTTON_TEXT = 75
 MAX_BUTTON_VALUE = 2000
+# The Web API methods the fake answers about one channel (scripted failures apply).
+CHANNEL_METHODS = frozenset(
+    {"chat.postMessage", "chat.postEphemeral", "conversations.info", "conversations.join"}
+)
 
 
 def signed_headers(
@@ -121,6 +125,9 @@ class _State:
     outbox: list[dict[str, Any]] = field(default_factory=list)
     acks: list[dict[str, Any]] = field(default_factory=list)
     sockets: int = 0
+    # Channels a test declared: id -> (private, the app is a member). Any other channel
+    # is a public one the app is in.
+    channels: dict[str, tuple[bool, bool]] = field(default_factory=dict)
 
 
 def block_problem(blocks: Any) -> str | None:
@@ -254,6 +261,16 @@ class FakeSlack:
         with self._lock:
             self._state.revoked.add(token)
 
+    def add_channel(self, channel: str, *, private: bool = False, member: bool = True) -> None:
+        """Declare a channel: private or public, with the app in it or not. Slack hides a
+        private channel from an app that is not in it, and refuses posts there."""
+        with self._lock:
+            self._state.channels[channel] = (private, member)
+
+    def is_member(self, channel: str) -> bool:
+        with self._lock:
+            return self._state.channels.get(channel, (False, True))[1]
+
     def enforce_rate_limit(self, on: bool = True) -> None:
         """Answer 429 to a second post to one channel within a second."""
         with self._lock:
@@ -362,7 +379,7 @@ class FakeSlack:
         if method == "apps.connections.open":
             url = f"ws://127.0.0.1:{self.port}/socket"
             return answer({"ok": True, "url": url})
-        if method not in ("chat.postMessage", "chat.postEphemeral"):
+        if method not in CHANNEL_METHODS:
             return answer({"ok": False, "error": "unknown_method"})
         if channel is None:
             return answer({"ok": False, "error": "channel_not_found"})
@@ -380,6 +397,10 @@ class FakeSlack:
                 self._record(Call(method, body, token, failure.status, failure.error, now, channel))
                 return PlainTextResponse("upstream trouble", status_code=failure.status)
             return answer({"ok": False, "error": failure.error}, failure.status)
+        if method in ("conversations.info", "conversations.join"):
+            return answer(self._conversation(method, channel))
+        if not self.is_member(channel):
+            return answer({"ok": False, "error": "not_in_channel"})
         if method == "chat.postMessage" and self._rate_limited(channel):
             return answer({"ok": False, "error": "ratelimited"}, 429, **{"Retry-After": "1"})
         problem = _message_problem(body)
@@ -390,6 +411,20 @@ class FakeSlack:
             return answer({"ok": True, "message_ts": ts})
         message = {"type": "message", "text": body.get("text", ""), "ts": ts}
         return answer({"ok": True, "channel": channel, "ts": ts, "message": message})
+
+    def _conversation(self, method: str, channel: str | None) -> dict[str, Any]:
+        """conversations.info or .join: what Slack shows this app of a channel."""
+        with self._lock:
+            private, member = self._state.channels.get(channel or "", (False, True))
+            if channel is None or (private and not member):
+                return {"ok": False, "error": "channel_not_found"}
+            if method == "conversations.join":
+                if private:
+                    return {"ok": False, "error": "method_not_supported_for_channel_type"}
+                self._state.channels[channel] = (private, True)
+                member = True
+        found = {"id": channel, "is_channel": not private, "is_private": private}
+        return {"ok": True, "channel": {**found, "is_member": member}}
 
     async def _webhook(self, request: Request) -> Response:
         hook = request.path_params["hook"]
@@ -457,14 +492,17 @@ class FakeSlack:
 
 
 async def _body(request: Request) -> dict[str, Any]:
+    """The arguments of a call, from its body and, as Slack also takes them, its query."""
     raw = await request.body()
+    query = dict(request.query_params)
     if request.headers.get("content-type", "").startswith("application/json"):
         try:
             parsed = json.loads(raw or b"{}")
         except ValueError:
             return {"_invalid": raw.decode("utf-8", "replace")}
-        return parsed if isinstance(parsed, dict) else {"_invalid": parsed}
+        return {**query, **parsed} if isinstance(parsed, dict) else {"_invalid": parsed}
     form = dict(urllib.parse.parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+    form = {**query, **form}
     for name in ("blocks", "payload"):
         if name in form:
             with contextlib.suppress(ValueError):
