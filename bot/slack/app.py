@@ -109,46 +109,27 @@ def build_slack_app(
     return app
 
 
-# What Slack answers when the app cannot be in a channel by itself: it must be invited.
-CANNOT_JOIN = frozenset(
-    {"channel_not_found", "method_not_supported_for_channel_type", "missing_scope"}
-)
-
-
 def reachable(client: AsyncWebClient) -> Reachable:
-    """Whether alerts can reach a channel: the app joins a public channel it is not in;
-    False when Slack says it must be invited (a private channel). Unknown counts as yes:
-    a check that failed must not stop a subscription."""
+    """Whether alerts can reach a channel. With `chat:write.public` the app posts in any
+    public channel; a private one it was not invited to is hidden from it (Slack answers
+    `channel_not_found`), and only that is a no. Unknown counts as yes: a check that
+    failed, or an app without `channels:read`, must not stop a subscription."""
     from slack_sdk.errors import SlackApiError
 
-    async def call(method: str, channel: str) -> dict[str, Any] | str:
-        """Slack's answer, or its error code."""
-        send = client.conversations_info if method == "info" else client.conversations_join
+    async def check(channel: str) -> bool:
         try:
-            response = await send(channel=channel)
+            response = await client.conversations_info(channel=channel)
         except SlackApiError as error:
             data = getattr(error.response, "data", None)
-            return str(data.get("error") or "unknown") if isinstance(data, dict) else "unknown"
+            code = data.get("error") if isinstance(data, dict) else None
+            if code != "channel_not_found":
+                log.info("slack: conversations.info: %s", code or "not Slack's answer")
+            return code != "channel_not_found"
         except Exception as error:  # a network fault or an answer that is not Slack's
-            log.warning("slack: conversations.%s failed (%s)", method, type(error).__name__)
-            return "unknown"
-        return response.data if isinstance(response.data, dict) else "unknown"
-
-    async def check(channel: str) -> bool:
-        info = await call("info", channel)
-        if isinstance(info, str):
-            return info not in CANNOT_JOIN - {"missing_scope"}
-        found = info.get("channel") or {}
-        if found.get("is_member") or found.get("is_im") or found.get("is_mpim"):
+            log.warning("slack: conversations.info failed (%s)", type(error).__name__)
             return True
-        if found.get("is_private"):
-            return False
-        joined = await call("join", channel)
-        if isinstance(joined, str):
-            if joined not in CANNOT_JOIN:
-                log.warning("slack: could not join %s (%s)", channel, joined)
-            return joined not in CANNOT_JOIN
-        return True
+        found = response.get("channel") or {}
+        return not (found.get("is_private") and not found.get("is_member"))
 
     return check
 

@@ -114,6 +114,8 @@ def test_the_manifest_declares_the_command_interactivity_and_scopes():
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
         "chat:write",
         "chat:write.public",
+        "channels:read",
+        "groups:read",
         "commands",
         "incoming-webhook",
     }

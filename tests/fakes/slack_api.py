@@ -53,9 +53,7 @@ MAX_SECTION = 3000
 MAX_BUTTON_TEXT = 75
 MAX_BUTTON_VALUE = 2000
 # The Web API methods the fake answers about one channel (scripted failures apply).
-CHANNEL_METHODS = frozenset(
-    {"chat.postMessage", "chat.postEphemeral", "conversations.info", "conversations.join"}
-)
+CHANNEL_METHODS = frozenset({"chat.postMessage", "chat.postEphemeral", "conversations.info"})
 
 
 def signed_headers(
@@ -263,13 +261,16 @@ class FakeSlack:
 
     def add_channel(self, channel: str, *, private: bool = False, member: bool = True) -> None:
         """Declare a channel: private or public, with the app in it or not. Slack hides a
-        private channel from an app that is not in it, and refuses posts there."""
+        private channel from an app that is not in it, and refuses posts there; the app
+        posts in any public channel (its `chat:write.public` scope)."""
         with self._lock:
             self._state.channels[channel] = (private, member)
 
-    def is_member(self, channel: str) -> bool:
+    def reaches(self, channel: str) -> bool:
+        """Whether the app may post in `channel`."""
         with self._lock:
-            return self._state.channels.get(channel, (False, True))[1]
+            private, member = self._state.channels.get(channel, (False, True))
+        return member or not private
 
     def enforce_rate_limit(self, on: bool = True) -> None:
         """Answer 429 to a second post to one channel within a second."""
@@ -397,9 +398,9 @@ class FakeSlack:
                 self._record(Call(method, body, token, failure.status, failure.error, now, channel))
                 return PlainTextResponse("upstream trouble", status_code=failure.status)
             return answer({"ok": False, "error": failure.error}, failure.status)
-        if method in ("conversations.info", "conversations.join"):
-            return answer(self._conversation(method, channel))
-        if not self.is_member(channel):
+        if method == "conversations.info":
+            return answer(self._conversation(channel))
+        if not self.reaches(channel):
             return answer({"ok": False, "error": "not_in_channel"})
         if method == "chat.postMessage" and self._rate_limited(channel):
             return answer({"ok": False, "error": "ratelimited"}, 429, **{"Retry-After": "1"})
@@ -412,17 +413,12 @@ class FakeSlack:
         message = {"type": "message", "text": body.get("text", ""), "ts": ts}
         return answer({"ok": True, "channel": channel, "ts": ts, "message": message})
 
-    def _conversation(self, method: str, channel: str | None) -> dict[str, Any]:
-        """conversations.info or .join: what Slack shows this app of a channel."""
+    def _conversation(self, channel: str | None) -> dict[str, Any]:
+        """conversations.info: what Slack shows this app of a channel."""
         with self._lock:
             private, member = self._state.channels.get(channel or "", (False, True))
-            if channel is None or (private and not member):
-                return {"ok": False, "error": "channel_not_found"}
-            if method == "conversations.join":
-                if private:
-                    return {"ok": False, "error": "method_not_supported_for_channel_type"}
-                self._state.channels[channel] = (private, True)
-                member = True
+        if channel is None or (private and not member):
+            return {"ok": False, "error": "channel_not_found"}
         found = {"id": channel, "is_channel": not private, "is_private": private}
         return {"ok": True, "channel": {**found, "is_member": member}}
 
