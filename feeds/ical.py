@@ -157,6 +157,13 @@ def _zoned(name: str, moment: dt.datetime, zone: str) -> str:
     return f"{name};TZID={zone}:{_wall_time(moment.astimezone(ZoneInfo(zone)))}"
 
 
+def _wall_times(deadline: Deadline) -> list[dt.datetime]:
+    """The wall times a timed deadline's DTSTART and DTEND are written in, in its zone."""
+    zone = ZoneInfo(deadline.zone or "UTC")
+    moments = [deadline.local, deadline.end]
+    return [m.astimezone(zone) for m in moments if isinstance(m, dt.datetime)]
+
+
 def _dates(deadline: Deadline) -> tuple[str, str]:
     """DTSTART and DTEND: whole days as dates, timed deadlines as wall time in their zone."""
     if deadline.all_day:
@@ -291,14 +298,14 @@ class CalendarBuilder:
         calendar.add("refresh-interval", REFRESH_INTERVAL, parameters={"VALUE": "DURATION"})
         calendar.add("x-published-ttl", REFRESH_INTERVAL)
         alarm_key = tuple(alarms)
-        zones: set[str] = set()
+        zones: dict[str, list[dt.datetime]] = {}
         events: list[bytes] = []
         for deadline in deadlines:
             version = versions.get(deadline.id, Version(0, EPOCH))
             events.append(self.event_bytes(deadline, version, words, language, alarm_key))
-            if not deadline.all_day and deadline.zone:
-                zones.add(deadline.zone)
+            if not deadline.all_day and deadline.zone and isinstance(deadline.local, dt.datetime):
+                zones.setdefault(deadline.zone, []).extend(_wall_times(deadline))
         for zone in sorted(zones):
-            calendar.add_component(vtimezone(zone))
+            calendar.add_component(vtimezone(zone, zones[zone]))
         head, end = calendar.to_ical().rsplit(b"END:VCALENDAR", 1)
         return b"".join([head, *events, b"END:VCALENDAR", end])

@@ -5,7 +5,9 @@ offset all summer. What Google, Outlook and Apple publish, and every client read
 the zone's rule as two yearly RRULEs. The IANA database carries the zone's current rule
 as a POSIX TZ string at the end of each TZif file (e.g. `CET-1CEST,M3.5.0,M10.5.0/3`);
 this module turns that string into such a VTIMEZONE. A rule RRULEs cannot express
-(transition times past midnight, Julian-day rules) falls back to icalendar's list form.
+(transition times past midnight, Julian-day rules) falls back to icalendar's list form,
+and so does a feed with an event the current rule would misplace: one from before the
+zone's rule last changed (Sao Paulo kept summer time until 2019).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -109,17 +112,37 @@ def _component(
     return component
 
 
-def from_posix(zone: str, rule: str) -> Timezone:
-    """A VTIMEZONE for `zone` whose components follow the POSIX TZ `rule`."""
+@dataclass(frozen=True)
+class Rule:
+    """A zone's rule as its POSIX TZ string gives it: standard time, and summer time
+    between two yearly transitions (local wall times), if it has any."""
+
+    std_name: str
+    standard: dt.timedelta
+    dst_name: str | None = None
+    daylight: dt.timedelta | None = None
+    start: Transition | None = None
+    end: Transition | None = None
+
+    def offset(self, local: dt.datetime) -> dt.timedelta:
+        """The UTC offset this rule gives the wall time `local` (naive)."""
+        if self.daylight is None or self.start is None or self.end is None:
+            return self.standard
+        begins = dt.datetime.combine(self.start.first_date(local.year), dt.time()) + self.start.time
+        ends = dt.datetime.combine(self.end.first_date(local.year), dt.time()) + self.end.time
+        # In the north summer lies inside the year; in the south it spans the new year.
+        inside = begins <= local < ends if begins < ends else local >= begins or local < ends
+        return self.daylight if inside else self.standard
+
+
+def parse_posix(zone: str, rule: str) -> Rule:
+    """The `Rule` in a POSIX TZ string; `UnsupportedRule` for what RRULEs cannot carry."""
     match = _POSIX.match(rule)
     if match is None:
         raise UnsupportedRule(f"{zone}: cannot read rule {rule!r}")
     standard = -_duration(match["std_offset"])  # POSIX counts west of Greenwich as positive
-    timezone = Timezone()
-    timezone.add("tzid", zone)
     if match["dst"] is None:
-        timezone.add_component(_component(TimezoneStandard, match["std"], standard, standard, None))
-        return timezone
+        return Rule(match["std"], standard)
     if match["start"] is None:
         raise UnsupportedRule(f"{zone}: daylight saving time without a rule")
     daylight = (
@@ -127,15 +150,59 @@ def from_posix(zone: str, rule: str) -> Timezone:
     )
     start = _transition(match["start"], match["start_time"])
     end = _transition(match["end"], match["end_time"])
-    timezone.add_component(_component(TimezoneDaylight, match["dst"], standard, daylight, start))
-    timezone.add_component(_component(TimezoneStandard, match["std"], daylight, standard, end))
+    return Rule(match["std"], standard, match["dst"], daylight, start, end)
+
+
+def from_posix(zone: str, rule: str) -> Timezone:
+    """A VTIMEZONE for `zone` whose components follow the POSIX TZ `rule`."""
+    parsed = parse_posix(zone, rule)
+    timezone = Timezone()
+    timezone.add("tzid", zone)
+    standard = parsed.standard
+    if parsed.dst_name is None or parsed.daylight is None:
+        timezone.add_component(
+            _component(TimezoneStandard, parsed.std_name, standard, standard, None)
+        )
+        return timezone
+    daylight = parsed.daylight
+    timezone.add_component(
+        _component(TimezoneDaylight, parsed.dst_name, standard, daylight, parsed.start)
+    )
+    timezone.add_component(
+        _component(TimezoneStandard, parsed.std_name, daylight, standard, parsed.end)
+    )
     return timezone
 
 
 @cache
-def vtimezone(zone: str) -> Timezone:
-    """The VTIMEZONE to publish for an IANA zone."""
+def _current_rule(zone: str) -> tuple[Rule, Timezone] | None:
     try:
-        return from_posix(zone, posix_rule(zone))
+        rule = posix_rule(zone)
+        return parse_posix(zone, rule), from_posix(zone, rule)
     except (UnsupportedRule, OSError):
-        return Timezone.from_tzid(zone)
+        return None
+
+
+@cache
+def _listed(zone: str, first_year: int = FIRST_YEAR, last_year: int = 2037) -> Timezone:
+    """icalendar's VTIMEZONE for `zone`: every transition of those years, as dates."""
+    first, last = dt.date(first_year, 1, 1), dt.date(last_year + 1, 1, 1)
+    return Timezone.from_tzid(zone, first_date=first, last_date=last)
+
+
+def vtimezone(zone: str, moments: Iterable[dt.datetime] = ()) -> Timezone:
+    """The VTIMEZONE to publish for an IANA zone, for events at the wall times `moments`.
+
+    The zone's current rule as two yearly RRULEs where it gives each moment the offset
+    the zone really had; otherwise the real transitions over the moments' years.
+    """
+    local = sorted({moment.replace(tzinfo=None) for moment in moments})
+    current = _current_rule(zone)
+    if current is not None:
+        rule, timezone = current
+        actual = zoneinfo.ZoneInfo(zone)
+        if all(rule.offset(m) == m.replace(tzinfo=actual).utcoffset() for m in local):
+            return timezone
+    if not local:
+        return _listed(zone)
+    return _listed(zone, local[0].year - 1, local[-1].year + 1)

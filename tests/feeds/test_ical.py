@@ -54,6 +54,13 @@ events:
     registration: {deadline: 2022-03-13, time: "23:30", zone: America/New_York}
     source: test
     confidence: reported
+  - id: summer-time-in-sao-paulo
+    kind: other
+    title: A deadline from before its zone's rule changed (summer time ended in 2019)
+    start: 2018-01-20
+    registration: {deadline: 2018-01-15, time: "18:00", zone: America/Sao_Paulo}
+    source: test
+    confidence: reported
 """
 
 
@@ -113,7 +120,8 @@ def test_the_feed_is_well_formed_rfc5545(feed, deadlines):
     for event in events:
         for name in ("UID", "DTSTAMP", "DTSTART", "SUMMARY", "DESCRIPTION", "STATUS", "SEQUENCE"):
             assert name in event, (name, event["UID"])
-    assert [z["TZID"] for z in calendar.walk("VTIMEZONE")] == ["America/New_York", "Europe/Vienna"]
+    zones = [z["TZID"] for z in calendar.walk("VTIMEZONE")]
+    assert zones == ["America/New_York", "America/Sao_Paulo", "Europe/Vienna"]
 
 
 def test_uids_are_stable_and_statuses_follow_confidence_and_cancellation(feed):

@@ -12,7 +12,7 @@ from dateutil import tz
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds.vtimezone import Transition, from_posix, posix_rule, vtimezone
+from feeds.vtimezone import Transition, from_posix, parse_posix, posix_rule, vtimezone
 
 # zone -> the first year its present rule applies
 ZONES = {
@@ -73,3 +73,36 @@ def test_rules_an_rrule_cannot_carry_fall_back_to_transition_lists():
     assert "TZID:America/Santiago" in text
     with pytest.raises(ValueError, match="outside the day"):
         from_posix("America/Santiago", rule)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    zone=st.sampled_from(sorted(ZONES)),
+    seconds=st.integers(min_value=0, max_value=int(30 * 365.25 * 86400)),
+)
+def test_the_rule_gives_each_wall_time_the_offset_the_zone_has(zone, seconds):
+    actual = ZoneInfo(zone)
+    moment = dt.datetime(max(ZONES[zone], 2008), 1, 1, tzinfo=dt.UTC) + dt.timedelta(
+        seconds=seconds
+    )
+    local = moment.astimezone(actual).replace(tzinfo=None)
+    rule = parse_posix(zone, posix_rule(zone))
+    assert rule.offset(local) == local.replace(tzinfo=actual).utcoffset()
+
+
+@pytest.mark.parametrize(
+    ("local", "listed"),
+    [
+        (dt.datetime(2024, 1, 15, 18), False),  # the present rule: no summer time
+        (dt.datetime(2018, 1, 15, 18), True),  # summer time then, at -02:00
+        (dt.datetime(2018, 7, 15, 18), False),  # winter then: the present rule agrees
+    ],
+)
+def test_an_event_the_current_rule_would_misplace_gets_the_real_transitions(local, listed):
+    component = vtimezone("America/Sao_Paulo", [local])
+    text = component.to_ical().decode()
+    assert ("RDATE" in text or text.count("BEGIN:DAYLIGHT") > 1) is listed
+    parsed = tz.tzical(io.StringIO(text)).get("America/Sao_Paulo")
+    assert parsed is not None
+    expected = local.replace(tzinfo=ZoneInfo("America/Sao_Paulo")).utcoffset()
+    assert local.replace(tzinfo=parsed).utcoffset() == expected
