@@ -185,9 +185,37 @@ def _current_rule(zone: str) -> tuple[Rule, Timezone] | None:
 
 @cache
 def _listed(zone: str, first_year: int = FIRST_YEAR, last_year: int = 2037) -> Timezone:
-    """icalendar's VTIMEZONE for `zone`: every transition of those years, as dates."""
+    """Every transition of `zone` in those years, each its own observance.
+
+    icalendar lists them as RDATEs, which vobject and ical.js skip (they keep the first
+    offset of each list for good); one DTSTART per observance they all read.
+    """
     first, last = dt.date(first_year, 1, 1), dt.date(last_year + 1, 1, 1)
-    return Timezone.from_tzid(zone, first_date=first, last_date=last)
+    listed = Timezone.from_tzid(zone, first_date=first, last_date=last)
+    observances: list[TimezoneStandard | TimezoneDaylight] = []
+    for component in listed.subcomponents:
+        kind = TimezoneDaylight if isinstance(component, TimezoneDaylight) else TimezoneStandard
+        rdates = component.get("RDATE", [])
+        onsets = [
+            component.decoded("DTSTART"),
+            *(
+                one.dt
+                for dates in (rdates if isinstance(rdates, list) else [rdates])
+                for one in dates.dts
+            ),
+        ]
+        for onset in onsets:
+            observance = kind()
+            observance.add("tzname", str(component["TZNAME"]))
+            observance.add("tzoffsetfrom", component.decoded("TZOFFSETFROM"))
+            observance.add("tzoffsetto", component.decoded("TZOFFSETTO"))
+            observance.add("dtstart", onset)
+            observances.append(observance)
+    timezone = Timezone()
+    timezone.add("tzid", zone)
+    for observance in sorted(observances, key=lambda o: o.decoded("DTSTART")):
+        timezone.add_component(observance)
+    return timezone
 
 
 def vtimezone(zone: str, moments: Iterable[dt.datetime] = ()) -> Timezone:

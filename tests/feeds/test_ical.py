@@ -61,6 +61,13 @@ events:
     registration: {deadline: 2018-01-15, time: "18:00", zone: America/Sao_Paulo}
     source: test
     confidence: reported
+  - id: no-summer-time-in-sao-paulo
+    kind: other
+    title: The same zone after the change, in the same feed (no summer time in January)
+    start: 2022-01-20
+    registration: {deadline: 2022-01-15, time: "18:00", zone: America/Sao_Paulo}
+    source: test
+    confidence: reported
 """
 
 
