@@ -22,7 +22,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -149,56 +149,47 @@ def _web_address(text: str, at: int) -> str | None:
     return None if found.endswith("://") else found
 
 
+# Reads one piece of markup at a position: the piece and where the text goes on, or None
+# when the text there is no such piece (then it is one character).
+Reader = Callable[[str, int], tuple["_Unit | _Boundary", int] | None]
+
+
 def _pieces(text: str, markup: Markup) -> Iterator[_Unit | _Boundary]:
-    if markup == "html":
-        yield from _html_pieces(text)
-    elif markup == "mrkdwn":
-        yield from _mrkdwn_pieces(text)
-    else:
-        yield from _plain_pieces(text)
-
-
-def _plain_pieces(text: str) -> Iterator[_Unit | _Boundary]:
+    """The text as units and boundaries, read with the markup's readers."""
+    readers = _READERS[markup]
     at = 0
     while at < len(text):
-        address = _web_address(text, at) if text[at] in _ADDRESS_STARTS else None
-        if address:
-            yield _Unit(address, LTR)
-            at += len(address)
-            continue
-        yield _char_unit(text[at], text[at])
-        at += 1
+        reader = readers.get(text[at])
+        read = reader(text, at) if reader is not None else None
+        if read is None:
+            yield _char_unit(text[at], text[at])
+            at += 1
+        else:
+            piece, at = read
+            yield piece
 
 
-def _html_pieces(text: str) -> Iterator[_Unit | _Boundary]:
-    at = 0
-    while at < len(text):
-        char = text[at]
-        if char == "<":
-            tag = _TAG.match(text, at)
-            if tag is not None:
-                element = _element(text, at, tag)
-                if element is not None:
-                    yield _whole(element, _shown_html(element))
-                    at += len(element)
-                else:
-                    yield _Boundary(tag.group())
-                    at = tag.end()
-                continue
-        elif char == "&":
-            entity = _ENTITY.match(text, at)
-            if entity is not None:
-                yield _char_unit(entity.group(), html.unescape(entity.group()))
-                at = entity.end()
-                continue
-        elif char in _ADDRESS_STARTS:
-            address = _web_address(text, at)
-            if address:
-                yield _Unit(address, LTR)
-                at += len(address)
-                continue
-        yield _char_unit(char, char)
-        at += 1
+def _address(text: str, at: int) -> tuple[_Unit, int] | None:
+    address = _web_address(text, at)
+    return (_Unit(address, LTR), at + len(address)) if address else None
+
+
+def _html_tag(text: str, at: int) -> tuple[_Unit | _Boundary, int] | None:
+    """A `<code>`, `<pre>` or `<a>` element as one unit; any other tag, a boundary."""
+    tag = _TAG.match(text, at)
+    if tag is None:
+        return None
+    element = _element(text, at, tag)
+    if element is None:
+        return _Boundary(tag.group()), tag.end()
+    return _whole(element, _shown_html(element)), at + len(element)
+
+
+def _html_entity(text: str, at: int) -> tuple[_Unit, int] | None:
+    entity = _ENTITY.match(text, at)
+    if entity is None:
+        return None
+    return _char_unit(entity.group(), html.unescape(entity.group())), entity.end()
 
 
 def _element(text: str, at: int, opening: re.Match[str]) -> str | None:
@@ -224,45 +215,51 @@ def _shown_html(element: str) -> str:
     return html.unescape(_TAG.sub("", element))
 
 
-def _mrkdwn_pieces(text: str) -> Iterator[_Unit | _Boundary]:
-    at = 0
-    while at < len(text):
-        char = text[at]
-        if char == "`":
-            code = _SLACK_CODE.match(text, at)
-            if code is not None:
-                yield _whole(code.group(), code.group().strip("`"))
-                at = code.end()
-                continue
-        elif char == "<":
-            special = _SLACK_SPECIAL.match(text, at)
-            if special is not None:
-                inner = special.group()[1:-1]
-                label = inner.partition("|")[2] if inner[:1] not in "@#!" else ""
-                yield _whole(special.group(), html.unescape(label or inner))
-                at = special.end()
-                continue
-        elif char == "&":
-            entity = _SLACK_ENTITY.match(text, at)
-            if entity is not None:
-                yield _char_unit(entity.group(), html.unescape(entity.group()))
-                at = entity.end()
-                continue
-        elif char in _SLACK_MARKERS:
-            before = text[at - 1] if at else " "
-            after = text[at + 1] if at + 1 < len(text) else " "
-            if not (before.isalnum() and after.isalnum()):
-                yield _Boundary(char)
-                at += 1
-                continue
-        elif char in _ADDRESS_STARTS:
-            address = _web_address(text, at)
-            if address:
-                yield _Unit(address, LTR)
-                at += len(address)
-                continue
-        yield _char_unit(char, char)
-        at += 1
+def _slack_code(text: str, at: int) -> tuple[_Unit, int] | None:
+    code = _SLACK_CODE.match(text, at)
+    if code is None:
+        return None
+    return _whole(code.group(), code.group().strip("`")), code.end()
+
+
+def _slack_special(text: str, at: int) -> tuple[_Unit, int] | None:
+    """A `<url|label>` link, a mention or a date, as one unit shown as its label."""
+    special = _SLACK_SPECIAL.match(text, at)
+    if special is None:
+        return None
+    inner = special.group()[1:-1]
+    label = inner.partition("|")[2] if inner[:1] not in "@#!" else ""
+    return _whole(special.group(), html.unescape(label or inner)), special.end()
+
+
+def _slack_entity(text: str, at: int) -> tuple[_Unit, int] | None:
+    entity = _SLACK_ENTITY.match(text, at)
+    if entity is None:
+        return None
+    return _char_unit(entity.group(), html.unescape(entity.group())), entity.end()
+
+
+def _slack_marker(text: str, at: int) -> tuple[_Boundary, int] | None:
+    """A bold, italic or strike marker (not one inside a word, as in snake_case)."""
+    before = text[at - 1] if at else " "
+    after = text[at + 1] if at + 1 < len(text) else " "
+    if before.isalnum() and after.isalnum():
+        return None
+    return _Boundary(text[at]), at + 1
+
+
+_ADDRESSES: dict[str, Reader] = dict.fromkeys(_ADDRESS_STARTS, _address)
+_READERS: dict[Markup, dict[str, Reader]] = {
+    "plain": _ADDRESSES,
+    "html": {**_ADDRESSES, "<": _html_tag, "&": _html_entity},
+    "mrkdwn": {
+        **_ADDRESSES,
+        **dict.fromkeys(_SLACK_MARKERS, _slack_marker),
+        "`": _slack_code,
+        "<": _slack_special,
+        "&": _slack_entity,
+    },
+}
 
 
 def _isolated(units: list[_Unit]) -> str:
