@@ -145,6 +145,14 @@ class _Pace:
     target_paused_until: dict[str, dt.datetime] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Standing:
+    """How many workers deliver now, and this one's place among them (from 0)."""
+
+    workers: int = 1
+    rank: int = 0
+
+
 class Dispatcher:
     """Sends what is due, through the channels it was given."""
 
@@ -179,23 +187,29 @@ class Dispatcher:
         }
         # One send per 1/rate seconds, never a burst: services count over short windows.
         self._paces = {name: _Pace(_Rate(rate)) for name, rate in self._rates.items()}
-        self.workers = 1
+        self.standing = Standing()
         # rows sent back to the outbox until their chat's turn: the turn each was given
         self._promised: dict[int, float] = {}
         self._waiting = 0  # rows held here until their chat's turn
         self._sent: list[int] = []
         self._recording = asyncio.Lock()
 
-    def share(self, workers: int) -> None:
-        """Pace each channel at its share of the overall rate, `workers` delivering in all."""
-        if workers == self.workers:
+    def share(self, standing: Standing) -> None:
+        """Pace each channel at this worker's share of its overall rate, and take the
+        chats of this worker's rank: each chat is sent to by one worker at a time, so its
+        own limits hold across workers."""
+        if standing == self.standing:
             return
         log.info(
-            "delivery: %d workers deliver; each sends its share of the channels' rates", workers
+            "delivery: %d workers deliver; this one (rank %d) sends its share of the "
+            "channels' rates, to its share of the chats",
+            standing.workers,
+            standing.rank,
         )
-        self.workers = workers
-        for name, rate in self._rates.items():
-            self._paces[name].overall = _Rate(rate / workers)
+        workers_before, self.standing = self.standing.workers, standing
+        if standing.workers != workers_before:
+            for name, rate in self._rates.items():
+                self._paces[name].overall = _Rate(rate / standing.workers)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set."""
@@ -253,7 +267,14 @@ class Dispatcher:
     ) -> tuple[list[Delivery], dict[int, Subscriber], dict[int, set[str]]]:
         now = self.clock()
         async with self.store.sessions() as session, session.begin():
-            rows = await outbox.claim(session, max(limit, 1), now, self.lease)
+            share = self.standing
+            rows = await outbox.claim(
+                session,
+                max(limit, 1),
+                now,
+                self.lease,
+                part=(share.rank, share.workers) if share.workers > 1 else None,
+            )
             ids = [r.subscriber_id for r in rows if r.subscriber_id is not None]
             found = await session.scalars(select(Subscriber).where(Subscriber.id.in_(ids)))
             targets = {s.id: s for s in found}

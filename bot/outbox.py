@@ -14,11 +14,11 @@ import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import BigInteger, cast, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Delivery
+from bot.db.models import Delivery, Subscriber
 from schedulers.reminders import Planned
 
 LEASE = dt.timedelta(minutes=2)
@@ -149,14 +149,32 @@ async def drop_superseded(
 
 
 async def claim(
-    session: AsyncSession, limit: int, now: dt.datetime, lease: dt.timedelta = LEASE
+    session: AsyncSession,
+    limit: int,
+    now: dt.datetime,
+    lease: dt.timedelta = LEASE,
+    *,
+    part: tuple[int, int] | None = None,
 ) -> list[Delivery]:
     """Take up to `limit` due rows for this worker, under a lease; others skip them.
 
     One statement, so two claimers can never take the same row: PostgreSQL skips rows
-    another transaction has locked, and SQLite runs the statement as one write.
+    another transaction has locked, and SQLite runs the statement as one write. With
+    `part` (rank, workers), on PostgreSQL, only rows to the addresses of that share of
+    them: each chat is sent to by one worker, whose spacing then holds for it.
     """
     due = Delivery.state.in_(RECOVERABLE) & (Delivery.next_attempt_at <= now)
+    if part is not None:
+        rank, workers = part
+        address = (
+            select(Subscriber.address)
+            .where(Subscriber.id == Delivery.subscriber_id)
+            .scalar_subquery()
+        )
+        bucket = func.mod(
+            cast(func.hashtext(func.coalesce(address, "")), BigInteger) + 2**31, workers
+        )
+        due = due & (bucket == rank)
     chosen = (
         select(Delivery.id)
         .where(due)

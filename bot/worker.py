@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot import outbox
 from bot.db import subscribers as subs
-from bot.delivery import Dispatcher
+from bot.delivery import Dispatcher, Standing
 from bot.publisher import Publisher
 from bot.store import Store
 from schedulers.reminders import (
@@ -115,13 +115,15 @@ class Presence:
     """How many workers deliver now: each holds one advisory lock of its own while it lives.
 
     The channels' overall limits (Telegram's 30 messages a second for a bot) hold for the
-    whole service, so each worker paces itself at its share of them. A lock of a worker
-    that died goes with its server session, so the count follows crashes too.
+    whole service, so each worker paces itself at its share of them; the limits of one
+    chat hold for it whoever sends, so each worker takes the chats of its rank. A lock of
+    a worker that died goes with its server session, so both follow crashes too.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._connection: AsyncConnection | None = None
+        self._slot: int | None = None
 
     async def join(self) -> bool:
         """Take a free slot; False if the database cannot be reached (try again later)."""
@@ -141,6 +143,7 @@ class Presence:
                 if got:
                     await connection.commit()
                     self._connection = connection
+                    self._slot = slot
                     return True
             log.warning("worker: more than %d workers; this one is not counted", MAX_WORKERS)
         except Exception as exc:
@@ -151,26 +154,35 @@ class Presence:
 
     async def count(self) -> int:
         """The workers alive now (at least this one)."""
+        return (await self.standing()).workers
+
+    async def standing(self) -> Standing:
+        """The workers alive now (at least this one), and this one's rank among their slots."""
         if self.engine.dialect.name != "postgresql" or self._connection is None:
-            return 1
+            return Standing(1, 0)
         try:
-            alive = await self._connection.scalar(
+            rows = await self._connection.scalars(
                 text(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    "SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted"
                     " AND objsubid = 2 AND classid::bigint = :kind AND database ="
                     " (SELECT oid FROM pg_database WHERE datname = current_database())"
+                    " ORDER BY objid::bigint"
                 ),
                 {"kind": PRESENCE_LOCK},
             )
+            slots = [int(slot) for slot in rows]
             await self._connection.commit()
         except Exception as exc:
             log.warning("worker: lost the connection that counted workers: %s", exc)
             await self.leave()
-            return 1
-        return max(int(alive or 0), 1)
+            return Standing(1, 0)
+        if self._slot not in slots:
+            return Standing(1, 0)
+        return Standing(len(slots), slots.index(self._slot))
 
     async def leave(self) -> None:
         connection, self._connection = self._connection, None
+        self._slot = None
         if connection is not None:  # closing the session frees its lock; never pool it
             with contextlib.suppress(Exception):
                 await connection.invalidate()
@@ -292,7 +304,7 @@ class Worker:
         """Run until `stop` is set."""
         presence = Presence(self.store.engine)
         await presence.join()  # counted before the first send, so peers slow down at once
-        self.dispatcher.share(await presence.count())
+        self.dispatcher.share(await presence.standing())
         tasks = [
             asyncio.create_task(self.dispatcher.run(stop), name="delivery"),
             asyncio.create_task(self._lead(stop), name="leadership"),
@@ -312,7 +324,7 @@ class Worker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), PRESENCE_EVERY)
                 if await presence.join():
-                    self.dispatcher.share(await presence.count())
+                    self.dispatcher.share(await presence.standing())
         finally:
             await presence.leave()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
 import itertools
 import os
@@ -25,7 +26,7 @@ from bot.channels.base import (
 from bot.db import subscribers as subs
 from bot.db.migrate import upgrade
 from bot.db.models import Delivery, Subscriber
-from bot.delivery import RATE_MIN_GAP, Dispatcher, _Rate
+from bot.delivery import RATE_MIN_GAP, Dispatcher, Standing, _Rate
 from bot.publisher import Publisher
 from bot.store import Store
 from bot.worker import AlertPlanner, Leadership, Presence
@@ -337,17 +338,63 @@ async def test_workers_count_each_other_and_share_the_overall_rate(store):
     try:
         assert await first.join() and await second.join()
         assert await first.count() == await second.count() == 2
+        standings = {await first.standing(), await second.standing()}
+        assert standings == {Standing(2, 0), Standing(2, 1)}  # one rank each
         dispatcher = _engine(store, Clock(NOW), RecordingChannel())[1]
         rate = dispatcher._paces["telegram"].overall.per_second
-        dispatcher.share(await first.count())
+        dispatcher.share(await first.standing())
         assert dispatcher._paces["telegram"].overall.per_second == pytest.approx(rate / 2)
         await second.leave()  # a worker that stops, or dies with its session, is not counted
-        assert await first.count() == 1
-        dispatcher.share(await first.count())
+        assert await first.standing() == Standing(1, 0)
+        dispatcher.share(await first.standing())
         assert dispatcher._paces["telegram"].overall.per_second == pytest.approx(rate)
     finally:
         await first.leave()
         await second.leave()
+
+
+async def _broadcast(store, now, tag):
+    """One broadcast row for every subscriber, due `now`."""
+    async with store.sessions() as session, session.begin():
+        ids = list(await session.scalars(select(Subscriber.id)))
+        rows = [
+            outbox.new_row(
+                f"s{i}|broadcast|{tag}", "broadcast", {"text": tag}, now, now, subscriber_id=i
+            )
+            for i in ids
+        ]
+        await outbox.insert_rows(session, rows)
+
+
+@pytest.mark.postgres
+async def test_each_chat_is_sent_to_by_one_worker_so_its_limits_hold(store):
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("several workers run only on PostgreSQL")
+    clock = Clock(NOW)
+    addresses = {str(1000 + n) for n in range(40)}
+    for address in sorted(addresses):
+        await _subscribe(store, address)
+    workers = []
+    for rank in (0, 1):
+        channel = RecordingChannel()
+        dispatcher = _engine(store, clock, channel)[1]
+        dispatcher.share(Standing(2, rank))
+        workers.append((dispatcher, channel))
+    await _broadcast(store, NOW, "first")
+    await _broadcast(store, NOW, "second")  # two messages for each chat
+    while sum([await dispatcher.deliver_once() for dispatcher, _ in workers]):
+        pass
+    reached = [[target.address for target, _ in channel.sent] for _, channel in workers]
+    assert reached[0] and reached[1] and not set(reached[0]) & set(reached[1])
+    assert collections.Counter(reached[0] + reached[1]) == dict.fromkeys(addresses, 2)
+    # The worker of rank 1 is gone: the one left takes every chat.
+    alone, channel = workers[0]
+    alone.share(Standing(1, 0))
+    await _broadcast(store, NOW, "third")
+    while await alone.deliver_once():
+        pass
+    third = [target.address for target, alert in channel.sent if alert.text == "third"]
+    assert sorted(third) == sorted(addresses)
 
 
 async def test_the_overall_pace_never_exceeds_the_rate_in_any_second():
