@@ -58,7 +58,7 @@ MAX_TEXT_LENGTH = 4096
 # Telegram takes about one message a second in one chat; the parts of a long alert keep to it.
 PART_SPACING = 1.0
 # Long alerts waiting to go on from a part, remembered at most (the oldest is forgotten).
-MAX_PENDING_PARTS = 10_000
+MAX_PENDING_PARTS = 1_000
 # Bad requests that mean the chat or topic will not take messages from us any more.
 GONE_PHRASES = (
     "chat not found",
@@ -257,34 +257,37 @@ class TelegramChannel:
         self.part_spacing = part_spacing
         self._ready = False
         self._starting = asyncio.Lock()
-        # How many parts of a long alert each chat already has, while the rest waits
-        # for a retry: a retry goes on from there instead of repeating them.
-        self._delivered_parts: dict[tuple[str, str, str], int] = {}
+        # The parts of a long alert a chat has not had yet, as first laid out, while they
+        # wait for a retry: a retry sends these instead of the whole alert again.
+        self._pending_parts: dict[tuple[str, str, str], list[str]] = {}
 
     async def send(self, target: Target, alert: Alert) -> None:
         """Send `alert` as one message (more if it is long), buttons on the last one.
 
         The parts of a long alert go a chat's one-per-second apart. When one of them fails
-        with a wait (flood control, an outage), the retry starts at that part: the reader
-        never gets the first parts twice.
+        with a wait (flood control, an outage), this channel keeps the parts not sent yet,
+        and the retry sends those: the first parts do not come twice. (A worker that
+        restarts in between has forgotten them and sends the alert whole.)
         """
         texts = Texts(target.language if target.language in LANGUAGES else DEFAULT_LANGUAGE)
-        wording = word(alert, texts, target.timezone, self.clock())
-        text = isolate(layout(wording, texts), "html", texts.direction)
-        parts = split_html(text, MAX_TEXT_LENGTH)
+        progress = (target.address, target.thread_id, alert.key)
+        parts = self._pending_parts.pop(progress, None)
+        resumed = parts is not None
+        if parts is None:
+            wording = word(alert, texts, target.timezone, self.clock())
+            text = isolate(layout(wording, texts), "html", texts.direction)
+            parts = split_html(text, MAX_TEXT_LENGTH)
         keyboard = await self._keyboard(target, alert, texts)
         thread = int(target.thread_id) if target.thread_id.isdigit() else None
-        progress = (target.address, target.thread_id, alert.key)
-        first = min(self._delivered_parts.pop(progress, 0), len(parts) - 1)
-        index = first
+        index = 0
         try:
             await self._open()
-            for index in range(first, len(parts)):
-                if index > first:
+            for index, part in enumerate(parts):
+                if index:
                     await asyncio.sleep(self.part_spacing)
                 await self.bot.send_message(
                     chat_id=chat_id_of(target.address),
-                    text=parts[index],
+                    text=part,
                     parse_mode=ParseMode.HTML,
                     message_thread_id=thread,
                     reply_markup=keyboard if index == len(parts) - 1 else None,
@@ -292,14 +295,14 @@ class TelegramChannel:
                 )
         except TelegramError as error:
             failure = delivery_error(error)
-            if isinstance(failure, RetryLater) and index > 0:
-                self._remember_progress(progress, index)
+            if isinstance(failure, RetryLater) and (index > 0 or resumed):
+                self._keep_for_retry(progress, parts[index:])
             raise failure from error
 
-    def _remember_progress(self, progress: tuple[str, str, str], delivered: int) -> None:
-        if len(self._delivered_parts) >= MAX_PENDING_PARTS:
-            self._delivered_parts.pop(next(iter(self._delivered_parts)))
-        self._delivered_parts[progress] = delivered
+    def _keep_for_retry(self, progress: tuple[str, str, str], parts: list[str]) -> None:
+        if len(self._pending_parts) >= MAX_PENDING_PARTS:
+            self._pending_parts.pop(next(iter(self._pending_parts)))
+        self._pending_parts[progress] = parts
 
     async def close(self) -> None:
         if self._ready:

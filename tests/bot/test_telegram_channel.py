@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import html
 import itertools
 
@@ -244,6 +245,33 @@ async def test_a_retry_after_a_part_failed_goes_on_from_that_part(channel, fake)
     joined = html.unescape("".join(sent))
     assert joined.count("Long note <with> markup & more.") == 800
     assert [bool(call.buttons) for call in fake.sent(501)].count(True) == 2
+
+
+async def test_a_retry_sends_the_rest_as_first_laid_out_even_when_the_wording_moved(fake):
+    fake.reset()
+    now = [MARCH_2022]
+    channel = TelegramChannel(
+        Bot(fake.token, base_url=fake.base_url), lambda: now[0], part_spacing=0
+    )
+    # lines, so the first part ends at a line that depends on the headline's length
+    alert = Alert(
+        key="lines",
+        kind="reminder",
+        deadline=deadline("m-at-c1-self-assessment"),
+        text="line\n" * 3000,
+    )
+    wording = word(alert, Texts("en"), target().timezone, MARCH_2022)
+    expected = split_html(layout(wording, Texts("en")))
+    fake.script(501, slow(0), retry_after(3))
+    try:
+        with pytest.raises(RetryLater):
+            await channel.send(target(), alert)
+        now[0] = MARCH_2022 + dt.timedelta(days=55)  # "Due in 6 days": the cuts move
+        await channel.send(target(), alert)
+    finally:
+        await channel.close()
+    sent = [call.text for call in fake.sent(501)]
+    assert sent == expected and "".join(sent).count("line") == 3000
 
 
 async def test_a_part_refused_for_good_is_not_resumed(channel, fake):
