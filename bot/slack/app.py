@@ -11,6 +11,7 @@ the connection on its own event loop instead (`start_socket_mode`).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -109,6 +110,9 @@ def build_slack_app(
     return app
 
 
+CHECK_TIMEOUT = 1.5
+
+
 def reachable(client: AsyncWebClient) -> Reachable:
     """Whether alerts can reach a channel. With `chat:write.public` the app posts in any
     public channel; a private one it was not invited to is hidden from it (Slack answers
@@ -118,7 +122,9 @@ def reachable(client: AsyncWebClient) -> Reachable:
 
     async def check(channel: str) -> bool:
         try:
-            response = await client.conversations_info(channel=channel)
+            # Slack waits 3 s for the answer to a command, which waits for this.
+            async with asyncio.timeout(CHECK_TIMEOUT):
+                response = await client.conversations_info(channel=channel)
         except SlackApiError as error:
             data = getattr(error.response, "data", None)
             code = data.get("error") if isinstance(data, dict) else None

@@ -103,7 +103,8 @@ class CommandProblem(Exception):
 
 
 Values = dict[str, set[str]]
-# Whether alerts can reach a channel (the app joins a public one); False: it must be invited.
+NOT_INVITED = "a private channel the app was not invited to"
+# Whether alerts can reach a channel; False: a private channel that must invite the app.
 Reachable = Callable[[str], Awaitable[bool]]
 
 
@@ -170,6 +171,8 @@ class UntocCommand:
             )
         everything = rest.lower() == ALL
         values = {} if everything else parse_values(rest, self.dataset, texts)
+        # Asked before the transaction: no database session waits on Slack.
+        reachable = self.reachable is None or await self.reachable(invocation.channel_id)
         async with self._sessions(texts) as session, session.begin():
             subscriber = await subs.ensure_subscriber(
                 session,
@@ -182,16 +185,18 @@ class UntocCommand:
                 await subs.unfollow(session, subscriber, None, self.clock())
             else:
                 await subs.follow(session, subscriber, values, self.clock())
+            if not reachable:  # kept, stopped: the first alert would fail and be lost
+                await subs.deactivate(session, subscriber.id, NOT_INVITED, self.clock())
             summary = describe(subscriber, texts)
         if everything:
             done = texts("{user} subscribed this channel to every deadline.")
         else:
             done = texts("{user} subscribed this channel to: {values}.")
         text = done.format(user=_mention(invocation, texts), values=_named(values, texts))
-        if self.reachable is not None and not await self.reachable(invocation.channel_id):
+        if not reachable:
             summary += "\n" + texts(
-                "Alerts cannot reach this channel yet: the app is not in it. "
-                "Invite it with `/invite` followed by the app's name."
+                "Alerts cannot reach this private channel until the app is in it: invite it "
+                "with `/invite` followed by the app's name, then subscribe again."
             )
         return Answer(f"{text}\n{summary}", in_channel=True)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import time
 import urllib.parse
 
 import httpx
@@ -195,7 +196,7 @@ async def test_subscribe_is_said_in_the_channel_and_stored(slack):
     assert "cannot reach" not in answer["text"]
 
 
-CANNOT_REACH = "Alerts cannot reach this channel yet: the app is not in it."
+CANNOT_REACH = "Alerts cannot reach this private channel until the app is in it"
 
 
 async def test_a_public_channel_the_app_is_not_in_needs_nothing(slack):
@@ -208,19 +209,34 @@ async def test_subscribing_a_private_channel_the_app_is_not_in_says_to_invite_it
     slack.fake.add_channel("G0SECRET", private=True, member=False)
     answer = await slack.command("subscribe AT", channel="G0SECRET")
     assert answer["response_type"] == "in_channel" and CANNOT_REACH in answer["text"]
-    assert "`/invite`" in answer["text"]
-    assert (await slack.subscriber("G0SECRET")).active  # kept, for once it is invited
+    assert "`/invite`" in answer["text"] and "subscribe again" in answer["text"]
+    # Its filters are kept, but no alert goes out: it would fail and be lost.
+    subscriber = await slack.subscriber("G0SECRET")
+    assert not subscriber.active and "not invited" in subscriber.deactivated_reason
+    assert (await slack.selection("G0SECRET")).countries == {"AT"}
     slack.fake.add_channel("G0SECRET", private=True, member=True)  # someone invited it
     again = await slack.command("subscribe BR", channel="G0SECRET")
     assert CANNOT_REACH not in again["text"]
+    assert (await slack.subscriber("G0SECRET")).active
+    assert (await slack.selection("G0SECRET")).countries == {"AT", "BR"}
 
 
 async def test_the_invite_note_is_in_the_channels_language(slack):
-    slack.fake.add_channel("G0SECRET", private=True, member=False)
+    slack.fake.add_channel("G0SECRET", private=True, member=True)
     await slack.command("subscribe AT", channel="G0SECRET")
     await slack.command("settings language fr", channel="G0SECRET")
+    slack.fake.add_channel("G0SECRET", private=True, member=False)  # the app was removed
     answer = await slack.command("subscribe BR", channel="G0SECRET")
-    assert "ne peuvent pas encore atteindre ce canal" in answer["text"]
+    assert "ne peuvent pas atteindre ce canal privé" in answer["text"]
+
+
+async def test_a_slow_membership_check_is_given_up_within_slacks_three_seconds(slack):
+    slack.fake.slow("C0SLOW", 5.0)
+    started = time.monotonic()
+    answer = await slack.command("subscribe AT", channel="C0SLOW")
+    assert time.monotonic() - started < 3.0  # Slack drops an answer later than that
+    assert "subscribed this channel" in answer["text"] and CANNOT_REACH not in answer["text"]
+    assert (await slack.subscriber("C0SLOW")).active
 
 
 async def test_a_failed_membership_check_does_not_stop_a_subscription(slack):

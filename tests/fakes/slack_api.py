@@ -126,6 +126,8 @@ class _State:
     # Channels a test declared: id -> (private, the app is a member). Any other channel
     # is a public one the app is in.
     channels: dict[str, tuple[bool, bool]] = field(default_factory=dict)
+    # Seconds the fake waits before answering a call about a channel.
+    delays: dict[str, float] = field(default_factory=dict)
 
 
 def block_problem(blocks: Any) -> str | None:
@@ -266,6 +268,11 @@ class FakeSlack:
         with self._lock:
             self._state.channels[channel] = (private, member)
 
+    def slow(self, channel: str, seconds: float) -> None:
+        """Answer calls about `channel` only after `seconds`."""
+        with self._lock:
+            self._state.delays[channel] = seconds
+
     def reaches(self, channel: str) -> bool:
         """Whether the app may post in `channel`."""
         with self._lock:
@@ -384,6 +391,10 @@ class FakeSlack:
             return answer({"ok": False, "error": "unknown_method"})
         if channel is None:
             return answer({"ok": False, "error": "channel_not_found"})
+        with self._lock:
+            delay = self._state.delays.get(channel, 0.0)
+        if delay:
+            await asyncio.sleep(delay)
         failure = self._scripted(channel)
         if failure is not None:
             if failure.body is not None:
@@ -400,8 +411,8 @@ class FakeSlack:
             return answer({"ok": False, "error": failure.error}, failure.status)
         if method == "conversations.info":
             return answer(self._conversation(channel))
-        if not self.reaches(channel):
-            return answer({"ok": False, "error": "not_in_channel"})
+        if not self.reaches(channel):  # hidden from the app, as Slack hides it
+            return answer({"ok": False, "error": "channel_not_found"})
         if method == "chat.postMessage" and self._rate_limited(channel):
             return answer({"ok": False, "error": "ratelimited"}, 429, **{"Retry-After": "1"})
         problem = _message_problem(body)
