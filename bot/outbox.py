@@ -160,8 +160,9 @@ async def claim(
 
     One statement, so two claimers can never take the same row: PostgreSQL skips rows
     another transaction has locked, and SQLite runs the statement as one write. With
-    `part` (rank, workers), on PostgreSQL, only rows to the addresses of that share of
-    them: each chat is sent to by one worker, whose spacing then holds for it.
+    `part` (rank, workers; PostgreSQL only, the one database several workers share),
+    only rows to the addresses of that share of them: each chat is sent to by one
+    worker, whose spacing then holds for it.
     """
     due = Delivery.state.in_(RECOVERABLE) & (Delivery.next_attempt_at <= now)
     if part is not None:

@@ -124,6 +124,9 @@ class Presence:
         self.engine = engine
         self._connection: AsyncConnection | None = None
         self._slot: int | None = None
+        # What this worker last knew; kept while it cannot count (it must not then take
+        # every chat at the full rate while its peers still share them).
+        self._last = Standing(1, 0)
 
     async def join(self) -> bool:
         """Take a free slot; False if the database cannot be reached (try again later)."""
@@ -152,14 +155,16 @@ class Presence:
             await connection.invalidate()
         return False
 
-    async def count(self) -> int:
-        """The workers alive now (at least this one)."""
-        return (await self.standing()).workers
-
     async def standing(self) -> Standing:
-        """The workers alive now (at least this one), and this one's rank among their slots."""
-        if self.engine.dialect.name != "postgresql" or self._connection is None:
+        """The workers alive now (at least this one), and this one's rank among their slots.
+
+        On SQLite the only worker; when this one is not counted (its connection lost),
+        what it last knew.
+        """
+        if self.engine.dialect.name != "postgresql":
             return Standing(1, 0)
+        if self._connection is None:
+            return self._last
         try:
             rows = await self._connection.scalars(
                 text(
@@ -175,10 +180,11 @@ class Presence:
         except Exception as exc:
             log.warning("worker: lost the connection that counted workers: %s", exc)
             await self.leave()
-            return Standing(1, 0)
+            return self._last
         if self._slot not in slots:
-            return Standing(1, 0)
-        return Standing(len(slots), slots.index(self._slot))
+            return self._last
+        self._last = Standing(len(slots), slots.index(self._slot))
+        return self._last
 
     async def leave(self) -> None:
         connection, self._connection = self._connection, None
