@@ -19,7 +19,6 @@ import contextlib
 import ipaddress
 import socket
 import time
-import urllib.request
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -250,20 +249,24 @@ class Fetcher:
     def _connect_check(self, url: str) -> dict[str, Any]:
         """The request extension that checks the address each new connection reached.
 
-        Through a proxy the connection is the proxy's (the operator's choice), and it
-        resolves the name itself: then there is nothing of ours to check.
+        A connection to another host than the URL's is a proxy's (the operator's choice,
+        from the environment); it resolves the name itself, so there is nothing of ours
+        to check there.
         """
-        if self.client.trust_env and _proxied(url):
-            return {}
+        # The host as the connection names it (IDNA-encoded, no brackets).
+        host = httpx.URL(url).raw_host.decode("ascii").lower()
+        connecting: list[str] = []
 
         async def trace(event: str, info: Mapping[str, Any]) -> None:
-            if event != "connection.connect_tcp.complete":
+            if event == "connection.connect_tcp.started":
+                connecting[:] = [str(info.get("host", "")).strip("[]").lower()]
+                return
+            if event != "connection.connect_tcp.complete" or connecting != [host]:
                 return
             stream = info.get("return_value")
             peer = stream.get_extra_info("server_addr") if stream is not None else None
             if stream is not None and (not peer or not self.policy.permits(str(peer[0]))):
                 await stream.aclose()
-                host = urlsplit(url).hostname
                 raise SourceRefused(
                     f"{host} led the connection to {peer[0] if peer else 'an unknown address'}, "
                     "a loopback or private address, after it resolved to a public one; set "
@@ -318,15 +321,6 @@ class Fetcher:
             last_modified=headers.get("last-modified"),
             redirects=redirects,
         )
-
-
-def _proxied(url: str) -> bool:
-    """True when the environment sends `url` through a proxy, as httpx reads it."""
-    parts = urlsplit(url)
-    proxies = urllib.request.getproxies()
-    if not (proxies.get(parts.scheme) or proxies.get("all")):
-        return False
-    return not urllib.request.proxy_bypass(parts.hostname or "")
 
 
 def _is_ip(host: str) -> bool:

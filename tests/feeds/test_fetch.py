@@ -7,6 +7,7 @@ import ipaddress
 import socket
 import time
 
+import httpx
 import pytest
 
 from feeds.fetch import (
@@ -125,6 +126,23 @@ async def test_a_name_that_answers_public_then_private_is_refused_before_any_req
         resolver=rebinding,
     )
     assert (await trusting.fetch(f"http://localhost:{port}{PAGE}")).status_code == 200
+
+
+async def test_through_a_proxy_the_connection_is_the_proxys_and_not_refused(site):
+    """The operator's proxy (on their network) resolves and connects for us."""
+    site.publish_fixture(PAGE, "constructive-dialogues-v1.html")
+    proxy = site.url("/").rstrip("/")
+
+    async def public(host: str, port: int) -> list[str]:
+        return ["93.184.216.34"]
+
+    async with httpx.AsyncClient(proxy=proxy, trust_env=False) as through:
+        fetcher = Fetcher(
+            through, user_agent=TEST_USER_AGENT, pacer=HostPacer(0.0), resolver=public
+        )
+        with pytest.raises(SourceRefused, match="HTTP 404"):  # the fake is no real proxy
+            await fetcher.fetch(f"http://watched.example{PAGE}")
+    assert site.hits(f"http://watched.example{PAGE}") == 1  # it reached the proxy
 
 
 async def test_only_http_and_https_are_fetched(fetcher):
