@@ -389,6 +389,16 @@ def _isolate_field(field: dict[str, Any], limit: int) -> None:
         field["text"] = text
 
 
+def _raised_in_slack_sdk(error: BaseException) -> bool:
+    """True when `error` was raised inside slack-sdk (reading an answer), not in our code."""
+    trace = error.__traceback__
+    while trace is not None and trace.tb_next is not None:
+        trace = trace.tb_next
+    return trace is not None and str(trace.tb_frame.f_globals.get("__name__", "")).startswith(
+        "slack_sdk"
+    )
+
+
 def _retry_after(headers: Any) -> float:
     value = headers.get("Retry-After") if headers is not None else None
     try:
@@ -544,9 +554,12 @@ class SlackChannel:
             raise api_error(status, error, getattr(response, "headers", None), where) from None
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise RetryLater(f"{where}: {type(exc).__name__}") from None
-        except (AttributeError, TypeError, ValueError):
+        except (AttributeError, TypeError, ValueError) as exc:
             # slack-sdk reads any answer as Slack's JSON object; a proxy's page or a cut-off
             # body breaks that reading. It is a passing fault on the way, not our message.
+            # Raised anywhere else, it is a defect of ours: let it be seen.
+            if not _raised_in_slack_sdk(exc):
+                raise
             raise RetryLater(f"{where}: the answer was not Slack's JSON") from None
 
     async def _send_webhook(self, target: Target, message: SlackMessage) -> None:
