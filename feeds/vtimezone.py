@@ -125,11 +125,14 @@ class Rule:
     end: Transition | None = None
 
     def offset(self, local: dt.datetime) -> dt.timedelta:
-        """The UTC offset this rule gives the wall time `local` (naive)."""
+        """The UTC offset this rule gives the wall time `local` (naive; in the hour that
+        comes twice when summer time ends, `fold=1` is its second time, as in PEP 495)."""
         if self.daylight is None or self.start is None or self.end is None:
             return self.standard
         begins = dt.datetime.combine(self.start.first_date(local.year), dt.time()) + self.start.time
         ends = dt.datetime.combine(self.end.first_date(local.year), dt.time()) + self.end.time
+        if local.fold and ends - (self.daylight - self.standard) <= local < ends:
+            return self.standard
         # In the north summer lies inside the year; in the south it spans the new year.
         inside = begins <= local < ends if begins < ends else local >= begins or local < ends
         return self.daylight if inside else self.standard

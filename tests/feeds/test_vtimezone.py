@@ -107,3 +107,18 @@ def test_an_event_the_current_rule_would_misplace_gets_the_real_transitions(loca
     assert parsed is not None
     expected = local.replace(tzinfo=ZoneInfo("America/Sao_Paulo")).utcoffset()
     assert local.replace(tzinfo=parsed).utcoffset() == expected
+
+
+@pytest.mark.parametrize(
+    ("zone", "local"),
+    [
+        ("Europe/Vienna", dt.datetime(2024, 10, 27, 2, 30)),  # the hour that comes twice
+        ("Australia/Sydney", dt.datetime(2024, 4, 7, 2, 30)),
+        ("America/New_York", dt.datetime(2024, 11, 3, 1, 30)),
+    ],
+)
+@pytest.mark.parametrize("fold", [0, 1])
+def test_the_hour_that_comes_twice_gets_the_offset_of_its_first_or_second_time(zone, local, fold):
+    rule = parse_posix(zone, posix_rule(zone))
+    moment = local.replace(fold=fold)
+    assert rule.offset(moment) == moment.replace(tzinfo=ZoneInfo(zone)).utcoffset()
