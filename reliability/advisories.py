@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
+from packaging.version import InvalidVersion, Version
 
 PYPI_JSON = "https://pypi.org/pypi"
 TIMEOUT = 20.0
@@ -72,9 +73,14 @@ class ProjectRecords:
         return record
 
     def covers(self, name: str, version: str) -> bool:
-        """True when the record of `name` speaks for `version` (its latest release)."""
+        """True when the record of `name` speaks for `version` (its latest release);
+        versions compare as PEP 440 has them (`2022.12.07` is `2022.12.7`)."""
         record = self.get(name)
-        return record is not None and str((record.get("info") or {}).get("version")) == version
+        latest = str((record or {}).get("info", {}).get("version"))
+        try:
+            return record is not None and Version(latest) == Version(version)
+        except InvalidVersion:
+            return latest == version
 
     def close(self) -> None:
         self._client.close()

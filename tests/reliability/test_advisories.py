@@ -97,6 +97,7 @@ def test_a_release_the_records_do_not_cover_never_passes_as_clean(records, tmp_p
     assert records.covers("jinja2", "3.1.2") and records.covers("httpx", "0.28.1")
     assert not records.covers("typer", "0.28.0")  # an older release than the record's
     assert not records.covers("no-such-project", "1.0")
+    assert records.covers("httpx", "0.28.01")  # the same release, as PEP 440 reads it
     result = audit(records, tmp_path, "httpx==0.28.1", "typer==0.28.0")
     assert result.returncode != 0 and not result.stdout  # stopped, nothing claimed
     assert b"ServiceError" in result.stderr
