@@ -185,11 +185,16 @@ def _html_tag(text: str, at: int) -> tuple[_Unit | _Boundary, int] | None:
     return _whole(element, _shown_html(element)), at + len(element)
 
 
-def _html_entity(text: str, at: int) -> tuple[_Unit, int] | None:
-    entity = _ENTITY.match(text, at)
-    if entity is None:
-        return None
-    return _char_unit(entity.group(), html.unescape(entity.group())), entity.end()
+def _entity(pattern: re.Pattern[str]) -> Reader:
+    """A reader of the character references `pattern` matches, each shown as its character."""
+
+    def read(text: str, at: int) -> tuple[_Unit, int] | None:
+        entity = pattern.match(text, at)
+        if entity is None:
+            return None
+        return _char_unit(entity.group(), html.unescape(entity.group())), entity.end()
+
+    return read
 
 
 def _element(text: str, at: int, opening: re.Match[str]) -> str | None:
@@ -232,13 +237,6 @@ def _slack_special(text: str, at: int) -> tuple[_Unit, int] | None:
     return _whole(special.group(), html.unescape(label or inner)), special.end()
 
 
-def _slack_entity(text: str, at: int) -> tuple[_Unit, int] | None:
-    entity = _SLACK_ENTITY.match(text, at)
-    if entity is None:
-        return None
-    return _char_unit(entity.group(), html.unescape(entity.group())), entity.end()
-
-
 def _slack_marker(text: str, at: int) -> tuple[_Boundary, int] | None:
     """A bold, italic or strike marker (not one inside a word, as in snake_case)."""
     before = text[at - 1] if at else " "
@@ -251,13 +249,13 @@ def _slack_marker(text: str, at: int) -> tuple[_Boundary, int] | None:
 _ADDRESSES: dict[str, Reader] = dict.fromkeys(_ADDRESS_STARTS, _address)
 _READERS: dict[Markup, dict[str, Reader]] = {
     "plain": _ADDRESSES,
-    "html": {**_ADDRESSES, "<": _html_tag, "&": _html_entity},
+    "html": {**_ADDRESSES, "<": _html_tag, "&": _entity(_ENTITY)},
     "mrkdwn": {
         **_ADDRESSES,
         **dict.fromkeys(_SLACK_MARKERS, _slack_marker),
         "`": _slack_code,
         "<": _slack_special,
-        "&": _slack_entity,
+        "&": _entity(_SLACK_ENTITY),
     },
 }
 
