@@ -21,7 +21,7 @@ import datetime as dt
 import statistics
 import tempfile
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import select
@@ -73,6 +73,7 @@ class Scale:
     web_rate: float  # requests a second they offer in all
     deadlines_at_most: int | None  # the busiest day, or the busiest of the lighter days
     group_share: float
+    workers: int  # worker processes delivering side by side (more than one: PostgreSQL)
 
 
 QUICK = Scale(
@@ -84,6 +85,7 @@ QUICK = Scale(
     web_rate=50,
     deadlines_at_most=3,
     group_share=0.0,
+    workers=1,
 )
 FULL = Scale(
     subscribers=10_000,
@@ -94,6 +96,7 @@ FULL = Scale(
     web_rate=200,
     deadlines_at_most=None,
     group_share=0.1,
+    workers=2,
 )
 
 
@@ -105,6 +108,8 @@ def run(quick: bool = False) -> Section:
     if kind == "postgresql" and postgres_server() is None:
         section.figure("PostgreSQL did not answer: this run used SQLite")
         kind = "sqlite"
+    if kind == "sqlite":
+        scale = replace(scale, workers=1)  # one database file, one worker
     with tempfile.TemporaryDirectory(prefix="untoc-load-") as tmp, database(kind, Path(tmp)) as url:
         _run(scale, url, Path(tmp), section)
     return section
@@ -146,7 +151,7 @@ def _run(scale: Scale, url: str, directory: Path, section: Section) -> None:
         limits=RateLimits(per_second=scale.rate, per_chat_per_second=1, per_group_per_minute=20)
     ).start()
     web: ServiceProcess | None = None
-    worker: ServiceProcess | None = None
+    workers: list[ServiceProcess] = []
     load: WebLoad | None = None
     try:
         day = asyncio.run(_prepare(url, dataset, scale, now))
@@ -158,8 +163,11 @@ def _run(scale: Scale, url: str, directory: Path, section: Section) -> None:
             **telegram_environment(fake.token, fake.base_url, scale.rate),
         )
         web, base = start_web(env, directory)
-        worker = start_worker(env, directory)
-        wait_until(lambda: "worker: leading" in worker.log_text(), 60, "the worker to lead")
+        workers = [start_worker(env, directory, f"worker-{n}") for n in range(scale.workers)]
+        wait_until(lambda: any("worker: leading" in w.log_text() for w in workers), 60, "a leader")
+        if scale.workers > 1:  # each counts the others, and takes its share of the chats
+            counted = f"{scale.workers} workers deliver"
+            wait_until(lambda: all(counted in w.log_text() for w in workers), 60, "the workers")
         targets = service_targets(day.population.tokens, sorted(dataset.states))
         load = WebLoad(base, targets, scale.readers, scale.web_rate).start()
         # Release: the broadcast now, the day's alerts compressed into day_seconds.
@@ -181,12 +189,14 @@ def _run(scale: Scale, url: str, directory: Path, section: Section) -> None:
         wait_until(lambda: still_open(url, due_by=end) == 0, timeout, "the day", 1.0)
     finally:
         report = load.stop() if load is not None else None
-        for process in (worker, web):
+        for process in (*workers, web):
             if process is not None:
                 process.stop()
         fake.stop()
-    assert worker is not None and web is not None and report is not None
-    _figures(section, scale, url, fake, day, scheduled, broadcast, report, worker, web, now, season)
+    assert workers and web is not None and report is not None
+    _figures(
+        section, scale, url, fake, day, scheduled, broadcast, report, workers, web, now, season
+    )
 
 
 def _passes(deadline: Deadline) -> dt.datetime:
@@ -206,7 +216,7 @@ def _figures(
     scheduled: dict[int, dt.datetime],
     broadcast: set[int],
     report: LoadReport,
-    worker: ServiceProcess,
+    workers: list[ServiceProcess],
     web: ServiceProcess,
     now: dt.datetime,
     season: Season,
@@ -219,10 +229,15 @@ def _figures(
         if i in rows:
             kinds[rows[i].kind] = kinds.get(rows[i].kind, 0) + 1
     people = day.population
+    processes = (
+        f"{len(workers)} worker processes dividing the chats among them"
+        if len(workers) > 1
+        else "one worker process"
+    )
     section.figure(
         f"{len(addresses):,} subscribers on {database_name(url)}: {people.groups:,} groups, "
         f"{people.filters:,} filters, {people.zones} time zones, {people.languages} languages; "
-        "one worker process, one web process"
+        f"{processes}, one web process"
     )
     section.figure(
         f"owed: a broadcast to {len(broadcast):,} and {len(scheduled) - len(broadcast):,} alerts "
@@ -278,7 +293,7 @@ def _figures(
         f"web under load ({scale.readers} readers offering {scale.web_rate:g} requests/s): "
         + report.summary()
     )
-    logs = unexpected_errors(worker.log_text()) + unexpected_errors(web.log_text())
+    logs = [line for p in (*workers, web) for line in unexpected_errors(p.log_text())]
     section.figure(f"unexpected errors in the processes' logs: {len(logs)}")
     if result.lost:
         section.fail(f"{result.lost} messages lost ({result})")
