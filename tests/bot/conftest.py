@@ -22,6 +22,7 @@ from sqlalchemy.pool import NullPool
 
 from bot.db.engine import create_engine, session_factory
 from bot.db.migrate import upgrade
+from bot.store import Store
 from config.settings import normalise_database_url
 
 POSTGRES_URL_VARIABLE = "UNTOC_TEST_POSTGRES_URL"
@@ -98,3 +99,14 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """The session factory the service would build on the migrated database."""
     return session_factory(engine)
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    """The service's `Store` on the test's database, migrated to the newest revision."""
+    await upgrade(database_url)
+    opened = await Store.open(database_url)
+    try:
+        yield opened
+    finally:
+        await opened.close()

@@ -24,11 +24,9 @@ from bot.channels.base import (
     calendar_links,
 )
 from bot.db import subscribers as subs
-from bot.db.migrate import upgrade
 from bot.db.models import Delivery, Subscriber
 from bot.delivery import RATE_MIN_GAP, Dispatcher, Standing, _Rate
 from bot.publisher import Publisher
-from bot.store import Store
 from bot.worker import AlertPlanner, Leadership, Presence
 from config.dataset import load_dataset
 
@@ -63,14 +61,6 @@ class RecordingChannel:
 
     async def close(self) -> None:
         return None
-
-
-@pytest.fixture
-async def store(database_url):
-    await upgrade(database_url)
-    opened = await Store.open(database_url)
-    yield opened
-    await opened.close()
 
 
 async def _subscribe(store, address, **filters):

@@ -12,13 +12,11 @@ import datetime as dt
 import itertools
 from typing import ClassVar
 
-import pytest
 from sqlalchemy import select
 
 from bot import outbox
 from bot.channels.base import Alert, ChannelLimits, Target
 from bot.db import subscribers as subs
-from bot.db.migrate import upgrade
 from bot.db.models import Delivery
 from bot.delivery import CONCURRENCY, TURN_HOLD, Dispatcher
 from bot.store import Store
@@ -61,14 +59,6 @@ class GroupChannel(TimedChannel):
         per_target_per_second=1000,
         per_group_per_minute=PER_GROUP_PER_MINUTE,
     )
-
-
-@pytest.fixture
-async def store(database_url):
-    await upgrade(database_url)
-    opened = await Store.open(database_url)
-    yield opened
-    await opened.close()
 
 
 async def _no_deadlines() -> list[Deadline]:

@@ -20,7 +20,6 @@ from starlette.applications import Starlette
 
 from bot.channels.slack import APP_TARGET
 from bot.db import subscribers as subs
-from bot.db.migrate import upgrade
 from bot.db.models import Acknowledgement
 from bot.publisher import Publisher
 from bot.slack.app import (
@@ -59,14 +58,6 @@ def fake(slack_server):
 @pytest.fixture(scope="module")
 def dataset():
     return load_dataset()
-
-
-@pytest.fixture
-async def store(database_url):
-    await upgrade(database_url)
-    opened = await Store.open(database_url)
-    yield opened
-    await opened.close()
 
 
 def slack_settings(fake, **overrides):

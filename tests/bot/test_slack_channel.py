@@ -34,10 +34,8 @@ from bot.channels.slack import (
     mask_webhook_url,
     readable,
 )
-from bot.db.migrate import upgrade
 from bot.i18n import Texts
 from bot.slack.targets import ensure_default_webhook
-from bot.store import Store
 from config.dataset import load_dataset
 from schedulers.timeline import compute_deadlines
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack, block_problem
@@ -449,14 +447,6 @@ async def test_one_message_per_second_per_channel(fake, channel, deadlines):
 async def test_a_target_of_another_channel_is_refused(channel, deadlines):
     with pytest.raises(DeliveryError, match="not a Slack target"):
         await channel.send(Target(1, "telegram", "42"), reminder(deadlines["r-cd-2022-som-tip"]))
-
-
-@pytest.fixture
-async def store(database_url):
-    await upgrade(database_url)
-    opened = await Store.open(database_url)
-    yield opened
-    await opened.close()
 
 
 async def test_the_calendar_button_links_the_targets_own_feed(fake, store, deadlines):

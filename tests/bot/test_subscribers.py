@@ -7,18 +7,8 @@ import datetime as dt
 import pytest
 
 from bot.db import subscribers as subs
-from bot.db.migrate import upgrade
-from bot.store import Store
 
 NOW = dt.datetime(2022, 3, 1, 9, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-async def store(database_url):
-    await upgrade(database_url)
-    opened = await Store.open(database_url)
-    yield opened
-    await opened.close()
 
 
 async def test_follow_mute_unfollow_and_preferences(store):

@@ -15,7 +15,6 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from bot.db.migrate import upgrade
 from bot.db.models import Delivery, Proposal, SourceChange, SourceSnapshot
 from bot.db.repositories import ProposalError
 from bot.store import Store
@@ -36,16 +35,6 @@ LATER = dt.timedelta(hours=4)
 def site():
     with FakeUnodcSite() as fake:
         yield fake
-
-
-@pytest.fixture
-async def store(database_url):
-    await upgrade(database_url)
-    opened = await Store.open(database_url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 @pytest.fixture

@@ -8,12 +8,9 @@ import dataclasses
 import datetime as dt
 
 import httpx
-import pytest
 from sqlalchemy import select
 
-from bot.db.migrate import upgrade
 from bot.db.models import SourceSnapshot
-from bot.store import Store
 from bot.watch import build_watcher
 from config.dataset import Source, load_dataset
 from config.settings import load_settings
@@ -22,14 +19,6 @@ from tests.fakes.unodc_site import FakeUnodcSite
 
 NOW = dt.datetime(2022, 2, 1, 9, tzinfo=dt.UTC)
 PAGE = "/unodc/en/ngos/cst.html"
-
-
-@pytest.fixture
-async def store(database_url):
-    await upgrade(database_url)
-    opened = await Store.open(database_url)
-    yield opened
-    await opened.close()
 
 
 async def test_a_page_with_control_characters_is_read_and_stored(store):
