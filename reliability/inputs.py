@@ -412,22 +412,9 @@ class SlackRequest:
 
 def slack_command_body(text: str, **fields: str) -> bytes:
     """A slash-command body as Slack sends it."""
-    values = {
-        "token": "legacy-verification-token",
-        "team_id": "T0FAKE",
-        "team_domain": "coalition",
-        "channel_id": SLACK_CHANNEL,
-        "channel_name": "coalition-alerts",
-        "user_id": SLACK_USER,
-        "user_name": "ada",
-        "command": "/untoc",
-        "text": text,
-        "api_app_id": "A111",
-        "response_url": "https://hooks.slack.com/commands/T0FAKE/1/abc",
-        "trigger_id": "1.2.3",
-    }
-    values.update(fields)
-    return urllib.parse.urlencode(values).encode()
+    from tests.fakes.slack_api import command_body
+
+    return command_body(text, channel=SLACK_CHANNEL, user=SLACK_USER, **fields).encode()
 
 
 def _slack_command_cases() -> list[Case]:
@@ -507,32 +494,11 @@ def slack_press_payload(
     action_id: str = "ack", value: object = "r-cd-2022-som-tip"
 ) -> dict[str, Any]:
     """A `block_actions` payload as Slack sends it for a button under an alert."""
-    return {
-        "type": "block_actions",
-        "team": {"id": "T0FAKE", "domain": "coalition"},
-        "user": {"id": SLACK_USER, "username": "ada", "team_id": "T0FAKE"},
-        "api_app_id": "A111",
-        "token": "legacy-verification-token",
-        "container": {
-            "type": "message",
-            "message_ts": "1650000001.000100",
-            "channel_id": SLACK_CHANNEL,
-        },
-        "trigger_id": "1.2.3",
-        "channel": {"id": SLACK_CHANNEL, "name": "coalition-alerts"},
-        "message": {"type": "message", "ts": "1650000001.000100", "text": "alert"},
-        "response_url": "RESPONSE_URL",
-        "actions": [
-            {
-                "type": "button",
-                "action_id": action_id,
-                "block_id": "b1",
-                "value": value,
-                "text": {"type": "plain_text", "text": "x"},
-                "action_ts": "1650000002.000100",
-            }
-        ],
-    }
+    from tests.fakes.slack_api import press_payload
+
+    return press_payload(
+        action_id, value, channel=SLACK_CHANNEL, user=SLACK_USER, response_url="RESPONSE_URL"
+    )
 
 
 @dataclass(frozen=True)

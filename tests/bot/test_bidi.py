@@ -18,6 +18,7 @@ from bot.i18n import LANGUAGES, Texts
 from bot.wording import word
 from config.dataset import load_dataset
 from schedulers.timeline import compute_deadlines
+from tests.bot.test_slack_channel import all_texts
 from tests.fakes.telegram_api import parse_html
 
 MARCH_2022 = dt.datetime(2022, 3, 1, 9, tzinfo=dt.UTC)
@@ -194,24 +195,7 @@ def test_a_slack_alert_keeps_its_link_whole_and_english_untouched(deadlines):
     context = next(b for b in arabic.blocks if b["type"] == "context")["elements"][0]["text"]
     assert "<https://www.unodc.org/unodc/en/ngos/constructive-dialogues.html|" in context
     assert not ISOLATES.search(context.split("<https://", 1)[1])  # the link itself
-    assert not any(ISOLATES.search(t) for t in _texts(english))  # English: untouched
-
-
-def _texts(message) -> list[str]:
-    found = [message.text]
-
-    def walk(value):
-        if isinstance(value, dict):
-            if isinstance(value.get("text"), str):
-                found.append(value["text"])
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item)
-
-    walk(message.blocks)
-    return found
+    assert not any(ISOLATES.search(t) for t in all_texts(english))  # English: untouched
 
 
 # Properties

@@ -35,7 +35,14 @@ from bot.store import Store
 from bot.web import create_app
 from config.dataset import load_dataset
 from config.settings import load_settings
-from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, TEAM_ID, FakeSlack, signed_headers
+from tests.fakes.slack_api import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    FakeSlack,
+    command_body,
+    press_payload,
+    signed_headers,
+)
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 MARCH_2022 = dt.datetime(2022, 3, 1, 9, tzinfo=dt.UTC)
@@ -91,22 +98,7 @@ class Slack:
 
     @staticmethod
     def command_body(text: str, channel: str = CHANNEL, **extra: str) -> str:
-        fields = {
-            "token": "legacy-verification-token",
-            "team_id": TEAM_ID,
-            "team_domain": "coalition",
-            "channel_id": channel,
-            "channel_name": "coalition-alerts",
-            "user_id": USER,
-            "user_name": "ada",
-            "command": "/untoc",
-            "text": text,
-            "api_app_id": "A111",
-            "response_url": "https://hooks.slack.com/commands/T0FAKE/1/abc",
-            "trigger_id": "1.2.3",
-        }
-        fields.update(extra)
-        return urllib.parse.urlencode(fields)
+        return command_body(text, channel=channel, user=USER, **extra)
 
     async def command(self, text: str, channel: str = CHANNEL) -> dict[str, str]:
         response = await self.post(self.command_body(text, channel))
@@ -115,32 +107,10 @@ class Slack:
         return answer
 
     def press_body(self, action_id: str, value: str, channel: str = CHANNEL) -> str:
-        payload = {
-            "type": "block_actions",
-            "team": {"id": TEAM_ID, "domain": "coalition"},
-            "user": {"id": USER, "username": "ada", "team_id": TEAM_ID},
-            "api_app_id": "A111",
-            "token": "legacy-verification-token",
-            "container": {
-                "type": "message",
-                "message_ts": "1650000001.000100",
-                "channel_id": channel,
-            },
-            "trigger_id": "1.2.3",
-            "channel": {"id": channel, "name": "coalition-alerts"},
-            "message": {"type": "message", "ts": "1650000001.000100", "text": "alert"},
-            "response_url": self.fake.response_url(action_id),
-            "actions": [
-                {
-                    "type": "button",
-                    "action_id": action_id,
-                    "block_id": "b1",
-                    "value": value,
-                    "text": {"type": "plain_text", "text": "x"},
-                    "action_ts": "1650000002.000100",
-                }
-            ],
-        }
+        response_url = self.fake.response_url(action_id)
+        payload = press_payload(
+            action_id, value, channel=channel, user=USER, response_url=response_url
+        )
         return urllib.parse.urlencode({"payload": json.dumps(payload)})
 
     async def press(self, action_id: str, value: str, channel: str = CHANNEL) -> str:

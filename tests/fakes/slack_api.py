@@ -72,6 +72,54 @@ def signed_headers(
     }
 
 
+def command_body(text: str, *, channel: str, user: str, **fields: str) -> str:
+    """A `/untoc` slash command's form body, as Slack posts it to the app."""
+    values = {
+        "token": "legacy-verification-token",
+        "team_id": TEAM_ID,
+        "team_domain": "coalition",
+        "channel_id": channel,
+        "channel_name": "coalition-alerts",
+        "user_id": user,
+        "user_name": "ada",
+        "command": "/untoc",
+        "text": text,
+        "api_app_id": "A111",
+        "response_url": "https://hooks.slack.com/commands/T0FAKE/1/abc",
+        "trigger_id": "1.2.3",
+    }
+    values.update(fields)
+    return urllib.parse.urlencode(values)
+
+
+def press_payload(
+    action_id: str, value: object, *, channel: str, user: str, response_url: str
+) -> dict[str, Any]:
+    """A `block_actions` payload, as Slack posts it for a button under an alert."""
+    return {
+        "type": "block_actions",
+        "team": {"id": TEAM_ID, "domain": "coalition"},
+        "user": {"id": user, "username": "ada", "team_id": TEAM_ID},
+        "api_app_id": "A111",
+        "token": "legacy-verification-token",
+        "container": {"type": "message", "message_ts": "1650000001.000100", "channel_id": channel},
+        "trigger_id": "1.2.3",
+        "channel": {"id": channel, "name": "coalition-alerts"},
+        "message": {"type": "message", "ts": "1650000001.000100", "text": "alert"},
+        "response_url": response_url,
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "b1",
+                "value": value,
+                "text": {"type": "plain_text", "text": "x"},
+                "action_ts": "1650000002.000100",
+            }
+        ],
+    }
+
+
 @dataclass
 class Call:
     """One request the fake received."""
