@@ -24,7 +24,8 @@ from bot.db import subscribers as subs
 from bot.db.migrate import upgrade
 from bot.delivery import CONCURRENCY, RECORD_EVERY
 from bot.store import Store
-from config.settings import load_settings, normalise_database_url
+from config.settings import load_settings
+from reliability.service import database
 from tests.fakes.telegram_api import FakeTelegram, RateLimits
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -142,76 +143,53 @@ def test_a_worker_killed_mid_broadcast_loses_nothing(fake, tmp_path):
     assert fake.token not in log  # the token never reaches the logs
 
 
-def _postgres_url() -> str:
-    url = os.environ.get("UNTOC_TEST_POSTGRES_URL")
-    if not url:
+def _require_postgres() -> None:
+    if not os.environ.get("UNTOC_TEST_POSTGRES_URL"):
         if os.environ.get("UNTOC_REQUIRE_POSTGRES"):
             pytest.fail("UNTOC_TEST_POSTGRES_URL is required here")
         pytest.skip("needs UNTOC_TEST_POSTGRES_URL")
-    return normalise_database_url(url)
-
-
-async def _database(server_url: str, name: str, create: bool) -> str:
-    import asyncpg
-    from sqlalchemy import make_url
-
-    url = make_url(server_url)
-    connection = await asyncpg.connect(
-        host=url.host,
-        port=url.port or 5432,
-        user=url.username,
-        password=url.password,
-        database=url.database,
-    )
-    try:
-        if create:
-            await connection.execute(f'CREATE DATABASE "{name}"')
-        else:
-            await connection.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
-            )
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
-    finally:
-        await connection.close()
-    return url.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.mark.postgres
 def test_workers_on_postgresql_share_delivery_and_hand_over_the_schedule(fake, tmp_path):
-    server_url = _postgres_url()
-    name = f"untoc_workers_{uuid.uuid4().hex[:10]}"
-    database_url = asyncio.run(_database(server_url, name, create=True))
+    _require_postgres()
     workers: list[subprocess.Popen[bytes]] = []
-    try:
-        chats = range(20_000, 20_300)
-        text = "Shared broadcast"
-        asyncio.run(_prepare(database_url, chats, text))
-        env = _env(database_url, fake, tmp_path, rate=60)
-        logs = [tmp_path / f"worker-{n}.log" for n in range(3)]
-        workers = [_worker(env, log) for log in logs]
-        _wait(lambda: all(_received(fake, chats, text).values()), 90, "the broadcast")
-        time.sleep(1)
-        counts = _received(fake, chats, text)
-        assert set(counts.values()) == {1}, "a chat got the broadcast twice or not at all"
+    with database("postgresql", tmp_path) as database_url:
+        try:
+            chats = range(20_000, 20_300)
+            text = "Shared broadcast"
+            asyncio.run(_prepare(database_url, chats, text))
+            env = _env(database_url, fake, tmp_path, rate=60)
+            logs = [tmp_path / f"worker-{n}.log" for n in range(3)]
+            workers = [_worker(env, log) for log in logs]
+            _wait(lambda: all(_received(fake, chats, text).values()), 90, "the broadcast")
+            time.sleep(1)
+            counts = _received(fake, chats, text)
+            assert set(counts.values()) == {1}, "a chat got the broadcast twice or not at all"
 
-        def leaders() -> list[int]:
-            return [n for n, log in enumerate(logs) if log.read_text().count("worker: leading") > 0]
+            def leaders() -> list[int]:
+                return [
+                    n for n, log in enumerate(logs) if log.read_text().count("worker: leading") > 0
+                ]
 
-        _wait(lambda: len(leaders()) == 1, 30, "one leader")
-        (leader,) = leaders()
-        os.kill(workers[leader].pid, signal.SIGKILL)
-        workers[leader].wait(timeout=10)
-        _wait(lambda: len(leaders()) == 2, 30, "another worker to take over the schedule")
-        second_text = "After the leader died"
-        asyncio.run(_broadcast(database_url, second_text))
-        _wait(lambda: all(_received(fake, chats, second_text).values()), 90, "the second broadcast")
-        time.sleep(1)
-        assert set(_received(fake, chats, second_text).values()) == {1}
-        # the workers share the bot's overall rate: thirds while three lived, then halves
-        survivors = [log.read_text() for n, log in enumerate(logs) if n != leader]
-        assert all("3 workers deliver" in text for text in survivors)
-        assert all("2 workers deliver" in text for text in survivors)
-    finally:
-        for process in workers:
-            _stop(process)
-        asyncio.run(_database(server_url, name, create=False))
+            _wait(lambda: len(leaders()) == 1, 30, "one leader")
+            (leader,) = leaders()
+            os.kill(workers[leader].pid, signal.SIGKILL)
+            workers[leader].wait(timeout=10)
+            _wait(lambda: len(leaders()) == 2, 30, "another worker to take over the schedule")
+            second_text = "After the leader died"
+            asyncio.run(_broadcast(database_url, second_text))
+            _wait(
+                lambda: all(_received(fake, chats, second_text).values()),
+                90,
+                "the second broadcast",
+            )
+            time.sleep(1)
+            assert set(_received(fake, chats, second_text).values()) == {1}
+            # the workers share the bot's overall rate: thirds while three lived, then halves
+            survivors = [log.read_text() for n, log in enumerate(logs) if n != leader]
+            assert all("3 workers deliver" in text for text in survivors)
+            assert all("2 workers deliver" in text for text in survivors)
+        finally:
+            for process in workers:
+                _stop(process)
