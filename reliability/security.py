@@ -46,7 +46,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reliability.inputs import (
     NOW,
@@ -61,6 +61,9 @@ from reliability.inputs import (
     slack_service,
 )
 from reliability.report import Section
+
+if TYPE_CHECKING:
+    from feeds.proposals import ProposalDraft
 
 FORM = "application/x-www-form-urlencoded"
 OPERATOR = 4242
@@ -333,8 +336,6 @@ async def _webhook_checks(lab: Lab) -> list[Finding]:
 
 async def _operator_checks(lab: Lab) -> list[Finding]:
     from bot.db.repositories import add_proposal
-    from config.dataset import Event
-    from feeds.proposals import ProposalDraft
     from tests.bot.telegram_harness import answers, button_data, private, running_bot, texts_of
     from tests.fakes.telegram_api import FakeTelegram
 
@@ -342,25 +343,7 @@ async def _operator_checks(lab: Lab) -> list[Finding]:
     refusal = "for the operators of this service"
     with FakeTelegram() as fake:
         async with running_bot(fake, url, operators=(OPERATOR,), clock=lambda: NOW) as bot:
-            event = Event(
-                id="cd-2099-test",
-                kind="constructive-dialogue",
-                title="A dialogue",
-                start=dt.date(2099, 5, 1),
-                source="https://example.org",
-                confidence="reported",
-            )
-            draft = ProposalDraft(
-                key="security-check",
-                kind="event",
-                event=event,
-                target_id=None,
-                summary="A new dialogue",
-                excerpt="A dialogue on 1 May 2099",
-                url="https://example.org",
-                source_id=None,
-                certainty=80,
-            )
+            draft = _proposal_draft("security-check", "cd-2099-test", "A dialogue on 1 May 2099")
             async with bot.store.sessions() as session, session.begin():
                 await add_proposal(session, draft, NOW)
             proposal = (await bot.store.proposals("pending"))[0].id
@@ -1091,36 +1074,42 @@ def _plant_from_the_command_line(
     return problems
 
 
+def _proposal_draft(key: str, event_id: str, excerpt: str) -> ProposalDraft:
+    """A proposal the watcher could have made: a new dialogue on 1 May 2099."""
+    from config.dataset import Event
+    from feeds.proposals import ProposalDraft
+
+    event = Event(
+        id=event_id,
+        kind="constructive-dialogue",
+        title="A dialogue",
+        start=dt.date(2099, 5, 1),
+        source="https://example.org",
+        confidence="reported",
+    )
+    return ProposalDraft(
+        key=key,
+        kind="event",
+        event=event,
+        target_id=None,
+        summary="A new dialogue",
+        excerpt=excerpt,
+        url="https://example.org",
+        source_id=None,
+        certainty=80,
+    )
+
+
 async def _pending_proposals(url: str, count: int) -> list[int]:
     from bot.db.engine import create_engine
     from bot.db.repositories import add_proposal
     from bot.store import Store
-    from config.dataset import Event
-    from feeds.proposals import ProposalDraft
 
     store = Store(create_engine(url))
     try:
         async with store.sessions() as session, session.begin():
             for index in range(count):
-                event = Event(
-                    id=f"cd-2099-sql-{index}",
-                    kind="constructive-dialogue",
-                    title="A dialogue",
-                    start=dt.date(2099, 5, 1),
-                    source="https://example.org",
-                    confidence="reported",
-                )
-                draft = ProposalDraft(
-                    key=f"sql-{index}",
-                    kind="event",
-                    event=event,
-                    target_id=None,
-                    summary="A new dialogue",
-                    excerpt="x",
-                    url="https://example.org",
-                    source_id=None,
-                    certainty=80,
-                )
+                draft = _proposal_draft(f"sql-{index}", f"cd-2099-sql-{index}", "x")
                 await add_proposal(session, draft, NOW)
         return sorted(p.id for p in await store.proposals("pending"))
     finally:
