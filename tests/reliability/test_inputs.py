@@ -108,6 +108,12 @@ def test_retry_after_is_capped_and_only_ascii_digits_count():
     assert _retry_after("²") is None
 
 
+def _loopback_fetcher(client: httpx.AsyncClient) -> Fetcher:
+    """A fetcher that may reach the local site on 127.0.0.1 and nothing else private."""
+    policy = AddressPolicy(allowed=(ipaddress.ip_network("127.0.0.1/32"),))
+    return Fetcher(client, user_agent="test", policy=policy, pacer=HostPacer(0.0))
+
+
 @pytest.mark.parametrize(
     "location",
     ["http://127.0.0.1:99999/", "javascript:alert(1)", "http://127.0.0.1:-5/"],
@@ -116,12 +122,7 @@ async def test_a_redirect_to_no_url_is_refused_not_a_crash(location):
     with FakeUnodcSite() as site:
         site.redirect("/moved", location)
         async with httpx.AsyncClient(trust_env=False) as client:
-            fetcher = Fetcher(
-                client,
-                user_agent="test",
-                policy=AddressPolicy(allowed=(ipaddress.ip_network("127.0.0.1/32"),)),
-                pacer=HostPacer(0.0),
-            )
+            fetcher = _loopback_fetcher(client)
             with pytest.raises(SourceRefused):
                 await fetcher.fetch(site.url("/moved"))
 
@@ -131,12 +132,7 @@ async def test_a_body_that_lies_about_its_encoding_is_refused():
     with RawSite() as site:
         site.pages["/page"] = page
         async with httpx.AsyncClient(trust_env=False) as client:
-            fetcher = Fetcher(
-                client,
-                user_agent="test",
-                policy=AddressPolicy(allowed=(ipaddress.ip_network("127.0.0.1/32"),)),
-                pacer=HostPacer(0.0),
-            )
+            fetcher = _loopback_fetcher(client)
             with pytest.raises(SourceRefused, match="cannot be decoded"):
                 await fetcher.fetch(site.url("/page"))
 
