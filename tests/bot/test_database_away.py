@@ -22,12 +22,10 @@ from sqlalchemy.pool import NullPool
 from bot import outbox
 from bot.channels.base import Alert, ChannelLimits, Target
 from bot.db import subscribers as subs
-from bot.db.migrate import upgrade
 from bot.db.models import Delivery
 from bot.delivery import Dispatcher
 from bot.publisher import Publisher
 from bot.query import Query
-from bot.store import Store
 from config.dataset import load_dataset
 from config.settings import normalise_database_url
 from schedulers.timeline import Deadline
@@ -76,7 +74,19 @@ class Outage:
     async def end(self) -> None:
         async with self.admin.connect() as connection:
             await connection.execute(text(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS true'))
-        await self.admin.dispose()
+        self.began = False
+
+
+@pytest.fixture
+async def outage(database_url: str) -> AsyncIterator[Outage]:
+    """The test's database, to take away; it is always given back at the end."""
+    taken = Outage(database_url)
+    try:
+        yield taken
+    finally:
+        if taken.began:
+            await taken.end()
+        await taken.admin.dispose()
 
 
 class OutageChannel:
@@ -112,97 +122,73 @@ async def _until(condition: Callable[[], Awaitable[bool]], within: float, what: 
         await asyncio.sleep(0.1)
 
 
-async def test_alerts_sent_while_the_database_is_away_are_recorded_once_it_is_back(
-    database_url,
-):
-    await upgrade(database_url)
-    store = await Store.open(database_url)
-    outage = Outage(database_url)
-    try:
-        async with store.sessions() as session, session.begin():
-            rows = []
-            for chat in range(100, 120):
-                subscriber = await subs.ensure_subscriber(
-                    session, channel="telegram", address=str(chat), now=NOW
+async def test_alerts_sent_while_the_database_is_away_are_recorded_once_it_is_back(store, outage):
+    async with store.sessions() as session, session.begin():
+        rows = []
+        for chat in range(100, 120):
+            subscriber = await subs.ensure_subscriber(
+                session, channel="telegram", address=str(chat), now=NOW
+            )
+            rows.append(
+                outbox.new_row(
+                    f"b|{chat}",
+                    "broadcast",
+                    {"text": "hi"},
+                    NOW,
+                    NOW,
+                    subscriber_id=subscriber.id,
                 )
-                rows.append(
-                    outbox.new_row(
-                        f"b|{chat}",
-                        "broadcast",
-                        {"text": "hi"},
-                        NOW,
-                        NOW,
-                        subscriber_id=subscriber.id,
-                    )
-                )
-            await outbox.insert_rows(session, rows)
-        channel = OutageChannel(outage)
-        dispatcher = Dispatcher(
-            store, {"telegram": channel}, _no_deadlines, lambda: dt.datetime.now(dt.UTC)
-        )
-        stop = asyncio.Event()
-        running = asyncio.create_task(dispatcher.run(stop))
+            )
+        await outbox.insert_rows(session, rows)
+    channel = OutageChannel(outage)
+    dispatcher = Dispatcher(
+        store, {"telegram": channel}, _no_deadlines, lambda: dt.datetime.now(dt.UTC)
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(dispatcher.run(stop))
 
-        async def all_handed_over() -> bool:
-            return len(channel.sent) == len(rows)
+    async def all_handed_over() -> bool:
+        return len(channel.sent) == len(rows)
 
-        await _until(all_handed_over, 20, "the batch to be sent")
-        await asyncio.sleep(1.0)  # the loop tries to record them, and cannot
-        assert not running.done()
+    await _until(all_handed_over, 20, "the batch to be sent")
+    await asyncio.sleep(1.0)  # the loop tries to record them, and cannot
+    assert not running.done()
+    await outage.end()
+
+    async def all_recorded() -> bool:
+        async with store.sessions() as session:
+            states = set(await session.scalars(select(Delivery.state)))
+        return states == {"sent"}
+
+    await _until(all_recorded, 20, "the sent alerts to be recorded")
+    await asyncio.sleep(1.0)  # nothing is claimed again
+    stop.set()
+    await running
+    assert sorted(channel.sent) == sorted(str(row["key"]) for row in rows)
+
+
+async def test_a_personal_calendar_asks_to_come_back_while_the_database_is_away(store, outage):
+    token = await add_personal_subscriber(store, language="en", filters=[("country", "AT")])
+    async with make_client(load_dataset(), store) as http:
+        assert (await http.get(f"/calendar/{token}.ics")).status_code == 200
+        await outage.begin()
+        away = await http.get(f"/calendar/{token}.ics")
+        public = await http.get("/calendar.ics")
         await outage.end()
-
-        async def all_recorded() -> bool:
-            async with store.sessions() as session:
-                states = set(await session.scalars(select(Delivery.state)))
-            return states == {"sent"}
-
-        await _until(all_recorded, 20, "the sent alerts to be recorded")
-        await asyncio.sleep(1.0)  # nothing is claimed again
-        stop.set()
-        await running
-        assert sorted(channel.sent) == sorted(str(row["key"]) for row in rows)
-    finally:
-        if outage.began:
-            await outage.end()
-        await store.close()
-
-
-async def test_a_personal_calendar_asks_to_come_back_while_the_database_is_away(database_url):
-    await upgrade(database_url)
-    store = await Store.open(database_url)
-    outage = Outage(database_url)
-    try:
-        token = await add_personal_subscriber(store, language="en", filters=[("country", "AT")])
-        async with make_client(load_dataset(), store) as http:
-            assert (await http.get(f"/calendar/{token}.ics")).status_code == 200
-            await outage.begin()
-            away = await http.get(f"/calendar/{token}.ics")
-            public = await http.get("/calendar.ics")
-            await outage.end()
-            back = await http.get(f"/calendar/{token}.ics")
-    finally:
-        await store.close()
+        back = await http.get(f"/calendar/{token}.ics")
     assert away.status_code == 503 and away.headers["Retry-After"] == "60"
     assert "cannot read its database" in away.text and token not in away.text
     assert public.status_code == 200 and back.status_code == 200
 
 
-async def test_calendars_are_served_from_the_last_facts_while_the_database_is_away(
-    database_url,
-):
-    await upgrade(database_url)
-    store = await Store.open(database_url)
-    outage = Outage(database_url)
-    try:
-        publisher = Publisher(
-            load_dataset(), store, "https://watch.example.org", facts_ttl=dt.timedelta(0)
-        )
-        before = await publisher.feed(Query())
-        await outage.begin()
-        during = await publisher.feed(Query())
-        assert await publisher.deadlines()
-        await outage.end()
-        after = await publisher.feed(Query())
-        assert before.etag == during.etag == after.etag and during.events > 0
-    finally:
-        await store.close()
+async def test_calendars_are_served_from_the_last_facts_while_the_database_is_away(store, outage):
+    publisher = Publisher(
+        load_dataset(), store, "https://watch.example.org", facts_ttl=dt.timedelta(0)
+    )
+    before = await publisher.feed(Query())
+    await outage.begin()
+    during = await publisher.feed(Query())
+    assert await publisher.deadlines()
+    await outage.end()
+    after = await publisher.feed(Query())
+    assert before.etag == during.etag == after.etag and during.events > 0
