@@ -4,7 +4,10 @@ The mix is what a day looks like: 60 pages unchanged (answered 304), 25 changed 
 version at every request, read, diffed and searched for dates), 15 failing (HTTP 500,
 HTTP 404, connection refused). The fake site runs in a child process, so the CPU time
 measured is the watcher's own (fetching, parsing, extraction and the SQLite writes).
-Prints figures; asserts nothing. Run with `make bench` or directly.
+Pages are read by the service's own `ProcessReader`, so the CPU time measured here is the
+fetching and bookkeeping; the reading is in the child. Last, a hostile page (200 lines of
+the shape that once froze the worker) is polled while a 10 ms timer measures the event
+loop's longest stall. Prints figures; asserts nothing. Run with `make bench` or directly.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the fake site lives with the tests
@@ -32,13 +36,17 @@ from bot.store import Store  # noqa: E402
 from bot.watch import build_watcher  # noqa: E402
 from config.dataset import Source, load_dataset  # noqa: E402
 from config.settings import load_settings  # noqa: E402
+from feeds.extract import extract_findings  # noqa: E402
 from feeds.fetch import LOOPBACK_NETWORKS  # noqa: E402
+from feeds.reading import ProcessReader  # noqa: E402
 from tests.fakes.unodc_site import Page, fixture, serve_in_process  # noqa: E402
 
 UNCHANGED, CHANGED, FAILING = 60, 25, 15
 ROUNDS = 5
 NOW = dt.datetime(2031, 1, 10, 9, tzinfo=dt.UTC)
 TARGET_SECONDS = 2.0
+PATHOLOGICAL = "Registration " + "1 " * 30 + "x 15 March 2027"
+STALL_TARGET = 0.2
 
 
 def _pages() -> dict[str, Page]:
@@ -50,6 +58,8 @@ def _pages() -> dict[str, Page]:
     )
     pages = {f"/unchanged/{i}.html": Page(body=page) for i in range(UNCHANGED)}
     pages.update({f"/changed/{i}.html": Page(body=rotating, rotating=True) for i in range(CHANGED)})
+    hostile = "".join(f"<p>{PATHOLOGICAL}</p>" for _ in range(200))
+    pages["/hostile.html"] = Page(body=f"<main><h2>Dialogue</h2>{hostile}</main>".encode())
     for i in range(FAILING):
         if i % 3 == 0:
             pages[f"/failing/{i}.html"] = Page(body=b"<h1>Server error</h1>", status=500)
@@ -89,9 +99,17 @@ async def _run(base: str, directory: Path) -> None:
     # All 100 sources are on one local host: the politeness delay would only measure itself.
     settings = load_settings(WATCHER_HOST_DELAY=0)
     ids = [s.id for s in sources]
+    hostile = Source(
+        id="hostile", url=f"{base}/hostile.html", source="bench", confidence="reported"
+    )
     try:
-        async with httpx.AsyncClient(timeout=5.0, trust_env=False) as client:
-            watcher = build_watcher(settings, dataset, store, client, allowed=LOOPBACK_NETWORKS)
+        async with (
+            httpx.AsyncClient(timeout=5.0, trust_env=False) as client,
+            ProcessReader() as reader,
+        ):
+            watcher = build_watcher(
+                settings, dataset, store, client, reader, allowed=LOOPBACK_NETWORKS
+            )
             first = await watcher.poll_due(NOW)  # the baseline of every page
             walls, cpus = [], []
             mix: Counter[str] = Counter()
@@ -102,6 +120,8 @@ async def _run(base: str, directory: Path) -> None:
                 walls.append(time.perf_counter() - wall)
                 cpus.append(time.process_time() - cpu)
                 mix = Counter(o.result for o in outcomes)
+            watcher.sources[hostile.id] = hostile
+            stall, (worst,) = await _longest_stall(watcher.check([hostile.id], NOW))
     finally:
         await store.close()
     count = len(sources)
@@ -120,6 +140,36 @@ async def _run(base: str, directory: Path) -> None:
     )
     print(f"  wall per source:     {wall_median / count * 1000:5.2f} ms ({ROUNDS} rounds)")
     print("  (per-host politeness delay off: all sources share one host here)")
+    started = time.perf_counter()
+    extract_findings([PATHOLOGICAL], dt.date(2027, 1, 1))
+    line_ms = (time.perf_counter() - started) * 1000
+    print(f"  the pathological line with 30 repetitions: read in {line_ms:.2f} ms")
+    print(
+        f"  a page of 200 such lines: {worst.result} in {worst.elapsed * 1000:.0f} ms; the loop's "
+        f"longest stall meanwhile {stall * 1000:.1f} ms (target < {STALL_TARGET * 1000:.0f} ms: "
+        f"{'met' if stall < STALL_TARGET else 'MISSED'})"
+    )
+
+
+async def _longest_stall(work: Any) -> tuple[float, Any]:
+    """Run `work` while a 10 ms timer records the longest pause of the loop."""
+    longest = 0.0
+
+    async def beat() -> None:
+        nonlocal longest
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while True:
+            await asyncio.sleep(0.01)
+            longest = max(longest, loop.time() - last - 0.01)
+            last = loop.time()
+
+    ticker = asyncio.create_task(beat())
+    try:
+        result = await work
+    finally:
+        ticker.cancel()
+    return longest, result
 
 
 def main() -> None:

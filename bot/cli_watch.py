@@ -215,6 +215,7 @@ async def _check(
 
     from bot.watch import build_watcher, utc_now
     from feeds.fetch import http_client
+    from feeds.reading import ProcessReader
     from feeds.watcher import MemoryLedger, WatchLedger
 
     # The table shows every failure; the watcher's own log lines would repeat them.
@@ -231,8 +232,8 @@ async def _check(
         disable=not show_progress,
     )
     try:
-        async with http_client() as client:
-            watcher = build_watcher(settings, dataset, ledger, client)
+        async with http_client() as client, ProcessReader() as reader:
+            watcher = build_watcher(settings, dataset, ledger, client, reader)
             with progress:
                 task = progress.add_task("", total=len(chosen))
 

@@ -177,6 +177,7 @@ async def _run_worker(service: Service, stop: asyncio.Event) -> None:
     from bot.watch import build_watcher
     from bot.worker import AlertPlanner, Worker
     from feeds.fetch import http_client
+    from feeds.reading import ProcessReader
 
     console = make_console()
     publisher = Publisher(service.dataset, service.store, service.settings.public_base_url)
@@ -250,8 +251,10 @@ async def _run_worker(service: Service, stop: asyncio.Event) -> None:
     themes = {s.id: frozenset(s.themes) for s in service.dataset.sources.values()}
     planner = AlertPlanner(service.store, publisher, system_clock, themes)
     try:
-        async with http_client() as client:
-            watcher = build_watcher(service.settings, service.dataset, service.store, client)
+        async with http_client() as client, ProcessReader() as reader:
+            watcher = build_watcher(
+                service.settings, service.dataset, service.store, client, reader
+            )
 
             async def watch() -> None:
                 await watcher.poll_due(system_clock())

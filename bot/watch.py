@@ -19,6 +19,7 @@ import httpx
 from config.dataset import Dataset
 from config.settings import Settings
 from feeds.fetch import AddressPolicy, Fetcher, HostPacer, IPNetwork
+from feeds.reading import PageReader
 from feeds.watcher import Watcher, WatchLedger
 
 log = logging.getLogger("untoc_watch.watcher")
@@ -41,10 +42,14 @@ def build_watcher(
     dataset: Dataset,
     ledger: WatchLedger,
     client: httpx.AsyncClient,
+    reader: PageReader,
     *,
     allowed: tuple[IPNetwork, ...] = (),
 ) -> Watcher:
-    """A watcher over the dataset's sources, fetching with the settings' address policy."""
+    """A watcher over the dataset's sources, fetching with the settings' address policy.
+
+    The caller owns the HTTP client and the page reader, and closes them.
+    """
     fetcher = Fetcher(
         client,
         user_agent=settings.watcher_user_agent,
@@ -57,6 +62,7 @@ def build_watcher(
         ledger,
         events=dataset.events,
         failure_threshold=settings.watcher_failure_threshold,
+        reader=reader,
     )
 
 
@@ -65,11 +71,12 @@ async def run_watcher(
     dataset: Dataset,
     store: WatchLedger,
     client: httpx.AsyncClient,
+    reader: PageReader,
     stop: asyncio.Event,
     clock: Clock = utc_now,
 ) -> None:
     """Poll the sources as they fall due until `stop` is set."""
-    watcher = build_watcher(settings, dataset, store, client)
+    watcher = build_watcher(settings, dataset, store, client, reader)
     log.info("watcher: watching %d sources", len(watcher.sources))
     while not stop.is_set():
         try:

@@ -167,14 +167,51 @@ _DEADLINE_WORD = re.compile(
     r"|\bsolicitud(?:es)?\b|\bpostul\w*|\bdeadline\b",
     re.I,
 )
-_FILLER = re.compile(
-    r"(?:\s|[,:()\-\u2013]|\b(?:on|the|at|le|el|à|a|las|de|del|of|hrs?|hours?)\b|\b\d{1,2}(?:[:.h]\d{2})?"
-    r"\s*(?:a\.?\s?m\b\.?|p\.?\s?m\b\.?)?|\b(?:midnight|minuit|medianoche|media\s*noche|noon)\b"
-    r"|\b(?:CEST|CET|MESZ|MEZ|EDT|EST|UTC|GMT|BST)\b"
-    r"|\b(?:vienna|vienne|viena|new\s+york|geneva|local)(?:\s+(?:local\s+)?time)?\b"
-    r"|\bheure\s+de\s+\w+\b|\bhora\s+de\s+\w+\b)*$",
-    re.I,
+# The words that may stand between a deadline phrase and its date ("until the 15th, at
+# midnight Vienna time"). Each is one token of bounded length, matched on its own: a single
+# regex repeating these overlapping alternatives backtracks exponentially on a line such as
+# "1 1 1 1 … x 15 March" (see `_filler_start`, which reads them in linear time).
+_FILLER_TOKENS: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(token, re.I)
+    for token in (
+        r"\s+",
+        r"[,:()\-\u2013]",
+        r"\b(?:on|the|at|le|el|à|a|las|de|del|of|hrs?|hours?)\b",
+        r"\b\d{1,2}",
+        r"\b\d{1,2}\s*(?:a\.?\s?m\b\.?|p\.?\s?m\b\.?)",
+        r"\b\d{1,2}[:.h]\d{2}",
+        r"\b\d{1,2}[:.h]\d{2}\s*(?:a\.?\s?m\b\.?|p\.?\s?m\b\.?)",
+        r"\b(?:midnight|minuit|medianoche|media\s*noche|noon)\b",
+        r"\b(?:CEST|CET|MESZ|MEZ|EDT|EST|UTC|GMT|BST)\b",
+        r"\b(?:vienna|vienne|viena|new\s+york|geneva|local)(?:\s+(?:local\s+)?time)?\b",
+        r"\b(?:heure|hora)\s+de\s+\w{1,40}\b",
+    )
 )
+# How much of a clause before a date is read for its deadline phrase.
+MAX_CLAUSE_CHARS = 400
+
+
+def _filler_start(clause: str) -> int:
+    """Where the run of filler words that ends the clause begins (its length if none).
+
+    Reads from the end: a position starts a filler run when one token matches there and a
+    run (or the end) follows it. Each position is tried once per token, so the time is
+    linear in the clause's length whatever the text.
+    """
+    size = len(clause)
+    runs_from = [False] * (size + 1)
+    runs_from[size] = True
+    start = size
+    for position in range(size - 1, -1, -1):
+        for token in _FILLER_TOKENS:
+            found = token.match(clause, position)
+            if found and found.end() > position and runs_from[found.end()]:
+                runs_from[position] = True
+                start = position
+                break
+    return start
+
+
 _SELF_CUE_AT_END = re.compile(rf"\b(?:{_SELF_CUE})\s*[:\-\u2013]?\s*$", re.I)
 _CONNECTIVE_AT_END = re.compile(rf"\b(?:{_CONNECTIVE})\s*[:\-\u2013]?\s*$", re.I)
 _CLAUSE_BREAK = re.compile(r"(?<![ap]\.m)(?<!\b[A-Z])[.;!?](?=\s+\S)|\|")
@@ -653,8 +690,7 @@ def _clause_after(line: str, start: int, stop: int | None) -> str:
 
 def _is_deadline(clause: str) -> bool:
     """True when the clause leading to a date announces a deadline."""
-    filler = _FILLER.search(clause)
-    head = clause[: filler.start()] if filler else clause
+    head = clause[: _filler_start(clause)]
     if _SELF_CUE_AT_END.search(head):
         return True
     return bool(_CONNECTIVE_AT_END.search(head) and _DEADLINE_WORD.search(clause))
@@ -963,8 +999,7 @@ def _with_closing(event: Finding, closing: Closing, notes: list[str], mention: _
 
 def _deadline_title(clause: str) -> str:
     """ "Deadline: <what the clause says closes>", without the phrase that announced it."""
-    filler = _FILLER.search(clause)
-    words = clause[: filler.start()] if filler else clause
+    words = clause[: _filler_start(clause)]
     words = _SELF_CUE_AT_END.sub("", words)
     words = _CONNECTIVE_AT_END.sub("", words)
     while True:

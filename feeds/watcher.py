@@ -29,8 +29,16 @@ from config.dataset import VIENNA, Event, Source
 from feeds.extract import Finding, extract_findings
 from feeds.fetch import Fetcher, FetchError, FetchResult
 from feeds.formats import Document, UnreadableDocument, read_document
-from feeds.normalise import added_lines, content_hash, is_flap, remember, summarise_change
+from feeds.normalise import (
+    ChangeSummary,
+    added_lines,
+    content_hash,
+    is_flap,
+    remember,
+    summarise_change,
+)
 from feeds.proposals import ProposalDraft, draft_proposals, is_past
+from feeds.reading import PageReader, ThreadReader
 
 log = logging.getLogger("untoc_watch.watcher")
 
@@ -235,12 +243,15 @@ class Watcher:
         events: Mapping[str, Event] | None = None,
         failure_threshold: int = DEFAULT_FAILURE_THRESHOLD,
         max_concurrent: int = MAX_CONCURRENT_FETCHES,
+        reader: PageReader | None = None,
     ) -> None:
         self.sources = {source.id: source for source in sources}
         self.fetcher = fetcher
         self.ledger = ledger
         self.events = dict(events or {})
         self.failure_threshold = failure_threshold
+        # Where pages are parsed and their dates read: a child process in the service.
+        self.reader: PageReader = reader or ThreadReader()
         self._limit = asyncio.Semaphore(max_concurrent)
         self._writing = asyncio.Lock()  # one writer at a time: SQLite has one anyway
         # The latest lines of each source, so that a change is diffed without a read.
@@ -345,10 +356,10 @@ class Watcher:
                 etag=None if fresh else state.etag,
                 last_modified=None if fresh else state.last_modified,
             )
-            # reading and extracting are pure and can take seconds on a huge page: in a
-            # thread, so deliveries and the bot on this loop keep going meanwhile
+            # reading and extracting are pure and can take seconds on a huge page: by the
+            # reader, so deliveries and the bot on this loop keep going meanwhile
             document = (
-                None if fetched.not_modified else await asyncio.to_thread(_read, source, fetched)
+                None if fetched.not_modified else await self.reader.call(_read, source, fetched)
             )
         except (FetchError, UnreadableDocument) as exc:
             return self._failed(source, state, now, exc), "failed", str(exc), 0
@@ -378,9 +389,12 @@ class Watcher:
         if state.selector_missing_since is not None:
             recovered += (self._selector_restored(source, state),)
             base = replace(base, selector_missing_since=None, selector_notified=False, health="ok")
-        return await self._compare(
-            source, state, base, fetched, document, now, fresh, recovered, known
-        )
+        try:
+            return await self._compare(
+                source, state, base, fetched, document, now, fresh, recovered, known
+            )
+        except UnreadableDocument as exc:  # over the reader's limits while reading dates
+            return self._failed(source, state, now, exc), "failed", str(exc), 0
 
     async def _compare(
         self,
@@ -408,7 +422,7 @@ class Watcher:
             document.lines,
         )
         if fresh:
-            findings = await asyncio.to_thread(self._findings, source, document, now, None)
+            findings = await self.reader.call(_findings, document, now, None)
             drafts = draft_proposals(findings, known, url=source.url, source_id=source.id)
             message = f"first reading: {len(document.lines)} lines"
             record = PollRecord(
@@ -424,10 +438,8 @@ class Watcher:
         previous = self._lines.get(source.id)
         if previous is None:
             previous = await self.ledger.previous_lines(source.id) or ()
-        summary = await asyncio.to_thread(summarise_change, previous, document.lines, fetched.url)
+        summary, findings = await self.reader.call(_changes, previous, document, now, fetched.url)
         change = PageChange(source.id, source.url, summary.text, state.content_hash, new_hash)
-        added = await asyncio.to_thread(added_lines, previous, document.lines)
-        findings = await asyncio.to_thread(self._findings, source, document, now, added)
         drafts = draft_proposals(findings, known, url=source.url, source_id=source.id)
         updated = replace(updated, last_changed_at=now)
         log.info(
@@ -440,24 +452,6 @@ class Watcher:
         record = PollRecord(updated, snapshot, change, notices, tuple(drafts))
         message = f"changed: {len(summary.added)} lines added, {len(summary.removed)} removed"
         return record, "changed", message, len(findings)
-
-    def _findings(
-        self, source: Source, document: Document, now: dt.datetime, added: set[int] | None
-    ) -> list[Finding]:
-        """Events and deadlines on the new or changed lines that are not over yet."""
-        reference = now.astimezone(MECHANISM_ZONE).date()
-        found = list(document.findings)
-        if document.has_prose:
-            found += extract_findings(document.lines, reference)
-        kept = []
-        for finding in found:
-            if added is not None and not set(finding.lines) & added:
-                continue
-            if is_past(finding, now):
-                continue
-            link = document.link_of(finding.lines[-1]) if finding.url is None else finding.url
-            kept.append(replace(finding, url=link) if link else finding)
-        return kept
 
     def _failed(
         self,
@@ -576,6 +570,31 @@ def _read(source: Source, fetched: FetchResult) -> Document:
         selector=source.selector,
         ignore=source.ignore,
     )
+
+
+def _findings(document: Document, now: dt.datetime, added: set[int] | None) -> list[Finding]:
+    """Events and deadlines on the new or changed lines that are not over yet."""
+    reference = now.astimezone(MECHANISM_ZONE).date()
+    found = list(document.findings)
+    if document.has_prose:
+        found += extract_findings(document.lines, reference)
+    kept = []
+    for finding in found:
+        if added is not None and not set(finding.lines) & added:
+            continue
+        if is_past(finding, now):
+            continue
+        link = document.link_of(finding.lines[-1]) if finding.url is None else finding.url
+        kept.append(replace(finding, url=link) if link else finding)
+    return kept
+
+
+def _changes(
+    previous: Sequence[str], document: Document, now: dt.datetime, url: str
+) -> tuple[ChangeSummary, list[Finding]]:
+    """What a changed page added and removed, and the dates on its added lines."""
+    summary = summarise_change(previous, document.lines, url)
+    return summary, _findings(document, now, added_lines(previous, document.lines))
 
 
 def _interval(source: Source) -> dt.timedelta:

@@ -1881,6 +1881,7 @@ async def _page_run(cases: Sequence[Case], lab: Lab, url: str, path: Path, tally
     from bot.store import Store
     from config.dataset import Source
     from feeds.fetch import AddressPolicy, Fetcher, HostPacer
+    from feeds.reading import ProcessReader
     from feeds.watcher import Watcher
     from tests.fakes.unodc_site import FakeUnodcSite
 
@@ -1888,7 +1889,10 @@ async def _page_run(cases: Sequence[Case], lab: Lab, url: str, path: Path, tally
     local = (ipaddress.ip_network("127.0.0.1/32"),)
     try:
         with FakeUnodcSite() as site, RawSite() as raw:
-            async with httpx.AsyncClient(timeout=httpx.Timeout(10.0), trust_env=False) as client:
+            async with (
+                httpx.AsyncClient(timeout=httpx.Timeout(10.0), trust_env=False) as client,
+                ProcessReader() as reader,
+            ):
                 fetcher = Fetcher(
                     client,
                     user_agent="UNTOC-Watch/reliability",
@@ -1924,7 +1928,12 @@ async def _page_run(cases: Sequence[Case], lab: Lab, url: str, path: Path, tally
                         confidence="reported",
                     )
                     watcher = Watcher(
-                        [source], fetcher, store, events=lab.dataset.events, failure_threshold=1000
+                        [source],
+                        fetcher,
+                        store,
+                        events=lab.dataset.events,
+                        failure_threshold=1000,
+                        reader=reader,
                     )
                     before, mark = rows(path), lab.errors.mark()
                     alerts = _count(path, NOT_FOR_OPERATORS)

@@ -22,6 +22,7 @@ from bot.watch import build_watcher, run_watcher
 from config.dataset import Source, load_dataset
 from config.settings import load_settings
 from feeds.fetch import LOOPBACK_NETWORKS
+from feeds.reading import ThreadReader
 from feeds.watcher import SourceState
 from schedulers.timeline import compute_deadlines
 from tests.fakes.unodc_site import FakeUnodcSite, fixture
@@ -65,7 +66,12 @@ async def count(store: Store, model, *where) -> int:
 async def test_polls_are_stored_and_what_is_told_is_told_once(site, store, client):
     site.publish_fixture(PAGE, "constructive-dialogues-v1.html")
     watcher = build_watcher(
-        settings(), dataset_with(page_source(site)), store, client, allowed=LOOPBACK_NETWORKS
+        settings(),
+        dataset_with(page_source(site)),
+        store,
+        client,
+        ThreadReader(),
+        allowed=LOOPBACK_NETWORKS,
     )
     await watcher.check(["cd"], NOW)
     site.publish_fixture(PAGE, "constructive-dialogues-v2.html")
@@ -138,7 +144,12 @@ async def test_an_approved_proposal_enters_the_timeline_with_the_page_as_its_sou
 ):
     site.publish_fixture(PAGE, "constructive-dialogues-v1.html")
     watcher = build_watcher(
-        settings(), dataset_with(page_source(site)), store, client, allowed=LOOPBACK_NETWORKS
+        settings(),
+        dataset_with(page_source(site)),
+        store,
+        client,
+        ThreadReader(),
+        allowed=LOOPBACK_NETWORKS,
     )
     await watcher.check(["cd"], NOW)
     site.publish_fixture(PAGE, "constructive-dialogues-v2.html")
@@ -230,7 +241,13 @@ async def test_run_watcher_polls_until_stopped_and_survives_failures(site, store
     stop = asyncio.Event()
     task = asyncio.create_task(
         run_watcher(
-            settings(WATCHER_ALLOW_PRIVATE=True), dataset, store, client, stop, clock=lambda: NOW
+            settings(WATCHER_ALLOW_PRIVATE=True),
+            dataset,
+            store,
+            client,
+            ThreadReader(),
+            stop,
+            clock=lambda: NOW,
         )
     )
     with caplog.at_level(logging.WARNING, logger="untoc_watch.watcher"):
@@ -268,7 +285,15 @@ async def test_run_watcher_logs_a_broken_cycle_and_goes_on(client, caplog):
 
     stop = asyncio.Event()
     task = asyncio.create_task(
-        run_watcher(settings(), load_dataset(), BrokenLedger(), client, stop, clock=lambda: NOW)
+        run_watcher(
+            settings(),
+            load_dataset(),
+            BrokenLedger(),
+            client,
+            ThreadReader(),
+            stop,
+            clock=lambda: NOW,
+        )
     )
     with caplog.at_level(logging.ERROR, logger="untoc_watch.watcher"):
         for _ in range(100):

@@ -15,6 +15,7 @@ from bot.watch import build_watcher
 from config.dataset import Source, load_dataset
 from config.settings import load_settings
 from feeds.fetch import LOOPBACK_NETWORKS
+from feeds.reading import ProcessReader
 from tests.fakes.unodc_site import FakeUnodcSite
 
 NOW = dt.datetime(2022, 2, 1, 9, tzinfo=dt.UTC)
@@ -27,12 +28,16 @@ async def test_a_page_with_control_characters_is_read_and_stored(store):
         site.publish(PAGE, body)
         source = Source(id="cst", url=site.url(PAGE), source="test", confidence="reported")
         dataset = dataclasses.replace(load_dataset(), sources={"cst": source})
-        async with httpx.AsyncClient(timeout=2.0, trust_env=False) as client:
+        async with (
+            httpx.AsyncClient(timeout=2.0, trust_env=False) as client,
+            ProcessReader() as reader,
+        ):
             watcher = build_watcher(
                 load_settings(WATCHER_HOST_DELAY=0),
                 dataset,
                 store,
                 client,
+                reader,
                 allowed=LOOPBACK_NETWORKS,
             )
             (outcome,) = await watcher.check(["cst"], NOW)
