@@ -1,24 +1,47 @@
-# The project's front door: `make run` and `make test` each bootstrap .venv on a fresh machine.
+# The project's front door: `make run` and `make test` each bootstrap .venv on a fresh machine,
+# installing exactly what uv.lock pins (with hashes) and nothing the index happens to serve today.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# uv itself, pinned by hash in tools/uv.txt, lives in a small venv of its own.
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
+# Never download a Python: the machine's own (3.11+) is the one the venv is made from.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+SYNC := $(UV) sync --frozen --python $(PYTHON)
 
-.PHONY: run test lint typecheck unit bench reliability migrate translations clean
+.PHONY: run test test-latest lock lint typecheck unit bench reliability migrate translations clean
 
-$(BIN)/python:
-	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip setuptools
-
-$(STAMP_RUN): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+$(UV): tools/uv.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --require-hashes --no-deps -r tools/uv.txt
 	touch $@
 
-$(STAMP_TEST): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+$(STAMP_RUN): uv.lock pyproject.toml | $(UV)
+	$(SYNC) --quiet
+	touch $@
+
+$(STAMP_TEST): uv.lock pyproject.toml | $(UV)
+	$(SYNC) --quiet --extra test
 	touch $@ $(STAMP_RUN)
+
+# Refresh the lock to the newest versions pyproject.toml allows (run `make test-latest` first).
+lock: | $(UV)
+	$(UV) lock --upgrade --python $(PYTHON)
+
+# The canary: the suite on the newest versions the ranges allow, in a throw-away venv, so a
+# lock refresh is tried before it is committed. Not part of CI.
+test-latest: | $(UV)
+	@latest=$$(mktemp -d /tmp/untoc-latest.XXXXXX) && trap 'rm -rf "$$latest"' EXIT && \
+	$(UV) venv --quiet --python $(PYTHON) "$$latest" && \
+	VIRTUAL_ENV="$$latest" $(UV) pip install --quiet --upgrade -e '.[test]' && \
+	echo "Newest versions that differ from uv.lock:" && \
+	VIRTUAL_ENV="$$latest" $(UV) pip freeze --exclude-editable | $(TOOLS)/bin/python tools/lock_diff.py uv.lock && \
+	"$$latest/bin/python" -m pytest $(PYTEST_ARGS)
 
 migrate: $(STAMP_RUN)
 	$(BIN)/untoc-watch db upgrade
@@ -55,9 +78,8 @@ reliability: $(STAMP_TEST)
 
 # Re-extract every message into the template and merge it into each catalog.
 translations: $(STAMP_RUN)
-	$(BIN)/pybabel extract --no-location --sort-output --width 100 -F babel.cfg -k texts -k words -k t -k N_ -k plural:1,2 \
-		-o bot/locales/messages.pot .
+	$(BIN)/python -m bot.i18n_extract --write
 	$(BIN)/pybabel update --no-fuzzy-matching --width 100 --ignore-obsolete -i bot/locales/messages.pot -d bot/locales
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) build *.egg-info .mypy_cache .pytest_cache .ruff_cache
