@@ -279,9 +279,13 @@ def import_subscribers(file: Annotated[Path, typer.Argument(help="A file from `e
     import asyncio
 
     from bot.cli import _dataset, _settings
+    from config.nesting import json_too_deep, too_deep
 
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
+        text = file.read_text(encoding="utf-8")
+        if (line := json_too_deep(text)) is not None:
+            raise ValueError(f"line {line}: {too_deep()}")
+        data = json.loads(text)
     except (OSError, ValueError, RecursionError) as exc:
         raise _fail(f"cannot read {file}: {exc}") from None
     if not isinstance(data, dict) or data.get("version") != EXPORT_VERSION:

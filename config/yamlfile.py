@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from config.nesting import MAX_NESTING, too_deep
+
 try:  # the C parser is several times faster; the constructor stays in Python either way
     from yaml import CSafeLoader as _BaseLoader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
@@ -86,16 +88,69 @@ def read_yaml(path: Path) -> Any:
     except UnicodeDecodeError as exc:
         raise YamlError(path, 0, f"not UTF-8 text ({exc.reason}); save the file as UTF-8") from None
     try:
-        return yaml.load(text, Loader=_LineLoader)
+        data = yaml.load(text, Loader=_LineLoader)
     except yaml.MarkedYAMLError as exc:
+        _check_depth(path, text)  # a parser's own nesting limit says it in its words
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
         problem = " ".join(part for part in (exc.context, exc.problem) if part)
         raise YamlError(path, line, f"malformed YAML: {problem}") from None
     except yaml.YAMLError as exc:
+        _check_depth(path, text)
         raise YamlError(path, 0, f"malformed YAML: {exc}") from None
     except RecursionError:  # the constructor recurses once per level of nesting
-        raise YamlError(path, 0, "malformed YAML: nested too deeply") from None
+        _check_depth(path, text)
+        raise YamlError(path, 0, f"malformed YAML: {too_deep()}") from None
+    if _depth(data) > MAX_NESTING:
+        _check_depth(path, text)
+    return data
+
+
+def _depth(data: Any) -> int:
+    """How many lists and mappings deep the loaded data goes (without recursing).
+
+    An alias makes the data a graph whose paths can be exponentially many (a "billion
+    laughs" file): each container is walked again only when reached at a greater depth.
+    """
+    deepest = 0
+    reached: dict[int, int] = {}
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if reached.get(id(node), -1) >= depth:
+            continue
+        reached[id(node)] = depth
+        deepest = max(deepest, depth + 1)
+        if deepest > MAX_NESTING:
+            break
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _check_depth(path: Path, text: str) -> None:
+    """Raise the project's own located error if `text` nests past `MAX_NESTING`.
+
+    Reads the events with PyYAML's pure-Python parser, which has no nesting limit and does
+    not recurse, so the answer does not depend on the installed parser's own limits.
+    """
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_NESTING:
+                    line = event.start_mark.line + 1 if event.start_mark is not None else 0
+                    raise YamlError(path, line, f"malformed YAML: {too_deep()}")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # not a nesting problem: the caller reports the parser's own error
 
 
 def line_of(data: Any, loc: tuple[int | str, ...]) -> int | None:

@@ -24,6 +24,7 @@ from bot.db.subscribers import InvalidPreference, set_preferences
 from bot.query import QueryError, parse_query
 from bot.web import API_PARAMS
 from config.dataset import check_zone, load_dataset
+from config.nesting import MAX_NESTING, json_too_deep
 from config.yamlfile import YamlError, read_yaml
 from feeds.fetch import (
     MAX_RETRY_AFTER,
@@ -87,11 +88,34 @@ def test_digits_that_int_refuses_are_a_400_not_a_500(dataset, name, value):
     assert error.value.status == 400
 
 
-def test_yaml_nested_too_deeply_is_a_located_error(tmp_path):
+@pytest.mark.parametrize("levels", [MAX_NESTING + 1, 900, 3000, 100_000])
+def test_yaml_nested_too_deeply_is_a_located_error(tmp_path, levels):
+    # Below, at and above libyaml's own limit (1,000) and the recursion limit: one message.
     path = tmp_path / "deep.yaml"
-    path.write_text("events: " + "[" * 3000 + "]" * 3000 + "\n")
-    with pytest.raises(YamlError, match="nested too deeply"):
+    path.write_text("# a comment\nevents:\n  " + "[" * levels + "]" * levels + "\n")
+    with pytest.raises(YamlError, match="nested too deeply") as raised:
         read_yaml(path)
+    assert raised.value.line == 3
+    assert str(raised.value).startswith(f"{path}:3: ")
+
+
+def test_yaml_nested_to_the_limit_is_read(tmp_path):
+    path = tmp_path / "deep.yaml"
+    path.write_text("events: " + "[" * (MAX_NESTING - 1) + "]" * (MAX_NESTING - 1) + "\n")
+    assert read_yaml(path)["events"] is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ('{"a": ' + "[" * 70 + "]" * 70 + "}", 1),
+        ('{\n"a":\n' + "[" * 5000 + "]" * 5000 + "}", 3),
+        ('{"a": "' + "[" * 500 + '"}', None),  # brackets in a string do not count
+        ('{"a": "\\"' + "}" * 3 + ', "b": [[]]}', None),
+    ],
+)
+def test_json_nesting_is_counted_before_it_is_parsed(text, line):
+    assert json_too_deep(text) == line
 
 
 @pytest.mark.parametrize("zone", ["Europe", "America/Argentina"])
