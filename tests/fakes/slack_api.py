@@ -216,6 +216,9 @@ class FakeSlack:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._state = _State()
+        # Bumped by `reset`: a slow request that arrived before a reset belongs to the test
+        # that has ended, and must not be recorded in the next test's calls.
+        self._generation = 0
         self._ts = itertools.count(1)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -287,6 +290,7 @@ class FakeSlack:
         """Forget calls, scripts and hooks; tokens valid again; no rate enforcement."""
         with self._lock:
             self._state = _State()
+            self._generation += 1
 
     def fail(
         self,
@@ -441,8 +445,12 @@ class FakeSlack:
             return answer({"ok": False, "error": "channel_not_found"})
         with self._lock:
             delay = self._state.delays.get(channel, 0.0)
+            generation = self._generation
         if delay:
             await asyncio.sleep(delay)
+            with self._lock:
+                if self._generation != generation:  # its test ended while it waited
+                    return answer({"ok": False, "error": "request_timeout"}, 504)
         failure = self._scripted(channel)
         if failure is not None:
             if failure.body is not None:
