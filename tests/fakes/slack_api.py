@@ -449,8 +449,9 @@ class FakeSlack:
         if delay:
             await asyncio.sleep(delay)
             with self._lock:
-                if self._generation != generation:  # its test ended while it waited
-                    return answer({"ok": False, "error": "request_timeout"}, 504)
+                stale = self._generation != generation  # its test ended while it waited
+            if stale:
+                return JSONResponse({"ok": False, "error": "request_timeout"}, status_code=504)
         failure = self._scripted(channel)
         if failure is not None:
             if failure.body is not None:
