@@ -15,10 +15,17 @@ SYNC := $(UV) sync --frozen --python $(PYTHON)
 
 .PHONY: run test test-latest lock lint typecheck unit bench reliability migrate translations clean
 
+# With the machine's pip it takes a few seconds; without one, a venv brings pip (slower).
 $(UV): tools/uv.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
-	$(PYTHON) -m venv $(TOOLS)
-	$(TOOLS)/bin/python -m pip install --quiet --require-hashes --no-deps -r tools/uv.txt
+	rm -rf $(TOOLS)
+	if $(PYTHON) -m pip --version >/dev/null 2>&1; then \
+		$(PYTHON) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
+			--target $(TOOLS) -r tools/uv.txt; \
+	else \
+		$(PYTHON) -m venv $(TOOLS) && \
+		$(TOOLS)/bin/python -m pip install --quiet --require-hashes --no-deps -r tools/uv.txt; \
+	fi
 	touch $@
 
 $(STAMP_RUN): uv.lock pyproject.toml | $(UV)
@@ -40,7 +47,7 @@ test-latest: | $(UV)
 	$(UV) venv --quiet --python $(PYTHON) "$$latest" && \
 	VIRTUAL_ENV="$$latest" $(UV) pip install --quiet --upgrade -e '.[test]' && \
 	echo "Newest versions that differ from uv.lock:" && \
-	VIRTUAL_ENV="$$latest" $(UV) pip freeze --exclude-editable | $(TOOLS)/bin/python tools/lock_diff.py uv.lock && \
+	VIRTUAL_ENV="$$latest" $(UV) pip freeze --exclude-editable | $(PYTHON) tools/lock_diff.py uv.lock && \
 	"$$latest/bin/python" -m pytest $(PYTEST_ARGS)
 
 migrate: $(STAMP_RUN)
