@@ -5,7 +5,9 @@ only http(s), and never a loopback, private, link-local or otherwise internal ad
 unless the operator allowed it, so a page cannot redirect the watcher into the host's
 own network. The name is checked before the request and the address actually connected
 to once more before anything is sent, so a DNS answer that changes in between (DNS
-rebinding) cannot lead there either. Bodies are read as a stream and cut at a size cap;
+rebinding) cannot lead there either. Bodies are read as a stream and cut at a size cap,
+counted after decoding as they are decoded (`Inflater`), so a few compressed bytes that
+would expand to gigabytes stop at the cap; a body may carry one content encoding at most;
 requests are conditional (ETag, Last-Modified), so an unchanged page costs a 304;
 requests to one host are spaced by a politeness delay. Failures are a small hierarchy:
 `SourceUnavailable` means "retry later", `SourceRefused` means the operator must fix
@@ -19,6 +21,7 @@ import contextlib
 import ipaddress
 import socket
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +42,8 @@ DRAIN_BYTES = 64 * 1024
 HOST_DELAY = 2.0
 MAX_CONNECTIONS = 10
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+# The content encodings the watcher decodes itself, counting every decoded byte.
+ACCEPT_ENCODING = "gzip, deflate"
 ACCEPT = (
     "text/html,application/xhtml+xml,application/rss+xml,application/atom+xml,"
     "text/calendar;q=0.9,application/xml;q=0.8,*/*;q=0.5"
@@ -102,8 +107,10 @@ class AddressPolicy:
     def permits(self, address: str) -> bool:
         """True when a fetch may connect to `address`."""
         ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
+        if isinstance(ip, ipaddress.IPv6Address):
+            embedded = embedded_ipv4(ip)
+            if embedded:  # the IPv4 host a translator or tunnel would lead to decides
+                return all(self.permits(str(inner)) for inner in embedded)
         if ip.is_unspecified or ip.is_multicast:
             return False
         if any(ip in network for network in self.allowed):
@@ -112,6 +119,28 @@ class AddressPolicy:
             return True
         # Link-local stays closed even then: cloud metadata services live there.
         return self.allow_private and (ip.is_private or ip.is_loopback) and not ip.is_link_local
+
+
+# NAT64 prefixes: the well-known one (RFC 6052) and the local-use one (RFC 8215).
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to: IPv4-mapped, NAT64, 6to4 or Teredo.
+
+    A translator or tunnel on the path would deliver such an address to that IPv4 host,
+    so a private IPv4 inside one is as private as it is bare.
+    """
+    if ip.ipv4_mapped is not None:
+        return [ip.ipv4_mapped]
+    if any(ip in network for network in _NAT64):
+        return [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
+    if ip.sixtofour is not None:
+        return [ip.sixtofour]
+    if ip.teredo is not None:
+        server, client = ip.teredo
+        return [server, client]
+    return []
 
 
 async def resolve(host: str, port: int) -> list[str]:
@@ -180,7 +209,11 @@ class Fetcher:
         current = url
         for hop in range(self.max_redirects + 1):
             host = await self._check(current)
-            headers = {"User-Agent": self.user_agent, "Accept": ACCEPT}
+            headers = {
+                "User-Agent": self.user_agent,
+                "Accept": ACCEPT,
+                "Accept-Encoding": ACCEPT_ENCODING,
+            }
             if hop == 0 and etag:
                 headers["If-None-Match"] = etag
             if hop == 0 and last_modified:
@@ -296,21 +329,25 @@ class Fetcher:
                 f"the page is {int(declared)} bytes, more than the {self.max_bytes}-byte cap",
                 status_code=status,
             )
-        chunks: list[bytes] = []
-        size = 0
         try:
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > self.max_bytes:
-                    raise SourceRefused(
-                        f"the page is more than the {self.max_bytes}-byte cap", status_code=status
-                    )
-                chunks.append(chunk)
+            inflater = Inflater(headers.get("content-encoding"), self.max_bytes)
+        except ValueError as exc:
+            raise SourceRefused(f"the page cannot be decoded: {exc}", status_code=status) from None
+        chunks: list[bytes] = []
+        try:
+            # Raw bytes, decoded here: httpx would decode a whole chunk at once, unbounded.
+            async for raw in response.aiter_raw():
+                chunks.append(inflater.feed(raw))
+            chunks.append(inflater.finish())
+        except BodyTooLarge:
+            raise SourceRefused(
+                f"the page is more than the {self.max_bytes}-byte cap", status_code=status
+            ) from None
         except httpx.TimeoutException:
             raise SourceUnavailable("timed out while reading the page") from None
         except httpx.TransportError as exc:
             raise SourceUnavailable(f"the connection broke while reading: {exc}") from None
-        except httpx.DecodingError as exc:  # e.g. "gzip" declared and plain text sent
+        except zlib.error as exc:  # e.g. "gzip" declared and plain text sent
             raise SourceRefused(f"the page cannot be decoded: {exc}", status_code=status) from None
         return FetchResult(
             url,
@@ -321,6 +358,63 @@ class Fetcher:
             last_modified=headers.get("last-modified"),
             redirects=redirects,
         )
+
+
+class BodyTooLarge(Exception):
+    """The decoded body went past the cap."""
+
+
+class Inflater:
+    """Decodes a body with at most one content encoding, never past `limit` bytes.
+
+    Each compressed chunk is inflated with zlib's `max_length`, so the memory used is
+    bounded by the cap whatever the ratio (a gzip bomb sends a few kilobytes that expand
+    to gigabytes); the decoded size is counted as it grows, and one byte past the cap
+    raises `BodyTooLarge`. Stacked encodings ("gzip, gzip") are refused: no server has a
+    reason to send them, and each layer multiplies the ratio.
+    """
+
+    def __init__(self, encoding: str | None, limit: int) -> None:
+        layers = [part.strip().lower() for part in (encoding or "").split(",") if part.strip()]
+        layers = [layer for layer in layers if layer != "identity"]
+        if len(layers) > 1:
+            raise ValueError(f"{len(layers)} content encodings ({encoding}); at most one is read")
+        self.kind = layers[0] if layers else None
+        if self.kind not in {None, "gzip", "x-gzip", "deflate"}:
+            raise ValueError(f"content encoding {self.kind!r} is not one this watcher reads")
+        self.limit = limit
+        self.size = 0
+        self._zlib: Any = None
+        if self.kind in {"gzip", "x-gzip"}:
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    def _count(self, data: bytes) -> bytes:
+        self.size += len(data)
+        if self.size > self.limit:
+            raise BodyTooLarge
+        return data
+
+    def feed(self, data: bytes) -> bytes:
+        """The decoded bytes of one raw chunk."""
+        if self.kind is None:
+            return self._count(data)
+        if self._zlib is None:  # deflate: a zlib stream, or (from some servers) raw deflate
+            header_ok = len(data) >= 2 and (data[0] * 256 + data[1]) % 31 == 0
+            self._zlib = zlib.decompressobj(zlib.MAX_WBITS if header_ok else -zlib.MAX_WBITS)
+        out = []
+        pending = data
+        while pending:
+            room = self.limit - self.size + 1
+            piece = self._zlib.decompress(pending, room)
+            out.append(self._count(piece))
+            pending = self._zlib.unconsumed_tail
+        return b"".join(out)
+
+    def finish(self) -> bytes:
+        """What the decoder still holds at the end of the body."""
+        if self._zlib is None:
+            return b""
+        return self._count(self._zlib.flush(self.limit - self.size + 1))
 
 
 def _is_ip(host: str) -> bool:
