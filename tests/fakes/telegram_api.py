@@ -281,6 +281,9 @@ class FakeTelegram:
         # Update ids only grow, as Telegram's do: a long poll still open from an earlier
         # test confirms (drops) only updates older than its offset.
         self._update_ids = itertools.count(1)
+        # Bumped by `reset`: a slow request that arrived before a reset belongs to the test
+        # that has ended, and must not be recorded among (or act on) the next test's calls.
+        self._generation = 0
         self.reset()
 
     # Lifecycle
@@ -334,6 +337,7 @@ class FakeTelegram:
     def reset(self) -> None:
         """Forget everything a test did: calls, updates, chats, failures, limits."""
         with self._lock:
+            self._generation += 1
             self.calls: list[Call] = []
             self.calls_by_method: collections.Counter[str] = collections.Counter()
             self.messages_received: collections.Counter[int | str] = collections.Counter()
@@ -600,9 +604,15 @@ class FakeTelegram:
         handler = getattr(self, f"_m_{name}", None)
         if handler is None:
             return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
+        with self._lock:
+            generation = self._generation
         outcome = self._scripted(name, params)
         if outcome is not None and outcome.delay:
             await asyncio.sleep(outcome.delay)
+            with self._lock:
+                stale = self._generation != generation
+            if stale:  # its test ended while it waited; its client gave up long ago
+                return 504, {"ok": False, "error_code": 504, "description": "Gateway Timeout"}
         if outcome is not None and (outcome.raw is not None or outcome.hang_up):
             self._record(method, params, outcome.status, garbled=True)
             return outcome.status, outcome.raw
