@@ -37,7 +37,23 @@ SECRET_VARIABLES = frozenset(
     }
 )
 _TELEGRAM_TOKEN = re.compile(r"^[0-9]+:[A-Za-z0-9_-]+$")
-_WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+# Telegram allows 1 to 256 of these characters; the secret alone stops a forged update
+# from an operator's id, so it must be too long to guess.
+MIN_WEBHOOK_SECRET = 32
+_WEBHOOK_SECRET = re.compile(rf"^[A-Za-z0-9_-]{{{MIN_WEBHOOK_SECRET},256}}$")
+_SECRET_HINT = (
+    f"{MIN_WEBHOOK_SECRET} to 256 characters from A-Z, a-z, 0-9, _ and -; make one with "
+    "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+)
+# The password of a URL (user:password@host), masked wherever a setting is shown.
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/:@\s]*:)[^@\s]*(?=@)", re.I)
+
+
+def mask_password(text: str) -> str:
+    """`text` with the password of every URL in it replaced by ***."""
+    return _URL_PASSWORD.sub(r"\g<head>***", text)
+
+
 DEFAULT_SLACK_API_BASE_URL = "https://slack.com/api/"
 _SLACK_SECRET = re.compile(r"^[A-Za-z0-9]{8,128}$")
 
@@ -173,7 +189,7 @@ class Settings(BaseSettings):
     @classmethod
     def _telegram_webhook_secret_form(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not _WEBHOOK_SECRET.match(value.get_secret_value()):
-            raise ValueError("expected 1 to 256 characters from A-Z, a-z, 0-9, _ and -")
+            raise ValueError(f"expected {_SECRET_HINT}")
         return value
 
     @field_validator("telegram_webhook_url")
@@ -188,8 +204,8 @@ class Settings(BaseSettings):
             )
         if "telegram_webhook_secret" in info.data and info.data["telegram_webhook_secret"] is None:
             raise ValueError(
-                "needs TELEGRAM_WEBHOOK_SECRET as well: 1 to 256 characters from A-Z, a-z, "
-                "0-9, _ and -, which Telegram sends back with every update"
+                f"needs TELEGRAM_WEBHOOK_SECRET as well ({_SECRET_HINT}), which Telegram "
+                "sends back with every update"
             )
         return value.strip()
 
@@ -289,6 +305,10 @@ def load_settings(**overrides: object) -> Settings:
         for error in exc.errors():
             variable = ".".join(str(part) for part in error["loc"]) or "settings"
             message = error["msg"].removeprefix("Value error, ")
-            shown = "(hidden)" if variable in SECRET_VARIABLES else repr(error.get("input"))
+            shown = (
+                "(hidden)"
+                if variable in SECRET_VARIABLES
+                else mask_password(repr(error.get("input")))
+            )
             problems.append(f"{variable}: {message} (got {shown})")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None

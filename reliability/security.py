@@ -69,7 +69,7 @@ FORM = "application/x-www-form-urlencoded"
 OPERATOR = 4242
 MALLORY = 1666
 GROUP = -100_777
-WEBHOOK_SECRET = "reliability_webhook-s3cret"
+WEBHOOK_SECRET = "reliability_webhook-s3cret-of-32-chars-or-more"
 PRODUCT_PACKAGES = ("bot", "config", "feeds", "schedulers")
 # A name ending in one of these holds a secret ("tokens", a list of words, does not).
 SECRET_NAME = re.compile(r"(token|secret|signature|password|passwd|api_key)\b", re.I)

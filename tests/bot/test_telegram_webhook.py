@@ -16,7 +16,7 @@ from config.settings import load_settings
 from tests.bot.telegram_harness import ALICE, MARCH_2022, dataset, private
 from tests.fakes.telegram_api import FakeTelegram
 
-SECRET = "s3cret_webhook-token"
+SECRET = "s3cret_webhook-token-long-enough-to-hold"
 WEBHOOK_URL = "https://watch.example.org/telegram/webhook"
 
 

@@ -58,3 +58,18 @@ def test_a_wrong_value_names_the_variable_and_the_expected_form(
     assert variable in message
     assert words in message
     assert value in message
+
+
+@pytest.mark.parametrize("secret", ["a", "s3cret", "x" * 31])
+def test_a_webhook_secret_shorter_than_32_characters_is_refused(secret):
+    with pytest.raises(SettingsError, match="32 to 256 characters") as raised:
+        load_settings(TELEGRAM_WEBHOOK_SECRET=secret)
+    assert "(got (hidden))" in str(raised.value)
+    assert load_settings(TELEGRAM_WEBHOOK_SECRET="x" * 32).telegram_webhook_secret is not None
+
+
+def test_a_database_password_is_never_shown_in_a_settings_error():
+    with pytest.raises(SettingsError) as raised:
+        load_settings(DATABASE_URL="mysql://ana:hunter2-secret@db.example.org/untoc")
+    assert "hunter2" not in str(raised.value)
+    assert "mysql://ana:***@db.example.org/untoc" in str(raised.value)

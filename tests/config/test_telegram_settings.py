@@ -64,10 +64,12 @@ def test_webhook_needs_https_and_a_secret(monkeypatch):
     monkeypatch.setenv("TELEGRAM_WEBHOOK_URL", "https://watch.example.org/telegram/webhook")
     with pytest.raises(SettingsError, match="TELEGRAM_WEBHOOK_URL: needs TELEGRAM_WEBHOOK_SECRET"):
         load_settings()
-    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "a-good_secret1")
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "a-good_secret1-of-thirty-two-chars")
     settings = load_settings()
     assert settings.telegram_webhook_secret is not None
-    assert settings.telegram_webhook_secret.get_secret_value() == "a-good_secret1"
+    assert (
+        settings.telegram_webhook_secret.get_secret_value() == "a-good_secret1-of-thirty-two-chars"
+    )
     monkeypatch.setenv("TELEGRAM_WEBHOOK_URL", "http://watch.example.org/telegram/webhook")
     with pytest.raises(SettingsError, match="TELEGRAM_WEBHOOK_URL: Telegram only calls https://"):
         load_settings()

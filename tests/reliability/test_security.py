@@ -119,18 +119,22 @@ async def test_a_webhook_body_with_the_secret_but_no_update_is_a_400(tmp_path, b
             TELEGRAM_BOT_TOKEN=fake.token,
             TELEGRAM_API_BASE_URL=fake.base_url,
             TELEGRAM_WEBHOOK_URL="https://watch.example.org/telegram/webhook",
-            TELEGRAM_WEBHOOK_SECRET="s3cret",
+            TELEGRAM_WEBHOOK_SECRET="s3cret-webhook-secret-of-32-characters",
             DATABASE_URL=url,
         )
         publisher = Publisher(dataset(), store, settings.public_base_url, clock=lambda: MARCH_2022)
         application = build_application(settings, store, publisher, dataset(), lambda: MARCH_2022)
         await start_receiving(application)
-        app = Starlette(routes=telegram_routes(application, "s3cret"))
+        app = Starlette(
+            routes=telegram_routes(application, "s3cret-webhook-secret-of-32-characters")
+        )
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         try:
             async with httpx.AsyncClient(transport=transport, base_url="http://web") as http:
                 response = await http.post(
-                    WEBHOOK_PATH, content=body, headers={SECRET_HEADER: "s3cret"}
+                    WEBHOOK_PATH,
+                    content=body,
+                    headers={SECRET_HEADER: "s3cret-webhook-secret-of-32-characters"},
                 )
         finally:
             await stop_telegram(application)
