@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import VERSION as pydantic_version
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -32,6 +33,8 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+
+from config.urls import check_web_url
 
 BUNDLED_DATA_DIR = Path(__file__).with_name("data")
 VIENNA = "Europe/Vienna"
@@ -64,6 +67,8 @@ EventKind = Literal[
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)]
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+# A link that is shown to readers (an href, an iCal URL): http(s) only.
+WebUrl = Annotated[Text, AfterValidator(check_web_url)]
 
 
 def weakest(*levels: Confidence) -> Confidence:
@@ -174,7 +179,7 @@ class Registration(BaseModel):
     deadline: dt.date
     time: str = "midnight"
     zone: str = VIENNA
-    url: Text | None = None
+    url: WebUrl | None = None
     note: Text | None = None
 
     @model_validator(mode="after")
@@ -207,7 +212,7 @@ class Event(_Fact):
     end_time: dt.time | None = None
     zone: str = VIENNA
     place: Text | None = None
-    url: Text | None = None
+    url: WebUrl | None = None
     registration: Registration | None = None
     status: Literal["scheduled", "cancelled"] = "scheduled"
     note: Text | None = None

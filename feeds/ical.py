@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, vDDDTypes
 
+from config.urls import web_url
 from feeds.vtimezone import vtimezone
 from schedulers.timeline import Deadline
 
@@ -231,7 +232,8 @@ def vevent(
     lines.append(f"STATUS:{_status(deadline)}")
     if deadline.all_day:
         lines.append("TRANSP:TRANSPARENT")
-    lines.append(f"URL:{deadline.url or f'{base_url}/#{deadline.id}'}")  # a URI: not escaped
+    # a URI, not escaped: so only an http(s) link, checked again on the way out
+    lines.append(f"URL:{web_url(deadline.url) or f'{base_url}/#{deadline.id}'}")
     for before in alarms:
         lines += [
             "BEGIN:VALARM",

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from config.dataset import Event, Registration
+from config.urls import web_url
 from feeds.extract import MIN_CERTAINTY, Finding
 from schedulers.dates import UTC, end_of_day
 
@@ -99,7 +100,8 @@ def draft_proposal(
     finding: Finding, known: Mapping[str, Event], *, url: str, source_id: str | None
 ) -> ProposalDraft | None:
     """The one proposal a finding makes, or None when it says nothing new (or nothing valid)."""
-    page = finding.url or url
+    # A watched calendar's own URL: is kept only if it is a link a reader may follow.
+    page = web_url(finding.url) or url
     target = match_known(finding, known)
     try:
         if target is not None:

@@ -262,3 +262,14 @@ def test_rebuilding_reuses_unchanged_events_and_gives_identical_bytes(deadlines)
     changed = builder.build(deadlines, bumped, WORDS, name="x", language="en")
     assert changed != first
     assert b"SEQUENCE:1" in changed
+
+
+def test_a_stored_link_that_is_not_http_never_reaches_the_calendar(deadlines):
+    import dataclasses
+
+    first = deadlines[0]
+    hostile = dataclasses.replace(first, url="javascript:alert(1)")
+    builder = CalendarBuilder("https://watch.example.org")
+    body = builder.build([hostile], {}, WORDS, name="x", language="en").decode()
+    assert "javascript:" not in body
+    assert f"URL:https://watch.example.org/#{first.id}" in body

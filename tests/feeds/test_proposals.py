@@ -118,3 +118,16 @@ def test_ids_follow_the_dataset():
     assert event_id(cop) == "cop-19"
     assert event_id(training) == "training-2022-04-04-se4u-online-workshop"
     assert match_known(cop, known()) is None
+
+
+def test_a_calendar_link_that_is_not_http_is_dropped_for_the_page_it_was_read_on():
+    import dataclasses
+
+    (finding,) = extract_findings(
+        ["Constructive Dialogue on Firearms: 5 May 2027"], dt.date(2027, 1, 1)
+    )
+    for link in ("javascript:alert(1)", "data:text/html,<script>x</script>"):
+        hostile = dataclasses.replace(finding, url=link)
+        (draft,) = draft_proposals([hostile], known(), url="https://example.org/cd", source_id="cd")
+        assert draft.url == "https://example.org/cd"
+        assert draft.event.url == "https://example.org/cd"
