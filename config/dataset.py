@@ -12,9 +12,11 @@ import contextlib
 import datetime as dt
 import difflib
 import hashlib
+import hmac
 import os
 import pickle
 import re
+import secrets
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -463,23 +465,76 @@ def load_dataset(
     if data_dir is not None and data_dir.is_dir():
         layers.append(_yaml_files(data_dir))
     cache_file = cache_dir / f"dataset-{_fingerprint(layers, data_dir)}.pickle"
-    try:
-        with cache_file.open("rb") as handle:
-            cached = pickle.load(handle)
-        if isinstance(cached, Dataset):
-            return cached
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-        pass  # no cache yet, or one from another version: validate afresh
+    key = _cache_key(cache_dir)
+    cached = _read_cache(cache_file, key) if key is not None else None
+    if cached is not None:
+        return cached
     dataset = _load_and_validate(data_dir, bundled_dir)
-    with contextlib.suppress(OSError):  # a read-only cache directory only costs speed
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        for stale in cache_dir.glob("dataset-*.pickle"):
-            stale.unlink(missing_ok=True)
-        partial = cache_file.with_suffix(f".{os.getpid()}.tmp")
-        with partial.open("wb") as handle:
-            pickle.dump(dataset, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        partial.replace(cache_file)
+    if key is not None:
+        with contextlib.suppress(OSError):  # a read-only cache directory only costs speed
+            for stale in cache_dir.glob("dataset-*.pickle"):
+                stale.unlink(missing_ok=True)
+            partial = cache_file.with_suffix(f".{os.getpid()}.tmp")
+            data = pickle.dumps(dataset, protocol=pickle.HIGHEST_PROTOCOL)
+            descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(hmac.digest(key, data, "sha256") + data)
+            partial.replace(cache_file)
     return dataset
+
+
+# The cache is a pickle, which runs code when loaded: it is read only from a directory
+# that is this user's own and writable by nobody else, and only with the keyed digest
+# written beside it, so a file planted there by anyone else is never unpickled.
+_CACHE_KEY = "dataset-cache.key"
+_DIGEST = 32
+
+
+def _owned_privately(path: Path) -> bool:
+    """True when `path` is no link, is this user's, and no one else may write it."""
+    try:
+        stat = path.lstat()
+    except OSError:
+        return False
+    return not path.is_symlink() and stat.st_uid == os.getuid() and not stat.st_mode & (0o022)
+
+
+def _cache_key(cache_dir: Path) -> bytes | None:
+    """The key of the cache's digests, made on first use; None where it cannot be trusted."""
+    with contextlib.suppress(OSError):
+        cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not _owned_privately(cache_dir):
+        return None
+    path = cache_dir / _CACHE_KEY
+    with contextlib.suppress(FileExistsError, OSError):
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(secrets.token_bytes(32))
+    if not _owned_privately(path):
+        return None
+    try:
+        key = path.read_bytes()
+    except OSError:
+        return None
+    return key if len(key) == 32 else None
+
+
+def _read_cache(cache_file: Path, key: bytes) -> Dataset | None:
+    """The cached dataset, if the file is private and its digest is the key's."""
+    if not _owned_privately(cache_file):
+        return None
+    try:
+        blob = cache_file.read_bytes()
+    except OSError:
+        return None
+    digest, data = blob[:_DIGEST], blob[_DIGEST:]
+    if not hmac.compare_digest(digest, hmac.digest(key, data, "sha256")):
+        return None
+    try:
+        cached = pickle.loads(data)
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
+        return None  # one from another version: validate afresh
+    return cached if isinstance(cached, Dataset) else None
 
 
 def _fingerprint(layers: list[list[Path]], data_dir: Path | None) -> str:

@@ -313,3 +313,40 @@ def test_a_corrupt_or_unwritable_cache_only_costs_speed(tmp_path):
     blocked = tmp_path / "file-not-dir"
     blocked.write_text("")
     assert len(load_dataset(cache_dir=blocked).states) == 193
+
+
+class _Planted:
+    """What a planted pickle runs when it is loaded."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        import pathlib
+
+        return (pathlib.Path.touch, (pathlib.Path(self.marker),))
+
+
+def test_a_planted_cache_file_is_never_unpickled(tmp_path):
+    import pickle
+
+    cache = tmp_path / "cache"
+    load_dataset(cache_dir=cache)
+    (entry,) = cache.glob("dataset-*.pickle")
+    marker = tmp_path / "ran"
+    entry.write_bytes(pickle.dumps(_Planted(str(marker))))
+    dataset = load_dataset(cache_dir=cache)
+    assert not marker.exists()
+    assert dataset.events  # validated afresh
+
+
+def test_a_cache_directory_others_may_write_is_not_read(tmp_path):
+    cache = tmp_path / "cache"
+    load_dataset(cache_dir=cache)
+    assert oct(cache.stat().st_mode & 0o777) == "0o700"
+    (entry,) = cache.glob("dataset-*.pickle")
+    assert entry.stat().st_mode & 0o077 == 0
+    cache.chmod(0o777)
+    before = entry.stat().st_mtime_ns
+    load_dataset(cache_dir=cache)
+    assert entry.stat().st_mtime_ns == before  # neither read nor rewritten there
