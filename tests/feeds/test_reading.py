@@ -9,6 +9,7 @@ import time
 import pytest
 
 from feeds.extract import _filler_start, extract_findings
+from feeds.fetch import LOOPBACK_NETWORKS, AddressPolicy, Fetcher, HostPacer
 from feeds.formats import UnreadableDocument
 from feeds.reading import ProcessReader, ThreadReader
 from feeds.watcher import MemoryLedger, Watcher
@@ -144,3 +145,26 @@ async def test_the_watcher_reads_the_worst_page_without_stalling_the_loop(site, 
     assert outcome.result == "baseline", outcome.message
     assert outcome.findings >= 1
     assert beat.longest < 0.2
+
+
+async def test_pathological_html_within_the_size_cap_is_stopped_at_the_time_limit(site, client):
+    # 1.7 million empty links (5 MB, under the cap) once took a minute and 1.1 GB to parse.
+    site.publish(PAGE, b"<main>" + b"<a>" * 1_700_000 + b"</main>")
+    fetcher = Fetcher(
+        client,
+        user_agent="test",
+        policy=AddressPolicy(allowed=LOOPBACK_NETWORKS),
+        pacer=HostPacer(0.0),
+    )
+    async with ProcessReader(seconds=2.0) as reader:
+        watcher = Watcher([make_source(site)], fetcher, MemoryLedger(), reader=reader)
+        await reader.call(spin, 0.0)  # started
+        async with Heartbeat() as beat:
+            (outcome,) = await watcher.check(["cd"], NOW)
+        assert outcome.result == "failed"
+        assert "more than 2 s" in outcome.message
+        assert beat.longest < 0.2
+        # and the reader goes on with the next page
+        site.publish(PAGE, b"<main><p>Constructive Dialogue on Firearms: 5 May 2027</p></main>")
+        (again,) = await watcher.check(["cd"], NOW)
+    assert again.result in {"baseline", "changed"}, again.message
