@@ -1,7 +1,9 @@
 """Events and deadlines in the words UNODC and NGO pages use, as dates and instants.
 
 Pure: the text comes in as lines, the reference date (for a date written without its
-year) is passed in. English first, with French and Spanish date words. What is found:
+year) is passed in. English, French and Spanish date words; Russian and Arabic month and
+weekday names from CLDR (Arabic in its Levantine and Egyptian names, often written
+together: "أيار/مايو"), Chinese 年月日 dates, and other scripts' digits. What is found:
 - dates in day-month and month-day order, with or without weekday and year, ISO and
   dotted dates, and ranges ("15 March 2022-30 April 2022", "4 April to 6 April 2022",
   "23 to 27 May 2022", "May 23-27, 2022", "du 23 au 27 mai 2022");
@@ -25,6 +27,8 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from babel import Locale
+
 from config.dataset import VIENNA, EventKind, Theme, wall_time_exists
 from schedulers.dates import UTC, end_of_day, local_instant
 
@@ -34,6 +38,9 @@ EXCERPT_CHARS = 300
 # Lines after a heading ("Constructive Dialogue on Firearms") whose dates still belong to it.
 HEADING_REACH = 3
 MAX_RANGE_DAYS = 400
+# How far apart two dates of one sentence may be for the later one's year to be shared.
+MAX_SHARED_YEAR_GAP = 80
+_ANY_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 
 _MONTH_NAMES: dict[int, tuple[str, ...]] = {
     1: ("january", "jan", "janvier", "janv", "enero", "ene"),
@@ -49,7 +56,21 @@ _MONTH_NAMES: dict[int, tuple[str, ...]] = {
     11: ("november", "nov", "novembre", "noviembre"),
     12: ("december", "dec", "décembre", "decembre", "déc", "diciembre", "dic"),
 }
+# Russian and Arabic month names come from CLDR: Russian in the forms a date uses
+# ("5 мая") and alone ("май"), Arabic in both the Egyptian ("مايو") and the Levantine
+# ("أيار") names, which UN texts often write together ("أيار/مايو").
+_CLDR_MONTHS: dict[int, set[str]] = {}
+for _locale, _contexts in (
+    ("ru", ("format", "stand-alone")),
+    ("ar", ("format",)),
+    ("ar_SY", ("format",)),
+):
+    for _context in _contexts:
+        for _width in ("wide", "abbreviated"):
+            for _number, _name in Locale.parse(_locale).months[_context][_width].items():
+                _CLDR_MONTHS.setdefault(_number, set()).add(_name.lower().rstrip("."))
 MONTHS = {name: number for number, names in _MONTH_NAMES.items() for name in names}
+MONTHS.update({name: number for number, names in _CLDR_MONTHS.items() for name in names})
 _WEEKDAY_NAMES: dict[int, tuple[str, ...]] = {
     0: ("monday", "mon", "lundi", "lunes"),
     1: ("tuesday", "tues", "tue", "mardi", "martes"),
@@ -60,6 +81,14 @@ _WEEKDAY_NAMES: dict[int, tuple[str, ...]] = {
     6: ("sunday", "sun", "dimanche", "domingo"),
 }
 WEEKDAYS = {name: number for number, names in _WEEKDAY_NAMES.items() for name in names}
+for _locale in ("ru", "ar"):
+    for _width in ("wide", "abbreviated"):
+        for _number, _name in Locale.parse(_locale).days["format"][_width].items():
+            WEEKDAYS.setdefault(_name.lower().rstrip("."), _number)
+# Digits other scripts write dates with (Arabic-Indic, Persian, full-width), read as ASCII.
+_DIGITS = str.maketrans(
+    {chr(base + n): str(n) for base in (0x0660, 0x06F0, 0xFF10) for n in range(10)}
+)
 # English words that are also month names: lower-case and without a year, they are verbs.
 _AMBIGUOUS_MONTHS = frozenset({"may", "march"})
 
@@ -74,7 +103,8 @@ _ORDINAL = r"(?:st|nd|rd|th|er|re|º|°)?"
 _YEAR = r"(?P<y>(?:19|20)\d\d)(?!\d)"
 _DMY = re.compile(
     rf"(?:\b(?P<wd>{_WD})\.?,?\s+)?(?:(?:the|le|el)\s+)?(?<![\d:.,/])(?P<d>[0-3]?\d){_ORDINAL}\.?"
-    rf"\s*(?:de\s+|of\s+)?(?P<m>{_M})(?![^\W\d_])\.?(?:,?\s*(?:de\s+|del\s+)?{_YEAR})?",
+    rf"\s*(?:de\s+|of\s+)?(?P<m>{_M})(?![^\W\d_])\.?(?:\s*/\s*(?:{_M})(?![^\W\d_]))?"
+    rf"(?:,?\s*(?:de\s+|del\s+)?{_YEAR})?",
     re.I,
 )
 _MDY = re.compile(
@@ -87,25 +117,32 @@ _NUMERIC = re.compile(
     r"(?<![\d./])(?P<d>[0-3]?\d)(?P<sep>[./])(?P<mo>0?[1-9]|1[0-2])(?P=sep)"
     r"(?P<y>(?:19|20)\d\d)(?![\d./])"
 )
+# Chinese dates: 2027年5月5日, 5月5日 (the year once for a range: 2027年5月5日至7日).
+_CJK = re.compile(
+    r"(?:(?P<y>(?:19|20)\d\d)\s*年\s*)?(?<!\d)(?P<mo>1[0-2]|0?[1-9])\s*月\s*(?P<d>[0-3]?\d)\s*[日号]"
+)
 _RANGE_JOIN = re.compile(
-    r"^\s*(?:-|\u2013|\u2014|to|till|until|through|thru|au|al|à|a|hasta(?:\s+el)?|jusqu['\u2019]au)\s*$",
+    r"^\s*(?:-|\u2013|\u2014|to|till|until|through|thru|au|al|à|a|hasta(?:\s+el)?|jusqu['\u2019]au"
+    r"|по|до|إلى|الى|حتى|至|到|~|\uff5e)\s*$",
     re.I,
 )
-_LIST_JOIN = re.compile(r"^\s*(?:,|and|et|y|or|ou|o|&)\s*$", re.I)
+_LIST_JOIN = re.compile(r"^\s*(?:,|and|et|y|or|ou|o|&|и|или|و|أو|和|及|、|，)\s*$", re.I)
 _BARE_DAY_BEFORE = re.compile(
-    r"(?:(?P<between>between|entre)\s+|(?:from|du|del|de)\s+)?(?:the\s+)?(?<![\d:.,/])"
-    rf"(?P<d>[0-3]?\d){_ORDINAL}\s*(?P<sep>-|\u2013|\u2014|to|au|al|à|a|and|et|y)\s*$",
+    r"(?:(?P<between>between|entre|между)\s+|(?:from|du|del|de|с|со|من)\s+)?(?:the\s+)?(?<![\d:.,/])"
+    rf"(?P<d>[0-3]?\d){_ORDINAL}\s*(?P<sep>-|\u2013|\u2014|to|au|al|à|a|and|et|y|по|إلى|الى)\s*$",
     re.I,
 )
 _BARE_DAY_AFTER = re.compile(
-    rf"\s*(?:-|\u2013|\u2014|to|through|thru)\s*(?P<d>[0-3]?\d)(?:st|nd|rd|th)?(?!\d)(?![:.h]\d)"
+    rf"\s*(?:-|\u2013|\u2014|to|through|thru|至|到|~|\uff5e)\s*(?P<d>[0-3]?\d)(?:st|nd|rd|th|\s*[日号])?"
+    r"(?!\d)(?![:.h]\d)"
     rf"(?:,?\s+{_YEAR})?",
     re.I,
 )
 
 _TIME = re.compile(
     r"(?P<noon>\b(?:12(?:[:.]00)?\s*)?(?:noon|midday|midi|mediod[ií]a)\b)"
-    r"|(?P<midnight>\b(?:12(?:[:.]00)?\s*)?(?:midnight|minuit|media\s*noche|medianoche)\b"
+    r"|(?P<midnight>\b(?:12(?:[:.]00)?\s*)?(?:midnight|minuit|media\s*noche|medianoche|полу?ноч\w*)\b"
+    r"|منتصف\s+الليل|午夜|子夜"
     r"|\bend\s+of\s+(?:the\s+)?day\b|\b24[:h]00\b)"
     r"|(?<![\d.:])(?P<h12>1[0-2]|0?[1-9])(?:[:.](?P<m12>[0-5]\d))?\s*"
     r"(?P<ap>a\.?\s?m\b\.?|p\.?\s?m\b\.?)"
@@ -117,7 +154,9 @@ _ZONES: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(
             r"\bcentral\s+european(?:\s+summer)?\s+time\b|\bvienna(?:\s+local)?\s+time\b"
-            r"|\bheure\s+de\s+vienne\b|\bhora\s+de\s+viena\b|\bvienna\b|\bvienne\b|\bviena\b",
+            r"|\bheure\s+de\s+vienne\b|\bhora\s+de\s+viena\b|\bvienna\b|\bvienne\b|\bviena\b"
+            r"|\bпо\s+венскому\s+времени\b|\bпо\s+времени\s+вены\b|\bвенско\w*\s+времен\w*"
+            r"|بتوقيت\s+فيينا|توقيت\s+فيينا|维也纳时间",
             re.I,
         ),
         VIENNA,
@@ -154,17 +193,27 @@ _SELF_CUE = (
     r"|date\s+limite(?:\s+(?:d['\u2019]|de\s+|pour\s+)[^.;:]{1,50}?)?|au\s+plus\s+tard(?:\s+le)?"
     r"|fecha\s+l[ií]mite(?:\s+(?:de|para)\s+[^.;:]{1,50}?)?|a\s+m[aá]s\s+tardar(?:\s+el)?"
     r"|plazo(?:\s+de\s+[^.;:]{1,40}?)?\s+(?:vence|hasta)"
+    r"|крайний\s+срок(?:\s+[^.;:]{1,60}?)?|не\s+позднее|последний\s+день(?:\s+[^.;:]{1,40}?)?"
+    r"|آخر\s+موعد(?:\s+[^.;:]{1,60}?)?(?:\s+هو)?|الموعد\s+النهائي(?:\s+[^.;:]{1,60}?)?(?:\s+هو)?"
+    r"|(?:في\s+)?موعد\s+أقصاه"
 )
+# Chinese puts no space between words, so its phrases stand without word boundaries.
+_SELF_CUE_CJK_AT_END = re.compile(r"(?:截止日期|截止时间|最后期限|截止)(?:为|是)?\s*[:：]?\s*$")
+# "2027年1月15日前报名": in Chinese the word that makes a deadline follows the date.
+_DEADLINE_AFTER_CJK = re.compile(r"^\s*(?:之前|以前|前|截止)")
 # A connective that makes a deadline only when a deadline word precedes it in the clause.
 _CONNECTIVE = (
     r"until|till|by|before|through|closes?|ends?|due(?:\s+by)?|extended\s+(?:to|until)"
     r"|jusqu['\u2019]au|avant|prolong[ée]e?s?\s+(?:au|jusqu['\u2019]au)|prorrogad[oa]s?\s+hasta"
     r"|d['\u2019]ici|hasta|antes\s+del?"
+    r"|до|вплоть\s+до|قبل|حتى|بحلول|لغاية"
 )
 _DEADLINE_WORD = re.compile(
     r"\bregist(?:er|ration|rations|ered)\b|\bappl(?:y|ication|ications)\b|\bsubmi(?:t|ssions?)\b"
     r"|\bnominations?\b|\bexpressions?\s+of\s+interest\b|\bsign\s+up\b|\binscri\w*|\bcandidatures?\b"
-    r"|\bsolicitud(?:es)?\b|\bpostul\w*|\bdeadline\b",
+    r"|\bsolicitud(?:es)?\b|\bpostul\w*|\bdeadline\b"
+    r"|\bрегистрац\w*|\bзаявк\w*|\bподач\w*|\bзаписат\w*|\bзапис\w*"
+    r"|التسجيل|تسجيل|الطلبات|طلبات|تقديم|الترشيح|报名|申请|登记|提交|注册",
     re.I,
 )
 # The words that may stand between a deadline phrase and its date ("until the 15th, at
@@ -175,13 +224,17 @@ _FILLER_TOKENS: tuple[re.Pattern[str], ...] = tuple(
     re.compile(token, re.I)
     for token in (
         r"\s+",
-        r"[,:()\-\u2013]",
+        r"[,:()\-\u2013\uff1a\uff0c\u060c]",
+        r"\b(?:в|во|на|с|في|يوم)\b",
+        r"[于在]",
         r"\b(?:on|the|at|le|el|à|a|las|de|del|of|hrs?|hours?)\b",
         r"\b\d{1,2}",
         r"\b\d{1,2}\s*(?:a\.?\s?m\b\.?|p\.?\s?m\b\.?)",
         r"\b\d{1,2}[:.h]\d{2}",
         r"\b\d{1,2}[:.h]\d{2}\s*(?:a\.?\s?m\b\.?|p\.?\s?m\b\.?)",
-        r"\b(?:midnight|minuit|medianoche|media\s*noche|noon)\b",
+        r"\b(?:midnight|minuit|medianoche|media\s*noche|noon|полу?ноч\w{1,3})\b",
+        r"منتصف\s+الليل|午夜|子夜|维也纳时间|(?:ب)?توقيت\s+فيينا",
+        r"\bпо\s+венскому\s+времени\b",
         r"\b(?:CEST|CET|MESZ|MEZ|EDT|EST|UTC|GMT|BST)\b",
         r"\b(?:vienna|vienne|viena|new\s+york|geneva|local)(?:\s+(?:local\s+)?time)?\b",
         r"\b(?:heure|hora)\s+de\s+\w{1,40}\b",
@@ -214,7 +267,8 @@ def _filler_start(clause: str) -> int:
 
 _SELF_CUE_AT_END = re.compile(rf"\b(?:{_SELF_CUE})\s*[:\-\u2013]?\s*$", re.I)
 _CONNECTIVE_AT_END = re.compile(rf"\b(?:{_CONNECTIVE})\s*[:\-\u2013]?\s*$", re.I)
-_CLAUSE_BREAK = re.compile(r"(?<![ap]\.m)(?<!\b[A-Z])[.;!?](?=\s+\S)|\|")
+# Not a break: "a.m.", an initial ("J. Smith"), Russian "г." after a year ("2027 г.").
+_CLAUSE_BREAK = re.compile(r"(?<![ap]\.m)(?<!\b[A-Z])(?<!\bг)[.;!?](?=\s+\S)|\||[。；！？؛؟]")
 _CANCELLED = re.compile(
     r"\b(?:cancell?ed|annul[ée]e?s?|cancelad[oa]s?|suspendid[oa]s?)\b"
     # Postponed with no new date: "postponed to 13 May" is a move, not a cancellation.
@@ -327,6 +381,49 @@ THEME_TITLES: dict[str, str] = {
     "prevention": "Prevention",
     "general": "General",
 }
+# The same cues in Russian, Arabic and Chinese, joined to the ones above (Chinese has no
+# spaces between words, so its cues stand without word boundaries).
+_MORE_KIND_CUES: dict[tuple[EventKind, float], str] = {
+    ("preparation-day", 0.85): r"(?i:\bдень\s+подготовки\b|\bподготовительн\w+\s+день\b)"
+    r"|يوم\s+(?:ال)?تحضير\w*|筹备日|准备日",
+    ("constructive-dialogue", 0.85): r"(?i:\bконструктивн\w+\s+диалог\w*)"
+    r"|(?:ال)?حوار(?:ات)?\s+(?:ال)?بناء\w*|建设性对话",
+    ("cop", 0.85): r"(?i:\bконференци\w+\s+участник\w*)|مؤتمر\s+(?:ال)?أطراف|缔约方会议",
+    ("working-group", 0.75): r"(?i:\bрабоч\w+\s+групп\w*)|(?:ال)?فريق\s+(?:ال)?عامل|工作组",
+    ("training", 0.7): r"(?i:\bсеминар\w*|\bтренинг\w*|\bкурс\w*|\bобучени\w*)"
+    r"|(?:ال)?دورة\s+(?:ال)?تدريبية|(?:ال)?تدريب|حلقة\s+عمل|ورشة\s+عمل|培训|讲习班|研讨会|课程",
+    ("constructive-dialogue", 0.55): r"(?i:\bдиалог\w*)|(?:ال)?حوار|对话",
+    ("other", 0.5): r"(?i:\bзаседани\w*|\bсовещани\w*|\bсесси\w*|\bвстреч\w*)"
+    r"|اجتماع\w*|(?:ال)?دورة|会议|届会",
+}
+_KIND_CUES = tuple(
+    (kind, re.compile(f"{p.pattern}|{_MORE_KIND_CUES[(kind, w)]}", p.flags), w)
+    if (kind, w) in _MORE_KIND_CUES
+    else (kind, p, w)
+    for kind, p, w in _KIND_CUES
+)
+_MORE_THEME_CUES: dict[str, str] = {
+    "tip": r"(?i:\bторговл\w+\s+людьми\b)|الاتجار\s+بالأشخاص|الاتجار\s+بالبشر"
+    r"|贩运人口|人口贩运|拐卖人口",
+    "som": r"(?i:\bнезаконн\w+\s+ввоз\w*\s+мигрант\w*|\bконтрабанд\w+\s+мигрант\w*)"
+    r"|تهريب\s+المهاجرين|偷运移民",
+    "firearms": r"(?i:\bогнестрельн\w+)|(?:ال)?أسلحة\s+(?:ال)?نارية|枪支|火器",
+}
+_THEME_CUES = tuple(
+    (theme, re.compile(f"{p.pattern}|{_MORE_THEME_CUES[theme]}", p.flags))
+    if theme in _MORE_THEME_CUES
+    else (theme, p)
+    for theme, p in _THEME_CUES
+)
+# Arabic short vowels, shadda and tatweel: optional marks that would split a word's spellings.
+_ARABIC_MARKS = re.compile("[\u064b-\u0652\u0670\u0640]")
+
+
+def normalise_line(line: str) -> str:
+    """A line as the grammar reads it: ASCII digits, Arabic words without optional marks."""
+    return _ARABIC_MARKS.sub("", line.translate(_DIGITS))
+
+
 _DEADLINE_VERBS = re.compile(
     r"\s*\b(?:is|are|will|must|be|shall|should|open|received|submitted|sent|close[sd]?)\s*$",
     re.I,
@@ -418,7 +515,7 @@ class _Mention:
     year: int | None
     weekday: int | None
     month_word: str
-    order: Literal["dmy", "mdy", "numeric"]
+    order: Literal["dmy", "mdy", "numeric", "ymd"]
     end: dt.date | None = None
     end_parts: tuple[int, int, int | None] | None = None
     year_inferred: bool = False
@@ -459,6 +556,7 @@ def extract_findings(
     findings: list[Finding] = []
     heading: _Heading | None = None
     recent: list[int] = []  # events of the last lines that a deadline line may complete
+    lines = [normalise_line(line) for line in lines]
     for index, line in enumerate(lines):
         mentions = _mentions(line, reference)
         if not mentions:
@@ -475,7 +573,7 @@ def extract_findings(
             next_start = mentions[position + 1].start if position + 1 < len(mentions) else None
             clause_before = _clause_before(line, previous_stop, mention.start)
             clause_after = _clause_after(line, mention.stop, next_start)
-            if _is_deadline(clause_before):
+            if _is_deadline(clause_before, clause_after):
                 closings.append(_closing(mention, clause_before, clause_after, default_zone))
                 continue
             found = _event(line, index, mentions, position, clause_after, heading, default_zone)
@@ -514,7 +612,7 @@ def _mentions(line: str, reference: dt.date) -> list[_Mention]:
                     order="dmy" if pattern is _DMY else "mdy",
                 )
             )
-    for pattern in (_ISO, _NUMERIC):
+    for pattern in (_ISO, _NUMERIC, _CJK):
         for match in pattern.finditer(line):
             found.append(
                 _Mention(
@@ -523,10 +621,10 @@ def _mentions(line: str, reference: dt.date) -> list[_Mention]:
                     day=None,
                     d=int(match.group("d")),
                     month=int(match.group("mo")),
-                    year=int(match.group("y")),
+                    year=int(match.group("y")) if match.group("y") else None,
                     weekday=None,
                     month_word=match.group("mo"),
-                    order="numeric",
+                    order="ymd" if pattern is _CJK else "numeric",
                 )
             )
     mentions = _leftmost_longest(found)
@@ -573,11 +671,22 @@ def _borrow_years(line: str, mentions: list[_Mention]) -> None:
         if mention.year is not None or following.year is None:
             continue
         between = line[mention.stop : following.start]
-        if _RANGE_JOIN.match(between) or _LIST_JOIN.match(between):
+        joined = bool(_RANGE_JOIN.match(between) or _LIST_JOIN.match(between))
+        # "opens on 2 March and closes on 9 April 2026": one sentence, its year written once
+        in_sentence = (
+            len(between) <= MAX_SHARED_YEAR_GAP
+            and not _CLAUSE_BREAK.search(between)
+            and not _ANY_YEAR.search(between)
+        )
+        if joined or in_sentence:
             later = (following.month, following.d) < (mention.month, mention.d)
             mention.year = following.year - 1 if later else following.year
             if not _valid(mention.d, mention.month, mention.year):
                 mention.year = None
+            elif not joined:
+                mention.notes.append(
+                    f"The year {mention.year} is the one written later in the sentence."
+                )
 
 
 def _settle(mention: _Mention, reference: dt.date) -> None:
@@ -659,7 +768,7 @@ def _merge_ranges(line: str, mentions: list[_Mention], reference: dt.date) -> li
                 mention.notes = [n for n in mention.notes if "weekday" not in n]
         else:
             after = _BARE_DAY_AFTER.match(line, mention.stop)
-            if after is not None and mention.order == "mdy" and mention.day is not None:
+            if after is not None and mention.order in {"mdy", "ymd"} and mention.day is not None:
                 last = int(after.group("d"))
                 year = int(after.group("y")) if after.group("y") else None
                 if last > mention.d and _valid(last, mention.month, year or mention.day.year):
@@ -688,10 +797,13 @@ def _clause_after(line: str, start: int, stop: int | None) -> str:
     return text[: found.start()] if found else text
 
 
-def _is_deadline(clause: str) -> bool:
-    """True when the clause leading to a date announces a deadline."""
+def _is_deadline(clause: str, after: str = "") -> bool:
+    """True when the clause leading to a date (or, in Chinese, the words after it) announces
+    a deadline."""
     head = clause[: _filler_start(clause)]
-    if _SELF_CUE_AT_END.search(head):
+    if _SELF_CUE_AT_END.search(head) or _SELF_CUE_CJK_AT_END.search(head):
+        return True
+    if _DEADLINE_AFTER_CJK.match(after) and _DEADLINE_WORD.search(clause + after):
         return True
     return bool(_CONNECTIVE_AT_END.search(head) and _DEADLINE_WORD.search(clause))
 

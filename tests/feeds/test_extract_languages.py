@@ -1,0 +1,146 @@
+"""Dates as UNODC's Russian, Arabic and Chinese pages (and NGOs) write them, and a year
+written once for two dates of one sentence."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from feeds.extract import extract_findings, normalise_line
+
+REFERENCE = dt.date(2026, 12, 1)
+VIENNA = "Europe/Vienna"
+
+
+def one(line: str):
+    (finding,) = extract_findings([line], REFERENCE)
+    return finding
+
+
+@pytest.mark.parametrize(
+    ("line", "kind", "themes", "start", "end"),
+    [
+        # Russian: genitive month names, "г."/"года", ranges "с ... по ..."
+        (
+            "Конструктивный диалог по огнестрельному оружию: 5 мая 2027 года.",
+            "constructive-dialogue",
+            ("firearms",),
+            "2027-05-05",
+            None,
+        ),
+        (
+            "Рабочая группа по торговле людьми проведёт заседание с 6 по 8 октября 2027 г.",
+            "working-group",
+            ("tip",),
+            "2027-10-06",
+            "2027-10-08",
+        ),
+        (
+            "Конференция участников: 16–20 октября 2028 года, Вена",
+            "cop",
+            (),
+            "2028-10-16",
+            "2028-10-20",
+        ),
+        # Arabic: the Levantine and Egyptian month names together, Arabic-Indic digits, marks
+        (
+            "الحوار البنّاء بشأن الأسلحة النارية: ٥ أيار/مايو ٢٠٢٧",
+            "constructive-dialogue",
+            ("firearms",),
+            "2027-05-05",
+            None,
+        ),
+        (
+            "الفريق العامل المعني بالاتجار بالأشخاص: من 6 إلى 8 تشرين الأول/أكتوبر 2027",
+            "working-group",
+            ("tip",),
+            "2027-10-06",
+            "2027-10-08",
+        ),
+        (
+            "الحوار البناء بشأن تهريب المهاجرين يوم 11 أكتوبر 2027",
+            "constructive-dialogue",
+            ("som",),
+            "2027-10-11",
+            None,
+        ),
+        # Chinese: 年月日, a range with the month once
+        (
+            "关于枪支问题的建设性对话：2027年5月5日",
+            "constructive-dialogue",
+            ("firearms",),
+            "2027-05-05",
+            None,
+        ),
+        (
+            "工作组会议将于2027年10月6日至8日在维也纳举行。",
+            "working-group",
+            (),
+            "2027-10-06",
+            "2027-10-08",
+        ),
+        (
+            "关于人口贩运问题的建设性对话将于2027年10月8日举行",
+            "constructive-dialogue",
+            ("tip",),
+            "2027-10-08",
+            None,
+        ),
+    ],
+)
+def test_events_in_russian_arabic_and_chinese(line, kind, themes, start, end):
+    finding = one(line)
+    assert finding.kind == kind
+    assert finding.themes == themes
+    assert str(finding.start) == start
+    assert str(finding.end) == str(end)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Регистрация открыта до 15 февраля 2027 г. (до полуночи по венскому времени).",
+        "Крайний срок подачи заявок: 15 февраля 2027 года",
+        "آخر موعد للتسجيل هو 15 شباط/فبراير 2027، منتصف الليل بتوقيت فيينا",
+        "يجب تقديم الطلبات قبل ١٥ فبراير ٢٠٢٧",
+        "请于2027年2月15日前报名（维也纳时间午夜）。",
+        "报名截止日期：2027年2月15日",
+    ],
+)
+def test_deadlines_in_russian_arabic_and_chinese_close_at_the_end_of_the_day_in_vienna(line):
+    finding = one(line)
+    assert finding.closing is not None
+    assert finding.closing.day == dt.date(2027, 2, 15)
+    assert finding.closing.time is None and finding.closing.zone == VIENNA
+    assert finding.closing.instant == dt.datetime(2027, 2, 15, 23, tzinfo=dt.UTC)
+
+
+def test_a_year_written_once_in_a_sentence_is_shared_and_said():
+    finding = one(
+        "Constructive Dialogue on Trafficking in Persons on 5 December, "
+        "registration closes on 9 January 2027."
+    )
+    # read on 1 December 2026 either way, but from the sentence, not from the reading day
+    assert finding.start == dt.date(2026, 12, 5)
+    assert finding.closing is not None and finding.closing.day == dt.date(2027, 1, 9)
+    assert any("written later in the sentence" in note for note in finding.notes)
+    group, dialogue = extract_findings(
+        ["The Working Group on Firearms meets on 2 March and the dialogue on 9 April 2029."],
+        REFERENCE,
+    )
+    assert group.start == dt.date(2029, 3, 2)  # not 2027, the year nearest the reading day
+    assert dialogue.start == dt.date(2029, 4, 9)
+
+
+def test_an_event_day_followed_by_its_hours_starts_at_the_first_hour():
+    finding = one(
+        "Constructive Dialogue on Trafficking in Persons: 22 June 2027, 09:30-12:30 Vienna time"
+    )
+    assert finding.start_time == dt.time(9, 30) and finding.end_time == dt.time(12, 30)
+    assert finding.zone == VIENNA
+
+
+def test_digits_of_other_scripts_read_as_ascii_and_arabic_marks_are_dropped():
+    assert normalise_line("٢٠٢٧ ۵ ５") == "2027 5 5"
+    assert normalise_line("البنّاء") == "البناء"
