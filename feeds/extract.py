@@ -24,6 +24,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -127,9 +128,10 @@ _RANGE_JOIN = re.compile(
     re.I,
 )
 _LIST_JOIN = re.compile(r"^\s*(?:,|and|et|y|or|ou|o|&|и|или|و|أو|和|及|、|，)\s*$", re.I)
+_LIST_SEPARATORS = frozenset({"and", "et", "y", "и", "و"})
 _BARE_DAY_BEFORE = re.compile(
     r"(?:(?P<between>between|entre|между)\s+|(?:from|du|del|de|с|со|من)\s+)?(?:the\s+)?(?<![\d:.,/])"
-    rf"(?P<d>[0-3]?\d){_ORDINAL}\s*(?P<sep>-|\u2013|\u2014|to|au|al|à|a|and|et|y|по|إلى|الى)\s*$",
+    rf"(?P<d>[0-3]?\d){_ORDINAL}\s*(?P<sep>-|\u2013|\u2014|to|au|al|à|a|and|et|y|по|إلى|الى|и|و)\s*$",
     re.I,
 )
 _BARE_DAY_AFTER = re.compile(
@@ -179,6 +181,28 @@ _ZONES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(?:nairobi(?:\s+time)?)\b", re.I), "Africa/Nairobi"),
     (re.compile(r"\b(?:bangkok(?:\s+time)?)\b", re.I), "Asia/Bangkok"),
     (re.compile(r"\b(?:BST)\b|\blondon\s+time\b", re.I), "Europe/London"),
+    (re.compile(r"\b(?:CDT|CST)\b"), "America/Chicago"),
+    (re.compile(r"\b(?:MDT|MST)\b"), "America/Denver"),
+    (re.compile(r"\b(?:PDT|PST)\b"), "America/Los_Angeles"),
+    (re.compile(r"\bBRT\b"), "America/Sao_Paulo"),
+    (re.compile(r"\bART\b"), "America/Argentina/Buenos_Aires"),
+    (re.compile(r"\bEAT\b"), "Africa/Nairobi"),
+    (re.compile(r"\bWAT\b"), "Africa/Lagos"),
+)
+# "Bogotá time", "heure de Dakar", "hora de Ciudad de México", "по времени Каира",
+# "بتوقيت القاهرة", "开罗时间": any city CLDR names a zone by, in the six languages.
+_CITY_TIME = (
+    re.compile(
+        r"\b(?P<city>[A-Z][\w.'\u2019-]*(?:\s+[A-Z][\w.'\u2019-]*){0,2})\s+(?:local\s+)?time\b"
+    ),
+    re.compile(
+        r"\bheure\s+(?:de\s+|d['\u2019]\s*)(?P<city>\w[\w.'\u2019-]*(?:\s+\w[\w.'\u2019-]*){0,2})",
+        re.I,
+    ),
+    re.compile(r"\bhora\s+de\s+(?P<city>\w[\w.'-]*(?:\s+\w[\w.'-]*){0,3})", re.I),
+    re.compile(r"\bпо\s+времени\s+(?P<city>\w[\w-]*(?:\s+\w[\w-]*)?)", re.I),
+    re.compile(r"(?:ب)?توقيت\s+(?P<city>\w+(?:\s+\w+){0,2})"),
+    re.compile(r"(?P<city>[\u4e00-\u9fff]{2,6}?)时间"),
 )
 _OFFSET_ZONE = re.compile(
     r"\b(?:UTC|GMT)\s*(?P<sign>[+\-\u2212])\s*(?P<hours>1[0-4]|0?\d)(?::?00)?\b"
@@ -200,7 +224,8 @@ _SELF_CUE = (
 # Chinese puts no space between words, so its phrases stand without word boundaries.
 _SELF_CUE_CJK_AT_END = re.compile(r"(?:截止日期|截止时间|最后期限|截止)(?:为|是)?\s*[:：]?\s*$")
 # "2027年1月15日前报名": in Chinese the word that makes a deadline follows the date.
-_DEADLINE_AFTER_CJK = re.compile(r"^\s*(?:之前|以前|前|截止)")
+# (a time and its zone may come between: "2027年1月15日18:00（维也纳时间）前")
+_DEADLINE_AFTER_CJK = re.compile(r"^[^。；!?]{0,30}?(?:之前|以前|前|截止)")
 # A connective that makes a deadline only when a deadline word precedes it in the clause.
 _CONNECTIVE = (
     r"until|till|by|before|through|closes?|ends?|due(?:\s+by)?|extended\s+(?:to|until)"
@@ -240,6 +265,8 @@ _FILLER_TOKENS: tuple[re.Pattern[str], ...] = tuple(
         r"\b(?:heure|hora)\s+de\s+\w{1,40}\b",
     )
 )
+# Longer than any filler token but a run of spaces ("heure de " and a 40-letter city).
+MAX_FILLER_TOKEN = 64
 # How much of a clause before a date is read for its deadline phrase.
 MAX_CLAUSE_CHARS = 400
 
@@ -256,6 +283,8 @@ def _filler_start(clause: str) -> int:
     runs_from[size] = True
     start = size
     for position in range(size - 1, -1, -1):
+        if start - position > MAX_FILLER_TOKEN:
+            break  # no token is that long: nothing further left can reach the run
         for token in _FILLER_TOKENS:
             found = token.match(clause, position)
             if found and found.end() > position and runs_from[found.end()]:
@@ -753,11 +782,37 @@ def _merge_ranges(line: str, mentions: list[_Mention], reference: dt.date) -> li
                 continue
         previous_stop = merged[-1].stop if merged else 0
         before = _BARE_DAY_BEFORE.search(line, previous_stop, mention.start)
+        listed = before is not None and before.group("sep").lower() in _LIST_SEPARATORS
+        if (
+            before is not None
+            and listed
+            and not before.group("between")
+            and mention.order == "dmy"
+            and mention.day is not None
+            and int(before.group("d")) < mention.d - 1
+            and _valid(int(before.group("d")), mention.month, mention.day.year)
+        ):
+            # "on 3 and 10 June 2026": two days of one month, each a date of its own
+            first = int(before.group("d"))
+            merged.append(
+                replace(
+                    mention,
+                    start=before.start("d"),
+                    stop=before.end("d"),
+                    d=first,
+                    day=dt.date(mention.day.year, mention.month, first),
+                    end=None,
+                    notes=list(mention.notes),
+                )
+            )
+            merged.append(mention)
+            position += 1
+            continue
         if (
             before is not None
             and mention.order == "dmy"
             and mention.day is not None
-            and (before.group("sep").lower() not in {"and", "et", "y"} or before.group("between"))
+            and (not listed or before.group("between") or int(before.group("d")) == mention.d - 1)
         ):
             first = int(before.group("d"))
             if first < mention.d and _valid(first, mention.month, mention.day.year):
@@ -827,6 +882,63 @@ def _clock(text: str) -> _Clock:
     return _Clock(times, _zone_in(text))
 
 
+@cache
+def _city_zones() -> dict[str, str]:
+    """Every exemplar city CLDR gives a zone, in the six UN languages, folded, to its zone."""
+    from babel.dates import get_timezone, get_timezone_location
+
+    cities: dict[str, str] = {}
+    for zone in sorted(Locale.parse("en").time_zones) + sorted(_zones_with_cities()):
+        for language in ("en", "fr", "es", "ru", "ar", "zh"):
+            try:
+                city = get_timezone_location(get_timezone(zone), locale=language, return_city=True)
+            except (LookupError, ValueError):
+                continue
+            cities.setdefault(_fold_city(city), zone)
+    return cities
+
+
+def _zones_with_cities() -> set[str]:
+    from zoneinfo import available_timezones
+
+    return {
+        zone
+        for zone in available_timezones()
+        if "/" in zone and not zone.startswith(("Etc/", "SystemV/", "US/", "posix/", "right/"))
+    }
+
+
+def _fold_city(name: str) -> str:
+    decomposed = unicodedata.normalize("NFD", name.lower().replace("\u2019", "'"))
+    folded = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    return " ".join(folded.strip(".,;:()'\"").split())
+
+
+# Russian names a city's time in the genitive: "по времени Каира" (Каир), "Москвы" (Москва).
+_GENITIVE_ENDINGS = (("а", ""), ("ы", "а"), ("и", "ь"), ("и", "я"), ("я", "ь"))
+
+
+def _spellings(name: str) -> list[str]:
+    folded = _fold_city(name)
+    more = [folded[: -len(end)] + base for end, base in _GENITIVE_ENDINGS if folded.endswith(end)]
+    return [folded, *more]
+
+
+def _city_zone(text: str) -> str | None:
+    """The zone of a city named as "<city> time" (or as the other languages say it)."""
+    cities = _city_zones()
+    for pattern in _CITY_TIME:
+        for match in pattern.finditer(text):
+            words = match.group("city").split()
+            # "Constructive Dialogue Vienna time": try the shortest ending first
+            for start in range(len(words) - 1, -1, -1):
+                for spelling in _spellings(" ".join(words[start:])):
+                    zone = cities.get(spelling)
+                    if zone is not None:
+                        return zone
+    return None
+
+
 def _zone_in(text: str) -> str | None:
     offset = _OFFSET_ZONE.search(text)
     if offset is not None:
@@ -839,6 +951,9 @@ def _zone_in(text: str) -> str | None:
     for pattern, zone in _ZONES:
         if pattern.search(text):
             return zone
+    city = _city_zone(text)
+    if city is not None:
+        return city
     if _UTC_ZONE.search(text):
         return "UTC"
     return None

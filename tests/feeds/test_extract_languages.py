@@ -144,3 +144,55 @@ def test_an_event_day_followed_by_its_hours_starts_at_the_first_hour():
 def test_digits_of_other_scripts_read_as_ascii_and_arabic_marks_are_dropped():
     assert normalise_line("٢٠٢٧ ۵ ５") == "2027 5 5"
     assert normalise_line("البنّاء") == "البناء"
+
+
+@pytest.mark.parametrize(
+    ("line", "time", "zone"),
+    [
+        (
+            "Applications must be submitted by 15 January 2027, 17:00 Bogotá time.",
+            (17, 0),
+            "America/Bogota",
+        ),
+        ("Register by 15 January 2027, 5 p.m. PST", (17, 0), "America/Los_Angeles"),
+        ("Register by 15 January 2027, 5 p.m. EST", (17, 0), "America/New_York"),
+        ("Register by 15 January 2027, 17:00 UTC-3", (17, 0), "Etc/GMT+3"),
+        ("Inscriptions jusqu'au 15 janvier 2027 à 18 h, heure de Dakar.", (18, 0), "Africa/Dakar"),
+        (
+            "Solicitudes hasta el 15 de enero de 2027 a las 18:00, hora de Ciudad de México.",
+            (18, 0),
+            "America/Mexico_City",
+        ),
+        ("Регистрация до 15 января 2027 года, 18:00 по времени Каира", (18, 0), "Africa/Cairo"),
+        ("Регистрация до 15 января 2027 года, 18:00 по времени Москвы", (18, 0), "Europe/Moscow"),
+        ("آخر موعد للتسجيل هو 15 يناير 2027، الساعة 18:00 بتوقيت القاهرة", (18, 0), "Africa/Cairo"),
+        ("请于2027年1月15日18:00（开罗时间）前报名", (18, 0), "Africa/Cairo"),
+    ],
+)
+def test_a_deadline_in_another_zone_is_read_in_that_zone(line, time, zone):
+    finding = one(line)
+    assert finding.closing is not None
+    assert finding.closing.day == dt.date(2027, 1, 15)
+    assert finding.closing.time == dt.time(*time) and finding.closing.zone == zone
+
+
+@pytest.mark.parametrize(
+    ("line", "dates"),
+    [
+        (
+            "The Working Group on Firearms meets on 3 and 4 June 2027.",
+            [("2027-06-03", "2027-06-04")],
+        ),
+        (
+            "Рабочая группа по огнестрельному оружию: 3 и 4 июня 2027 года",
+            [("2027-06-03", "2027-06-04")],
+        ),
+        (
+            "Les dialogues constructifs sur les armes à feu auront lieu les 3 et 10 juin 2027.",
+            [("2027-06-03", "None"), ("2027-06-10", "None")],
+        ),
+    ],
+)
+def test_days_listed_with_one_month_are_each_read(line, dates):
+    found = extract_findings([line], REFERENCE)
+    assert [(str(f.start), str(f.end)) for f in found] == dates
