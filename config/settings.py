@@ -7,6 +7,7 @@ expects; `load_settings` turns pydantic's report into that message.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
@@ -34,6 +35,7 @@ SECRET_VARIABLES = frozenset(
         "SLACK_SIGNING_SECRET",
         "SLACK_APP_TOKEN",
         "SLACK_WEBHOOK_URL",
+        "SMTP_URL",
     }
 )
 _TELEGRAM_TOKEN = re.compile(r"^[0-9]+:[A-Za-z0-9_-]+$")
@@ -79,6 +81,42 @@ def normalise_database_url(url: str) -> str:
             "expected postgresql://user@host:5432/db, postgres://... or sqlite:///path.db"
         )
     return f"{_URL_SCHEMES[scheme]}://{rest}"
+
+
+@dataclass(frozen=True)
+class SmtpRelay:
+    """Where email goes: `SMTP_URL` taken apart. The password never enters a message."""
+
+    host: str
+    port: int
+    implicit_tls: bool
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+def parse_smtp_url(url: str) -> SmtpRelay:
+    """`smtp://[user:password@]host[:port]` or `smtps://...`; raises ValueError saying why."""
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"not an SMTP address ({exc})") from None
+    if parts.scheme not in {"smtp", "smtps"}:
+        raise ValueError(
+            "expected smtp://user:password@host:587 (STARTTLS) or smtps://user:password@host:465"
+        )
+    if not parts.hostname:
+        raise ValueError("the SMTP address needs a host, e.g. smtp://mail.example.org:587")
+    implicit = parts.scheme == "smtps"
+    return SmtpRelay(
+        host=parts.hostname,
+        port=port or (465 if implicit else 587),
+        implicit_tls=implicit,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
 
 
 def _check_http_url(url: str) -> str:
@@ -177,6 +215,40 @@ class Settings(BaseSettings):
     telegram_webhook_url: Annotated[str | None, BeforeValidator(_empty_as_none)] = Field(
         default=None, alias="TELEGRAM_WEBHOOK_URL"
     )
+
+    # Email: the relay as smtp://user:password@host:587 (STARTTLS when offered) or
+    # smtps://...:465 (TLS from the first byte), and the address alerts come from.
+    smtp_url: Annotated[SecretStr | None, BeforeValidator(_empty_as_none)] = Field(
+        default=None, alias="SMTP_URL"
+    )
+    mail_from: Annotated[str | None, BeforeValidator(_empty_as_none)] = Field(
+        default=None, alias="MAIL_FROM"
+    )
+    email_max_rate: float = Field(default=5, gt=0, le=1000, alias="EMAIL_MAX_RATE")
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url_form(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        parse_smtp_url(value.get_secret_value())  # raises, naming the problem
+        return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from_form(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from email.headerregistry import Address
+        from email.utils import parseaddr
+
+        name, address = parseaddr(value)
+        if "@" not in address or address.startswith("@") or address.endswith("@"):
+            raise ValueError(
+                "expected an address, e.g. alerts@example.org or UNTOC Watch <alerts@example.org>"
+            )
+        Address(display_name=name, addr_spec=address)  # raises for what no header can hold
+        return value.strip()
 
     @field_validator("telegram_bot_token")
     @classmethod

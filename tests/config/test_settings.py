@@ -73,3 +73,20 @@ def test_a_database_password_is_never_shown_in_a_settings_error():
         load_settings(DATABASE_URL="mysql://ana:hunter2-secret@db.example.org/untoc")
     assert "hunter2" not in str(raised.value)
     assert "mysql://ana:***@db.example.org/untoc" in str(raised.value)
+
+
+def test_an_smtp_address_is_read_and_its_password_never_shown():
+    from config.settings import parse_smtp_url
+
+    settings = load_settings(
+        SMTP_URL="smtps://ana%40ngo.org:p%3Ass@mail.example.org", MAIL_FROM="alerts@example.org"
+    )
+    assert settings.smtp_url is not None
+    relay = parse_smtp_url(settings.smtp_url.get_secret_value())
+    assert (relay.host, relay.port, relay.implicit_tls) == ("mail.example.org", 465, True)
+    assert (relay.username, relay.password) == ("ana@ngo.org", "p:ss")
+    assert "p:ss" not in repr(relay)
+    with pytest.raises(SettingsError, match=r"SMTP_URL: expected smtp://.*\(got \(hidden\)\)"):
+        load_settings(SMTP_URL="https://ana:secret@mail.example.org")
+    with pytest.raises(SettingsError, match="MAIL_FROM: expected an address"):
+        load_settings(MAIL_FROM="not an address")
