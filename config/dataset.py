@@ -62,6 +62,9 @@ EventKind = Literal[
     "constructive-dialogue", "preparation-day", "cop", "working-group", "training", "other"
 ]
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)]
+# How precisely a date is known: "month" means only its month is (the day is the 1st and is
+# never to be shown as a day: "October 2026", not "1 October 2026").
+Precision = Literal["day", "month"]
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
@@ -84,11 +87,22 @@ class Instrument(_Fact):
     name: Text
 
 
+class Reading(_Fact):
+    """What another source says a cluster is, where the sources disagree."""
+
+    title: Text
+
+
 class Cluster(_Fact):
+    """A thematic cluster. Where sources disagree on what it covers, `readings` holds the
+    other readings, each with its source, and `note` says so to the reader."""
+
     number: int = Field(ge=1, le=9)
     title: Text
     themes: list[Theme] = Field(default_factory=list)
     articles: dict[Id, list[int]] = Field(default_factory=dict)
+    readings: list[Reading] = Field(default_factory=list)
+    note: Text | None = None
 
 
 class ClusterStart(_Fact):
@@ -115,6 +129,88 @@ class StateParty(_Fact):
 
 class NonParty(_Fact):
     code: Code
+
+
+def _check_precision(day: dt.date, precision: Precision, what: str) -> None:
+    if precision == "month" and day.day != 1:
+        raise ValueError(f"{what} {day} has precision 'month': write the 1st of the month")
+
+
+class Accession(_Fact):
+    """A State's accession to (or ratification of) the Convention, or a step towards it.
+
+    `deposited: false` records a step short of a party (a parliament's approval, say) that
+    no depositary text confirms: the State is then not counted as a party.
+    """
+
+    country: Code
+    date: dt.date
+    precision: Precision = "day"
+    deposited: bool = True
+    note: Text | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Accession:
+        _check_precision(self.date, self.precision, "date")
+        return self
+
+
+class PartyCount(_Fact):
+    """How many States parties a source counted on a date."""
+
+    date: dt.date
+    precision: Precision = "day"
+    count: int = Field(ge=1, le=250)
+
+    @model_validator(mode="after")
+    def _check(self) -> PartyCount:
+        _check_precision(self.date, self.precision, "date")
+        return self
+
+
+class Progress(_Fact):
+    """A mechanism-wide progress figure: how many country reviews had started, on a date."""
+
+    date: dt.date
+    precision: Precision = "day"
+    cluster: int = Field(default=1, ge=1, le=9)
+    started: int | None = Field(default=None, ge=0)
+    not_started: int | None = Field(default=None, ge=0)
+    total: int | None = Field(default=None, ge=0)
+    quote: Text
+
+    @model_validator(mode="after")
+    def _check(self) -> Progress:
+        _check_precision(self.date, self.precision, "date")
+        return self
+
+
+class ReviewPlan(_Fact):
+    """The plan of the procedures: each cluster a phase of `phase_months`, all ending by `ends`.
+
+    A plan, not a schedule: the facts (`progress`) say how far behind it the reviews are.
+    """
+
+    id: Id
+    phase_months: int = Field(ge=1, le=120)
+    ends: dt.date
+    precision: Precision = "day"
+    note: Text | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ReviewPlan:
+        _check_precision(self.ends, self.precision, "ends")
+        return self
+
+
+class Delay(_Fact):
+    """A source saying that a step of one State's review is late: only this makes it `overdue`."""
+
+    country: Code
+    cluster: int = Field(ge=1, le=9)
+    milestone: Id
+    reported_on: dt.date
+    note: Text | None = None
 
 
 class ReviewStart(_Fact):
@@ -211,9 +307,16 @@ class Event(_Fact):
     registration: Registration | None = None
     status: Literal["scheduled", "cancelled"] = "scheduled"
     note: Text | None = None
+    # "month": only the month is known (start is its 1st, no end); never shown as a day.
+    precision: Precision = "day"
+    # The recurring series (`rhythm` ids) this event is the occurrence of, for its year.
+    series: list[Id] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _check(self) -> Event:
+        _check_precision(self.start, self.precision, "start")
+        if self.precision == "month" and (self.end is not None or self.start_time is not None):
+            raise ValueError("an event known only to the month has no end and no times")
         zone = check_zone(self.zone)
         if self.start_time is not None and not wall_time_exists(self.start, self.start_time, zone):
             raise ValueError(
@@ -306,6 +409,11 @@ COLLECTIONS: dict[str, _Collection] = {
     "milestone_dates": _Collection(MilestoneDate, lambda x: (x.country, x.cluster, x.milestone)),
     "events": _Collection(Event, lambda x: x.id),
     "sources": _Collection(Source, lambda x: x.id),
+    "accessions": _Collection(Accession, lambda x: x.country),
+    "party_counts": _Collection(PartyCount, lambda x: (x.date, x.source)),
+    "progress": _Collection(Progress, lambda x: (x.date, x.cluster)),
+    "review_plan": _Collection(ReviewPlan, lambda x: x.id),
+    "delays": _Collection(Delay, lambda x: (x.country, x.cluster, x.milestone)),
 }
 
 
@@ -349,6 +457,11 @@ class Dataset:
     milestone_dates: dict[tuple[str, int, str], MilestoneDate]
     events: dict[str, Event]
     sources: dict[str, Source]
+    accessions: dict[str, Accession] = field(default_factory=dict)
+    party_counts: dict[tuple[dt.date, str], PartyCount] = field(default_factory=dict)
+    progress: dict[tuple[dt.date, int], Progress] = field(default_factory=dict)
+    review_plan: dict[str, ReviewPlan] = field(default_factory=dict)
+    delays: dict[tuple[str, int, str], Delay] = field(default_factory=dict)
     files: tuple[Path, ...] = field(default=())
     _membership: dict[str, tuple[Group, Membership]] = field(init=False, repr=False)
 
@@ -364,6 +477,15 @@ class Dataset:
     def group_of(self, code: str) -> tuple[Group, Membership] | None:
         """The group a State party was drawn into, with the fact that says so, if known."""
         return self._membership.get(code)
+
+    def party_count(self) -> PartyCount | None:
+        """The latest count of States parties a source gives (the most certain on one date)."""
+        if not self.party_counts:
+            return None
+        return max(
+            self.party_counts.values(),
+            key=lambda c: (c.date, CONFIDENCE_ORDER[c.confidence]),
+        )
 
     @property
     def aliases(self) -> dict[str, str]:
@@ -582,6 +704,18 @@ def _cross_check(
             report("milestones", rule_id, "offset is zero; give days, weeks or months")
     for rule_id in _cycles(data.milestones):
         report("milestones", rule_id, "rules are chained in a cycle")
+    for code, accession in data.accessions.items():
+        country("accessions", code, code, party=accession.deposited)
+        if not accession.deposited and code in data.states:
+            report("accessions", code, f"{code} is a State party; its accession is not deposited")
+    for when, progress in data.progress.items():
+        cluster("progress", when, progress.cluster)
+    for step, delay in data.delays.items():
+        country("delays", step, delay.country)
+        cluster("delays", step, delay.cluster)
+        if delay.milestone not in data.milestones:
+            known = ", ".join(data.milestones)
+            report("delays", step, f"unknown milestone {delay.milestone!r}; known: {known}")
     for key, actual in data.milestone_dates.items():
         country("milestone_dates", key, actual.country)
         cluster("milestone_dates", key, actual.cluster)

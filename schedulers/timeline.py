@@ -15,7 +15,15 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from config.dataset import VIENNA, Confidence, Dataset, Event, MilestoneRule, weakest
+from config.dataset import (
+    VIENNA,
+    Confidence,
+    Dataset,
+    Event,
+    MilestoneRule,
+    Precision,
+    weakest,
+)
 from schedulers.dates import UTC, add_offset, end_of_day, local_instant
 
 Kind = Literal["milestone", "registration", "event"]
@@ -58,6 +66,11 @@ class Deadline:
     place: str | None = None
     note: str | None = None
     sort_key: dt.datetime = field(default=dt.datetime.min.replace(tzinfo=UTC), compare=False)
+    # "month": only the month is known; `due` is its 1st and `end` its last day. Show the
+    # month ("October 2026"), never the day.
+    precision: Precision = "day"
+    # A source saying this step is late (the only thing that makes a step `overdue`).
+    reported_late: str | None = None
 
     @property
     def all_day(self) -> bool:
@@ -127,6 +140,12 @@ def _instant_status(due: dt.datetime, now: dt.datetime) -> Status:
     if now >= due:
         return "done"
     return "due_soon" if due - now <= DUE_SOON else "upcoming"
+
+
+def last_of_month(day: dt.date) -> dt.date:
+    """The last day of `day`'s month: where a date known only to the month ends."""
+    following = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return following - dt.timedelta(days=1)
 
 
 def _start_of_day(day: dt.date) -> dt.datetime:
@@ -218,7 +237,9 @@ def _in_dependency_order(rules: Iterable[MilestoneRule]) -> Iterator[MilestoneRu
 def event_deadlines(event: Event, now: dt.datetime) -> list[Deadline]:
     """The event itself, and its registration deadline if it has one."""
     zone = ZoneInfo(event.zone)
-    last_day = event.end or event.start
+    last_day = event.end or (
+        last_of_month(event.start) if event.precision == "month" else event.start
+    )
     due: dt.date | dt.datetime
     end: dt.date | dt.datetime
     local: dt.date | dt.datetime
@@ -260,6 +281,7 @@ def event_deadlines(event: Event, now: dt.datetime) -> list[Deadline]:
         place=event.place,
         note=event.note,
         sort_key=sort_key,
+        precision=event.precision,
     )
     registration = event.registration
     if registration is None:
@@ -282,6 +304,7 @@ def event_deadlines(event: Event, now: dt.datetime) -> list[Deadline]:
         zone=registration.zone,
         status="cancelled" if event.status == "cancelled" else _instant_status(instant, now),
         end=None,
+        precision="day",
         end_of_day=wall is None,
         url=registration.url or event.url,
         note=registration.note or event.note,

@@ -313,3 +313,97 @@ def test_a_corrupt_or_unwritable_cache_only_costs_speed(tmp_path):
     blocked = tmp_path / "file-not-dir"
     blocked.write_text("")
     assert len(load_dataset(cache_dir=blocked).states) == 193
+
+
+def test_the_sessions_found_after_2022_are_in_the_dataset_with_their_sources(bundled):
+    events = bundled.events
+    assert (events["wg-2023-firearms"].start, events["wg-2023-firearms"].end) == (
+        dt.date(2023, 5, 3),
+        dt.date(2023, 5, 4),
+    )
+    assert events["wg-2023-som"].confidence == "reported"
+    assert events["wg-2025-som"].start == dt.date(2025, 10, 9)
+    assert events["prep-2025-firearms"].kind == "preparation-day"
+    assert events["anniversary-2025"].start == dt.date(2025, 11, 11)
+    cops = {e.id: e.start for e in events.values() if e.kind == "cop"}
+    assert cops == {
+        "cop-7": dt.date(2014, 10, 6),
+        "cop-8": dt.date(2016, 10, 17),
+        "cop-9": dt.date(2018, 10, 15),
+        "cop-10": dt.date(2020, 10, 12),
+        "cop-11": dt.date(2022, 10, 17),
+        "cop-12": dt.date(2024, 10, 14),
+        "cop-13": dt.date(2026, 10, 1),
+    }
+    assert all(e.end is not None for e in events.values() if e.kind == "cop" and e.id != "cop-13")
+
+
+def test_cop_13_is_known_to_the_month_only(bundled):
+    cop = bundled.events["cop-13"]
+    assert (cop.precision, cop.confidence, cop.end) == ("month", "reported", None)
+    assert cop.note and "October 2026" in cop.note
+
+
+def test_a_month_precise_date_must_be_the_first_and_have_no_end(tmp_path):
+    write(
+        tmp_path,
+        "m.yaml",
+        """\
+        events:
+          - {id: x, kind: cop, title: X, start: 2026-10-14, precision: month, source: s, confidence: reported}
+          - {id: y, kind: cop, title: Y, start: 2026-10-01, end: 2026-10-05, precision: month, source: s, confidence: reported}
+        """,
+    )
+    found = problems_of(tmp_path)
+    assert any("m.yaml:2:" in p and "1st of the month" in p for p in found)
+    assert any("m.yaml:3:" in p and "no end" in p for p in found)
+
+
+def test_parties_and_accessions_carry_their_sources(bundled):
+    latest = bundled.party_count()
+    assert latest is not None
+    assert (latest.count, latest.confidence) == (192, "confirmed")
+    bhutan = bundled.accessions["BT"]
+    assert (bhutan.date, bhutan.deposited, bhutan.confidence) == (
+        dt.date(2023, 3, 21),
+        True,
+        "confirmed",
+    )
+    iran = bundled.accessions["IR"]
+    assert (iran.deposited, iran.confidence, iran.precision) == (False, "reported", "month")
+    assert "IR" not in bundled.states
+
+
+def test_an_undeposited_accession_of_a_party_is_refused(tmp_path):
+    write(
+        tmp_path,
+        "a.yaml",
+        "accessions:\n  - {country: AT, date: 2004-09-23, deposited: false, source: s, confidence: reported}\n",
+    )
+    (problem,) = problems_of(tmp_path)
+    assert "a.yaml:2:" in problem and "not deposited" in problem
+
+
+def test_where_sources_disagree_on_the_clusters_both_readings_are_kept(bundled):
+    for number in (2, 3, 4):
+        note = bundled.clusters[number].note
+        assert note and "disagree" in note
+    assert bundled.clusters[2].title.startswith("International cooperation")
+    assert [r.title for r in bundled.clusters[2].readings] == [
+        "Prevention, technical assistance, protection and other measures"
+    ]
+    assert bundled.clusters[4].readings[0].title.startswith("International cooperation")
+    assert all(r.confidence == "reported" for r in bundled.clusters[4].readings)
+
+
+def test_progress_figures_and_the_plan_are_dated_and_sourced(bundled):
+    figures = {key[0]: p for key, p in bundled.progress.items()}
+    assert (figures[dt.date(2024, 4, 1)].started, figures[dt.date(2024, 4, 1)].total) == (73, 189)
+    assert figures[dt.date(2024, 4, 1)].precision == "month"
+    assert (figures[dt.date(2024, 9, 30)].started, figures[dt.date(2024, 9, 30)].not_started) == (
+        81,
+        108,
+    )
+    assert figures[dt.date(2024, 10, 16)].started == 84
+    plan = bundled.review_plan["phases"]
+    assert (plan.phase_months, plan.ends, plan.precision) == (24, dt.date(2030, 10, 1), "month")

@@ -203,3 +203,15 @@ def test_country_timeline_holds_only_that_country(data):
 def test_now_must_be_aware(data):
     with pytest.raises(ValueError, match="aware"):
         compute_deadlines(data, dt.datetime(2022, 3, 1))
+
+
+def test_an_event_known_to_the_month_spans_the_month_and_says_so(data):
+    found = by_id(compute_deadlines(data, dt.datetime(2026, 9, 1, tzinfo=dt.UTC)))
+    cop = found["e-cop-13"]
+    assert (cop.due, cop.end, cop.precision, cop.confidence) == (
+        dt.date(2026, 10, 1),
+        dt.date(2026, 10, 31),
+        "month",
+        "reported",
+    )
+    assert found["e-cop-12"].precision == "day"
