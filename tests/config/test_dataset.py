@@ -407,3 +407,44 @@ def test_progress_figures_and_the_plan_are_dated_and_sourced(bundled):
     assert figures[dt.date(2024, 10, 16)].started == 84
     plan = bundled.review_plan["phases"]
     assert (plan.phase_months, plan.ends, plan.precision) == (24, dt.date(2030, 10, 1), "month")
+
+
+def test_the_rhythm_declares_each_series_once_with_what_it_rests_on(bundled):
+    rhythm = bundled.rhythm
+    assert {"cop", "cd-firearms", "wg-firearms", "prep-firearms", "call-firearms"} <= set(rhythm)
+    for theme in ("cooperation-technical-assistance", "tip", "som"):
+        assert {f"cd-{theme}", f"wg-{theme}", f"prep-{theme}", f"call-{theme}"} <= set(rhythm)
+    assert rhythm["cop"].event_id_for(2028) == "cop-14"
+    assert rhythm["cd-firearms"].event_id_for(2027) == "cd-2027-firearms"
+    assert rhythm["cop"].runs_in(2026) and not rhythm["cop"].runs_in(2027)
+    assert rhythm["call-firearms"].before is not None
+    assert rhythm["call-firearms"].before.weeks == (7, 15)
+    assert rhythm["cd-firearms"].occurrences == [
+        "cd-2022-firearms",
+        "cd-2023-firearms",
+        "cd-2024-firearms",
+        "cd-2025-firearms",
+    ]
+
+
+def test_a_broken_series_is_reported_at_its_line(tmp_path):
+    write(
+        tmp_path,
+        "r.yaml",
+        """\
+        rhythm:
+          - {id: wg-x, kind: working-group, title: X, event_id: "wg-{year}-x", first_year: 2022,
+             before: {series: nowhere, working_days: 1}, pattern: p, source: s, confidence: reported}
+          - {id: cd-x, kind: constructive-dialogue, title: X, event_id: "cd-{year}-x", first_year: 2022,
+             windows: [{start: "05-01", end: "04-01"}], pattern: p, source: s, confidence: reported}
+          - {id: cd-y, kind: constructive-dialogue, title: Y, event_id: "cd-y", first_year: 2022,
+             windows: [{start: "04-01", end: "05-01"}], occurrences: [cd-1999-y], pattern: p, source: s, confidence: reported}
+        events:
+          - {id: e, kind: other, title: E, start: 2027-01-01, series: [cd-z], source: s, confidence: reported}
+        """,
+    )
+    found = problems_of(tmp_path)
+    assert any("r.yaml:2:" in p and "unknown series 'nowhere'" in p for p in found)
+    assert any("r.yaml:5:" in p and "ends (04-01) before it starts" in p for p in found)
+    assert any("r.yaml:6:" in p and "must name the year" in p for p in found)
+    assert any("r.yaml:9:" in p and "unknown series 'cd-z'" in p for p in found)
