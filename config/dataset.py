@@ -203,6 +203,14 @@ class ReviewPlan(_Fact):
         return self
 
 
+class Action(_Fact):
+    """Something an NGO can do now about its State's review, whatever the step."""
+
+    id: Id
+    title: Text
+    url: Text | None = None
+
+
 class Delay(_Fact):
     """A source saying that a step of one State's review is late: only this makes it `overdue`."""
 
@@ -528,6 +536,7 @@ COLLECTIONS: dict[str, _Collection] = {
     "review_plan": _Collection(ReviewPlan, lambda x: x.id),
     "delays": _Collection(Delay, lambda x: (x.country, x.cluster, x.milestone)),
     "rhythm": _Collection(Series, lambda x: x.id),
+    "ngo_actions": _Collection(Action, lambda x: x.id),
 }
 
 
@@ -577,6 +586,7 @@ class Dataset:
     review_plan: dict[str, ReviewPlan] = field(default_factory=dict)
     delays: dict[tuple[str, int, str], Delay] = field(default_factory=dict)
     rhythm: dict[str, Series] = field(default_factory=dict)
+    ngo_actions: dict[str, Action] = field(default_factory=dict)
     files: tuple[Path, ...] = field(default=())
     _membership: dict[str, tuple[Group, Membership]] = field(init=False, repr=False)
 

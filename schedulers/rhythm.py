@@ -27,23 +27,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from config.dataset import VIENNA, Dataset, Event, Series, SeriesKind, Window
+from schedulers.dates import MONTHS, day_text, month_text
 from schedulers.timeline import MECHANISM_ZONE, last_of_month
 
 HORIZON_MONTHS = 24  # at least 18 months ahead, as promised to readers; 24 reaches the next COP
-_MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
 
 
 @dataclass(frozen=True)
@@ -100,25 +87,20 @@ class _Placed:
     announced: Event | None = None
 
 
-def day_text(day: dt.date) -> str:
-    """ "6 May 2022"."""
-    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
-
-
 def span(first: dt.date, last: dt.date) -> str:
     """ "6 May 2022", "4-5 May 2022", "29 March to 15 May 2027", "30 December 2026 to ..."."""
     if first == last:
         return day_text(first)
     if (first.year, first.month) == (last.year, last.month):
-        return f"{first.day}-{last.day} {_MONTHS[first.month - 1]} {first.year}"
+        return f"{first.day}-{last.day} {MONTHS[first.month - 1]} {first.year}"
     if first.year == last.year:
-        return f"{first.day} {_MONTHS[first.month - 1]} to {day_text(last)}"
+        return f"{first.day} {MONTHS[first.month - 1]} to {day_text(last)}"
     return f"{day_text(first)} to {day_text(last)}"
 
 
 def _event_text(event: Event) -> str:
     if event.precision == "month":
-        return f"{_MONTHS[event.start.month - 1]} {event.start.year}"
+        return month_text(event.start)
     return day_text(event.start)
 
 
