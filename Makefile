@@ -28,8 +28,9 @@ $(UV): tools/uv.txt
 	fi
 	touch $@
 
+# Inexact: a `make run` after `make test` keeps the test extras instead of removing them.
 $(STAMP_RUN): uv.lock pyproject.toml | $(UV)
-	$(SYNC) --quiet
+	$(SYNC) --quiet --inexact
 	touch $@
 
 $(STAMP_TEST): uv.lock pyproject.toml | $(UV)

@@ -11,6 +11,7 @@ from schedulers.timeline import Deadline
 STATUS_STYLES = {
     "done": "green",
     "overdue": "bold red",
+    "no_news": "magenta",
     "due_soon": "yellow",
     "upcoming": "cyan",
     "cancelled": "dim strike",

@@ -17,6 +17,7 @@ from schedulers.timeline import Deadline
 STATUS_LABELS = {
     "done": N_("done"),
     "overdue": N_("overdue"),
+    "no_news": N_("no news since"),
     "due_soon": N_("due soon"),
     "upcoming": N_("upcoming"),
     "cancelled": N_("cancelled"),

@@ -67,6 +67,9 @@ EventKind = Literal[
     "constructive-dialogue", "preparation-day", "cop", "working-group", "training", "other"
 ]
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)]
+# How precisely a date is known: "month" means only its month is (the day is the 1st and is
+# never to be shown as a day: "October 2026", not "1 October 2026").
+Precision = Literal["day", "month"]
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 # A link that is shown to readers (an href, an iCal URL): http(s) only.
@@ -91,11 +94,22 @@ class Instrument(_Fact):
     name: Text
 
 
+class Reading(_Fact):
+    """What another source says a cluster is, where the sources disagree."""
+
+    title: Text
+
+
 class Cluster(_Fact):
+    """A thematic cluster. Where sources disagree on what it covers, `readings` holds the
+    other readings, each with its source, and `note` says so to the reader."""
+
     number: int = Field(ge=1, le=9)
     title: Text
     themes: list[Theme] = Field(default_factory=list)
     articles: dict[Id, list[int]] = Field(default_factory=dict)
+    readings: list[Reading] = Field(default_factory=list)
+    note: Text | None = None
 
 
 class ClusterStart(_Fact):
@@ -122,6 +136,96 @@ class StateParty(_Fact):
 
 class NonParty(_Fact):
     code: Code
+
+
+def _check_precision(day: dt.date, precision: Precision, what: str) -> None:
+    if precision == "month" and day.day != 1:
+        raise ValueError(f"{what} {day} has precision 'month': write the 1st of the month")
+
+
+class Accession(_Fact):
+    """A State's accession to (or ratification of) the Convention, or a step towards it.
+
+    `deposited: false` records a step short of a party (a parliament's approval, say) that
+    no depositary text confirms: the State is then not counted as a party.
+    """
+
+    country: Code
+    date: dt.date
+    precision: Precision = "day"
+    deposited: bool = True
+    note: Text | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Accession:
+        _check_precision(self.date, self.precision, "date")
+        return self
+
+
+class PartyCount(_Fact):
+    """How many States parties a source counted on a date."""
+
+    date: dt.date
+    precision: Precision = "day"
+    count: int = Field(ge=1, le=250)
+
+    @model_validator(mode="after")
+    def _check(self) -> PartyCount:
+        _check_precision(self.date, self.precision, "date")
+        return self
+
+
+class Progress(_Fact):
+    """A mechanism-wide progress figure: how many country reviews had started, on a date."""
+
+    date: dt.date
+    precision: Precision = "day"
+    cluster: int = Field(default=1, ge=1, le=9)
+    started: int | None = Field(default=None, ge=0)
+    not_started: int | None = Field(default=None, ge=0)
+    total: int | None = Field(default=None, ge=0)
+    quote: Text
+
+    @model_validator(mode="after")
+    def _check(self) -> Progress:
+        _check_precision(self.date, self.precision, "date")
+        return self
+
+
+class ReviewPlan(_Fact):
+    """The plan of the procedures: each cluster a phase of `phase_months`, all ending by `ends`.
+
+    A plan, not a schedule: the facts (`progress`) say how far behind it the reviews are.
+    """
+
+    id: Id
+    phase_months: int = Field(ge=1, le=120)
+    ends: dt.date
+    precision: Precision = "day"
+    note: Text | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ReviewPlan:
+        _check_precision(self.ends, self.precision, "ends")
+        return self
+
+
+class Action(_Fact):
+    """Something an NGO can do now about its State's review, whatever the step."""
+
+    id: Id
+    title: Text
+    url: Text | None = None
+
+
+class Delay(_Fact):
+    """A source saying that a step of one State's review is late: only this makes it `overdue`."""
+
+    country: Code
+    cluster: int = Field(ge=1, le=9)
+    milestone: Id
+    reported_on: dt.date
+    note: Text | None = None
 
 
 class ReviewStart(_Fact):
@@ -218,9 +322,16 @@ class Event(_Fact):
     registration: Registration | None = None
     status: Literal["scheduled", "cancelled"] = "scheduled"
     note: Text | None = None
+    # "month": only the month is known (start is its 1st, no end); never shown as a day.
+    precision: Precision = "day"
+    # The recurring series (`rhythm` ids) this event is the occurrence of, for its year.
+    series: list[Id] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _check(self) -> Event:
+        _check_precision(self.start, self.precision, "start")
+        if self.precision == "month" and (self.end is not None or self.start_time is not None):
+            raise ValueError("an event known only to the month has no end and no times")
         zone = check_zone(self.zone)
         if self.start_time is not None and not wall_time_exists(self.start, self.start_time, zone):
             raise ValueError(
@@ -231,6 +342,119 @@ class Event(_Fact):
         if self.end_time is not None and self.start_time is None:
             raise ValueError("end_time needs a start_time")
         return self
+
+
+def _placeholders(template: str) -> set[str]:
+    return set(re.findall(r"\{[a-z]+\}", template))
+
+
+_MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
+SeriesKind = Literal[
+    "cop", "working-group", "constructive-dialogue", "preparation-day", "application-call"
+]
+
+
+class Window(BaseModel):
+    """Where in the year the first day of an occurrence may fall ("MM-DD" to "MM-DD").
+
+    `years` narrows it to the years with a COP session (`cop`), to the others (`other`),
+    or not at all (`every`): the Trafficking in Persons dialogue is in June or July in COP
+    years and in October otherwise.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    years: Literal["every", "cop", "other"] = "every"
+    start: str
+    end: str
+
+    @model_validator(mode="after")
+    def _check(self) -> Window:
+        for value in (self.start, self.end):
+            if not _MONTH_DAY.match(value):
+                raise ValueError(f"{value!r} must be a month and day, MM-DD")
+        if self.end < self.start:
+            raise ValueError(f"window ends ({self.end}) before it starts ({self.start})")
+        return self
+
+
+class Placement(BaseModel):
+    """An occurrence placed from another series' occurrence of the same year.
+
+    `working_days: 1` ends it on the working day before the other's first day (a Working
+    Group before its dialogue; the preparation day); `weeks: [7, 15]` puts it 7 to 15
+    weeks before (an application deadline before the dialogue it is for).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    series: Id
+    working_days: int | None = Field(default=None, ge=1, le=30)
+    weeks: tuple[int, int] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Placement:
+        if (self.working_days is None) == (self.weeks is None):
+            raise ValueError("give exactly one of working_days or weeks")
+        if self.weeks is not None and not 0 <= self.weeks[0] <= self.weeks[1] <= 52:
+            raise ValueError(f"weeks {list(self.weeks)} must be [fewest, most], 0 to 52")
+        return self
+
+
+class Series(_Fact):
+    """One recurring part of the mechanism's rhythm, declared once, with what it rests on.
+
+    An occurrence is either placed in the year by `windows`, or `before` another series'
+    occurrence of the same year. `event_id` is the id its occurrence of a year has
+    (`{year}`; `{number}` counts sessions from `number` in `first_year`), so one identity
+    runs from the projection to the announced event. An application call has no id of its
+    own: it is the registration of the dialogue it is `before`.
+    `occurrences` are the dataset events it rests on; `pattern` says the rule in words.
+    """
+
+    id: Id
+    kind: SeriesKind
+    title: Text
+    themes: list[Theme] = Field(default_factory=list)
+    event_id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9{}-]+$")] | None = None
+    first_year: int = Field(ge=2000, le=2100)
+    every: int = Field(default=1, ge=1, le=10)
+    number: int | None = Field(default=None, ge=1)
+    days: int = Field(default=1, ge=1, le=31)
+    weekdays: Literal["any", "working", "monday"] = "working"
+    windows: list[Window] = Field(default_factory=list)
+    before: Placement | None = None
+    watch_weeks: int | None = Field(default=None, ge=0, le=26)
+    occurrences: list[Id] = Field(default_factory=list)
+    pattern: Text
+
+    @model_validator(mode="after")
+    def _check(self) -> Series:
+        if bool(self.windows) == (self.before is not None):
+            raise ValueError("give either windows or before, not both and not neither")
+        if self.kind == "application-call":
+            if self.before is None or self.before.weeks is None:
+                raise ValueError("an application call is placed 'before' a dialogue, in weeks")
+            if self.event_id is not None:
+                raise ValueError("an application call takes its id from its dialogue")
+        elif self.event_id is None or not {"{year}", "{number}"} & _placeholders(self.event_id):
+            raise ValueError("event_id must name the year ({year}) or the session ({number})")
+        if self.event_id is not None and "{number}" in self.event_id and self.number is None:
+            raise ValueError("event_id with {number} needs number (of the first_year session)")
+        return self
+
+    def runs_in(self, year: int) -> bool:
+        """Whether the series has an occurrence in `year` (every `every` years from the first)."""
+        return year >= self.first_year and (year - self.first_year) % self.every == 0
+
+    def event_id_for(self, year: int) -> str | None:
+        """The id the occurrence of `year` has, announced or projected (None for a call)."""
+        if self.event_id is None:
+            return None
+        number = (
+            self.number + (year - self.first_year) // self.every if self.number is not None else 0
+        )
+        return self.event_id.replace("{year}", str(year)).replace("{number}", str(number))
 
 
 class Source(_Fact):
@@ -313,6 +537,13 @@ COLLECTIONS: dict[str, _Collection] = {
     "milestone_dates": _Collection(MilestoneDate, lambda x: (x.country, x.cluster, x.milestone)),
     "events": _Collection(Event, lambda x: x.id),
     "sources": _Collection(Source, lambda x: x.id),
+    "accessions": _Collection(Accession, lambda x: x.country),
+    "party_counts": _Collection(PartyCount, lambda x: (x.date, x.source)),
+    "progress": _Collection(Progress, lambda x: (x.date, x.cluster)),
+    "review_plan": _Collection(ReviewPlan, lambda x: x.id),
+    "delays": _Collection(Delay, lambda x: (x.country, x.cluster, x.milestone)),
+    "rhythm": _Collection(Series, lambda x: x.id),
+    "ngo_actions": _Collection(Action, lambda x: x.id),
 }
 
 
@@ -356,6 +587,13 @@ class Dataset:
     milestone_dates: dict[tuple[str, int, str], MilestoneDate]
     events: dict[str, Event]
     sources: dict[str, Source]
+    accessions: dict[str, Accession] = field(default_factory=dict)
+    party_counts: dict[tuple[dt.date, str], PartyCount] = field(default_factory=dict)
+    progress: dict[tuple[dt.date, int], Progress] = field(default_factory=dict)
+    review_plan: dict[str, ReviewPlan] = field(default_factory=dict)
+    delays: dict[tuple[str, int, str], Delay] = field(default_factory=dict)
+    rhythm: dict[str, Series] = field(default_factory=dict)
+    ngo_actions: dict[str, Action] = field(default_factory=dict)
     files: tuple[Path, ...] = field(default=())
     _membership: dict[str, tuple[Group, Membership]] = field(init=False, repr=False)
 
@@ -371,6 +609,15 @@ class Dataset:
     def group_of(self, code: str) -> tuple[Group, Membership] | None:
         """The group a State party was drawn into, with the fact that says so, if known."""
         return self._membership.get(code)
+
+    def party_count(self) -> PartyCount | None:
+        """The latest count of States parties a source gives (the most certain on one date)."""
+        if not self.party_counts:
+            return None
+        return max(
+            self.party_counts.values(),
+            key=lambda c: (c.date, CONFIDENCE_ORDER[c.confidence]),
+        )
 
     @property
     def aliases(self) -> dict[str, str]:
@@ -642,6 +889,19 @@ def _cross_check(
             report("milestones", rule_id, "offset is zero; give days, weeks or months")
     for rule_id in _cycles(data.milestones):
         report("milestones", rule_id, "rules are chained in a cycle")
+    for code, accession in data.accessions.items():
+        country("accessions", code, code, party=accession.deposited)
+        if not accession.deposited and code in data.states:
+            report("accessions", code, f"{code} is a State party; its accession is not deposited")
+    for when, progress in data.progress.items():
+        cluster("progress", when, progress.cluster)
+    for step, delay in data.delays.items():
+        country("delays", step, delay.country)
+        cluster("delays", step, delay.cluster)
+        if delay.milestone not in data.milestones:
+            known = ", ".join(data.milestones)
+            report("delays", step, f"unknown milestone {delay.milestone!r}; known: {known}")
+    _check_rhythm(data, report)
     for key, actual in data.milestone_dates.items():
         country("milestone_dates", key, actual.country)
         cluster("milestone_dates", key, actual.cluster)
@@ -651,6 +911,37 @@ def _cross_check(
                 "milestone_dates", key, f"unknown milestone {actual.milestone!r}; known: {known}"
             )
     return problems
+
+
+def _check_rhythm(data: Dataset, report: Callable[[str, Hashable, str], None]) -> None:
+    """Series refer to known series and events; events name known series."""
+    cops = [s.id for s in data.rhythm.values() if s.kind == "cop"]
+    if len(cops) > 1:
+        report("rhythm", cops[1], f"only one COP series is possible (also {cops[0]!r})")
+    for series_id, series in data.rhythm.items():
+        if series.before is not None:
+            anchor = data.rhythm.get(series.before.series)
+            if anchor is None:
+                report("rhythm", series_id, f"unknown series {series.before.series!r} in 'before'")
+            elif anchor.before is not None:
+                report(
+                    "rhythm",
+                    series_id,
+                    f"{anchor.id!r} is itself placed 'before' another; place from a series "
+                    "with windows",
+                )
+            elif series.kind == "application-call" and anchor.kind != "constructive-dialogue":
+                report("rhythm", series_id, "an application call is before a dialogue series")
+        if any(w.years != "every" for w in series.windows) and not cops:
+            report("rhythm", series_id, "windows for COP years need a series of kind 'cop'")
+        for event_id in series.occurrences:
+            if event_id not in data.events:
+                report("rhythm", series_id, f"unknown event {event_id!r} in occurrences")
+    for event_id, event in data.events.items():
+        for series_id in event.series:
+            if series_id not in data.rhythm:
+                known = ", ".join(data.rhythm)
+                report("events", event_id, f"unknown series {series_id!r}; known: {known}")
 
 
 def _cycles(rules: Mapping[str, MilestoneRule]) -> list[str]:

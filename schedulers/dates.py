@@ -15,6 +15,30 @@ from dateutil.relativedelta import relativedelta
 from config.dataset import wall_time_exists
 
 UTC = dt.UTC
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def day_text(day: dt.date) -> str:
+    """A date in plain English, the same on every machine: "6 May 2022"."""
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def month_text(day: dt.date) -> str:
+    """A date known only to the month: "October 2026"."""
+    return f"{MONTHS[day.month - 1]} {day.year}"
 
 
 class NonexistentLocalTime(ValueError):

@@ -15,13 +15,26 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from config.dataset import VIENNA, Confidence, Dataset, Event, MilestoneRule, weakest
-from schedulers.dates import UTC, add_offset, end_of_day, local_instant
+from config.dataset import (
+    VIENNA,
+    Confidence,
+    Dataset,
+    Event,
+    MilestoneRule,
+    Precision,
+    weakest,
+)
+from schedulers.dates import UTC, add_offset, day_text, end_of_day, local_instant
 
 Kind = Literal["milestone", "registration", "event"]
-Status = Literal["done", "overdue", "due_soon", "upcoming", "cancelled"]
+# `no_news`: a step whose due date passed with nothing recorded, and no source saying it is
+# late: we know nothing, which is not the same as knowing it is late. `overdue` is only
+# for a step a source says is late (the dataset's `delays`).
+Status = Literal["done", "overdue", "no_news", "due_soon", "upcoming", "cancelled"]
 KINDS: tuple[Kind, ...] = ("milestone", "registration", "event")
-STATUSES: tuple[Status, ...] = ("done", "overdue", "due_soon", "upcoming", "cancelled")
+STATUSES: tuple[Status, ...] = ("done", "overdue", "no_news", "due_soon", "upcoming", "cancelled")
+# Statuses of a step whose date passed with no completion recorded.
+PASSED: frozenset[Status] = frozenset({"overdue", "no_news"})
 DUE_SOON = dt.timedelta(days=30)
 # Whole-day milestones are judged on the calendar of the mechanism's seat.
 MECHANISM_ZONE = ZoneInfo(VIENNA)
@@ -58,6 +71,11 @@ class Deadline:
     place: str | None = None
     note: str | None = None
     sort_key: dt.datetime = field(default=dt.datetime.min.replace(tzinfo=UTC), compare=False)
+    # "month": only the month is known; `due` is its 1st and `end` its last day. Show the
+    # month ("October 2026"), never the day.
+    precision: Precision = "day"
+    # A source saying this step is late (the only thing that makes a step `overdue`).
+    reported_late: str | None = None
 
     @property
     def all_day(self) -> bool:
@@ -117,9 +135,9 @@ def fingerprint(deadline: Deadline) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 
-def _day_status(due: dt.date, today: dt.date) -> Status:
+def _day_status(due: dt.date, today: dt.date, *, reported_late: bool = False) -> Status:
     if today > due:
-        return "overdue"
+        return "overdue" if reported_late else "no_news"
     return "due_soon" if due - today <= DUE_SOON else "upcoming"
 
 
@@ -127,6 +145,12 @@ def _instant_status(due: dt.datetime, now: dt.datetime) -> Status:
     if now >= due:
         return "done"
     return "due_soon" if due - now <= DUE_SOON else "upcoming"
+
+
+def last_of_month(day: dt.date) -> dt.date:
+    """The last day of `day`'s month: where a date known only to the month ends."""
+    following = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return following - dt.timedelta(days=1)
 
 
 def _start_of_day(day: dt.date) -> dt.datetime:
@@ -179,7 +203,14 @@ def milestone_deadlines(
             source = rule.source
         offset = rule.offset
         due = add_offset(base, days=offset.days, weeks=offset.weeks, months=offset.months)
-        status: Status = "done" if actual is not None else _day_status(due, today)
+        delay = data.delays.get((country, cluster, rule.id))
+        if delay is not None and delay.reported_on > today:
+            delay = None  # not yet said at `today`
+        status: Status = (
+            "done"
+            if actual is not None
+            else _day_status(due, today, reported_late=delay is not None)
+        )
         if recorded is not None and actual is not None:
             source = f"{source}; actual date: {recorded.source}"
         computed[rule.id] = Deadline(
@@ -200,6 +231,8 @@ def milestone_deadlines(
             basis=basis,
             hint=rule.hint,
             sort_key=_start_of_day(due),
+            reported_late=delay.source if delay is not None and status == "overdue" else None,
+            note=delay.note if delay is not None and status == "overdue" else None,
         )
     return [computed[rule_id] for rule_id in data.milestones if rule_id in computed]
 
@@ -218,7 +251,9 @@ def _in_dependency_order(rules: Iterable[MilestoneRule]) -> Iterator[MilestoneRu
 def event_deadlines(event: Event, now: dt.datetime) -> list[Deadline]:
     """The event itself, and its registration deadline if it has one."""
     zone = ZoneInfo(event.zone)
-    last_day = event.end or event.start
+    last_day = event.end or (
+        last_of_month(event.start) if event.precision == "month" else event.start
+    )
     due: dt.date | dt.datetime
     end: dt.date | dt.datetime
     local: dt.date | dt.datetime
@@ -260,6 +295,7 @@ def event_deadlines(event: Event, now: dt.datetime) -> list[Deadline]:
         place=event.place,
         note=event.note,
         sort_key=sort_key,
+        precision=event.precision,
     )
     registration = event.registration
     if registration is None:
@@ -282,6 +318,7 @@ def event_deadlines(event: Event, now: dt.datetime) -> list[Deadline]:
         zone=registration.zone,
         status="cancelled" if event.status == "cancelled" else _instant_status(instant, now),
         end=None,
+        precision="day",
         end_of_day=wall is None,
         url=registration.url or event.url,
         note=registration.note or event.note,
@@ -313,14 +350,43 @@ def upcoming(
     *,
     include_overdue: bool = False,
 ) -> list[Deadline]:
-    """Deadlines still open within `days` of `now` that match `selection`, soonest first."""
+    """Deadlines still open within `days` of `now` that match `selection`, soonest first.
+
+    `include_overdue` adds the steps whose date passed with no completion recorded:
+    `overdue` (a source says so) and `no_news` (nobody said anything).
+    """
     horizon = now + dt.timedelta(days=days)
-    wanted = {"due_soon", "upcoming"} | ({"overdue"} if include_overdue else set())
+    wanted = {"due_soon", "upcoming"} | (PASSED if include_overdue else set())
     return [
         d
         for d in deadlines
         if d.status in wanted and d.sort_key <= horizon and selection.matches(d)
     ]
+
+
+def status_words(deadline: Deadline) -> str:
+    """The status in plain English, honest about what is known (presenters translate it).
+
+    "due 15 November 2021 (projected from the group's start), no news since" for a step
+    nobody reported on; "late, as reported: <source>" for a step a source says is late.
+    """
+    day = deadline.due if not isinstance(deadline.due, dt.datetime) else deadline.due.date()
+    when = day_text(day)
+    if deadline.kind == "milestone" and deadline.basis is not None:
+        origin = (
+            "from the group's start"
+            if deadline.basis == "start"
+            else f"from the {'actual' if deadline.basis.startswith('actual') else 'due'} "
+            f"date of {deadline.basis.split(':', 1)[1].replace('-', ' ')}"
+        )
+        when = f"{when} (projected {origin})" if deadline.confidence != "confirmed" else when
+    if deadline.status == "no_news":
+        return f"due {when}, no news since"
+    if deadline.status == "overdue":
+        return f"due {when}; late, as reported: {deadline.reported_late or deadline.source}"
+    if deadline.status == "done":
+        return f"done {deadline.actual.isoformat()}" if deadline.actual else "done"
+    return f"{deadline.status.replace('_', ' ')}: due {when}"
 
 
 def country_timeline(deadlines: Iterable[Deadline], country: str) -> list[Deadline]:

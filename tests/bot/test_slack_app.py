@@ -285,7 +285,7 @@ async def test_country_shows_the_review_milestones(slack):
     assert answer["response_type"] == "ephemeral"
     assert "Review milestones of Austria" in answer["text"]
     assert "Cluster 1" in answer["text"] and "Appointment of focal points" in answer["text"]
-    assert "overdue" in answer["text"]
+    assert "no news since" in answer["text"] and "overdue" not in answer["text"]
     typo = await slack.command("country Austira")
     assert "AT (Austria)" in typo["text"]
     missing = await slack.command("country")

@@ -264,7 +264,7 @@ async def test_country_timeline(bot, alice):
     text = only_message(await bot.say(CHAT, alice, "/country AT")).text
     assert "Review timeline: Austria (AT)" in text
     assert "cluster 1: Criminalization and jurisdiction" in text
-    assert "Appointment of focal points</b>\nNovember 15, 2021\noverdue · reported" in text
+    assert "Appointment of focal points</b>\nNovember 15, 2021\nno news since · reported" in text
     assert "Lists of observations</b>\nMay 1, 2023\nupcoming · projected" in text
     usage = only_message(await bot.say(CHAT, alice, "/country")).text
     assert "Usage: /country AT" in usage

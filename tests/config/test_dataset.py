@@ -350,3 +350,138 @@ def test_a_cache_directory_others_may_write_is_not_read(tmp_path):
     before = entry.stat().st_mtime_ns
     load_dataset(cache_dir=cache)
     assert entry.stat().st_mtime_ns == before  # neither read nor rewritten there
+
+
+def test_the_sessions_found_after_2022_are_in_the_dataset_with_their_sources(bundled):
+    events = bundled.events
+    assert (events["wg-2023-firearms"].start, events["wg-2023-firearms"].end) == (
+        dt.date(2023, 5, 3),
+        dt.date(2023, 5, 4),
+    )
+    assert events["wg-2023-som"].confidence == "reported"
+    assert events["wg-2025-som"].start == dt.date(2025, 10, 9)
+    assert events["prep-2025-firearms"].kind == "preparation-day"
+    assert events["anniversary-2025"].start == dt.date(2025, 11, 11)
+    cops = {e.id: e.start for e in events.values() if e.kind == "cop"}
+    assert cops == {
+        "cop-7": dt.date(2014, 10, 6),
+        "cop-8": dt.date(2016, 10, 17),
+        "cop-9": dt.date(2018, 10, 15),
+        "cop-10": dt.date(2020, 10, 12),
+        "cop-11": dt.date(2022, 10, 17),
+        "cop-12": dt.date(2024, 10, 14),
+        "cop-13": dt.date(2026, 10, 1),
+    }
+    assert all(e.end is not None for e in events.values() if e.kind == "cop" and e.id != "cop-13")
+
+
+def test_cop_13_is_known_to_the_month_only(bundled):
+    cop = bundled.events["cop-13"]
+    assert (cop.precision, cop.confidence, cop.end) == ("month", "reported", None)
+    assert cop.note and "October 2026" in cop.note
+
+
+def test_a_month_precise_date_must_be_the_first_and_have_no_end(tmp_path):
+    write(
+        tmp_path,
+        "m.yaml",
+        """\
+        events:
+          - {id: x, kind: cop, title: X, start: 2026-10-14, precision: month, source: s, confidence: reported}
+          - {id: y, kind: cop, title: Y, start: 2026-10-01, end: 2026-10-05, precision: month, source: s, confidence: reported}
+        """,
+    )
+    found = problems_of(tmp_path)
+    assert any("m.yaml:2:" in p and "1st of the month" in p for p in found)
+    assert any("m.yaml:3:" in p and "no end" in p for p in found)
+
+
+def test_parties_and_accessions_carry_their_sources(bundled):
+    latest = bundled.party_count()
+    assert latest is not None
+    assert (latest.count, latest.confidence) == (192, "confirmed")
+    bhutan = bundled.accessions["BT"]
+    assert (bhutan.date, bhutan.deposited, bhutan.confidence) == (
+        dt.date(2023, 3, 21),
+        True,
+        "confirmed",
+    )
+    iran = bundled.accessions["IR"]
+    assert (iran.deposited, iran.confidence, iran.precision) == (False, "reported", "month")
+    assert "IR" not in bundled.states
+
+
+def test_an_undeposited_accession_of_a_party_is_refused(tmp_path):
+    write(
+        tmp_path,
+        "a.yaml",
+        "accessions:\n  - {country: AT, date: 2004-09-23, deposited: false, source: s, confidence: reported}\n",
+    )
+    (problem,) = problems_of(tmp_path)
+    assert "a.yaml:2:" in problem and "not deposited" in problem
+
+
+def test_where_sources_disagree_on_the_clusters_both_readings_are_kept(bundled):
+    for number in (2, 3, 4):
+        note = bundled.clusters[number].note
+        assert note and "disagree" in note
+    assert bundled.clusters[2].title.startswith("International cooperation")
+    assert [r.title for r in bundled.clusters[2].readings] == [
+        "Prevention, technical assistance, protection and other measures"
+    ]
+    assert bundled.clusters[4].readings[0].title.startswith("International cooperation")
+    assert all(r.confidence == "reported" for r in bundled.clusters[4].readings)
+
+
+def test_progress_figures_and_the_plan_are_dated_and_sourced(bundled):
+    figures = {key[0]: p for key, p in bundled.progress.items()}
+    assert (figures[dt.date(2024, 4, 1)].started, figures[dt.date(2024, 4, 1)].total) == (73, 189)
+    assert figures[dt.date(2024, 4, 1)].precision == "month"
+    assert (figures[dt.date(2024, 9, 30)].started, figures[dt.date(2024, 9, 30)].not_started) == (
+        81,
+        108,
+    )
+    assert figures[dt.date(2024, 10, 16)].started == 84
+    plan = bundled.review_plan["phases"]
+    assert (plan.phase_months, plan.ends, plan.precision) == (24, dt.date(2030, 10, 1), "month")
+
+
+def test_the_rhythm_declares_each_series_once_with_what_it_rests_on(bundled):
+    rhythm = bundled.rhythm
+    assert {"cop", "cd-firearms", "wg-firearms", "prep-firearms", "call-firearms"} <= set(rhythm)
+    for theme in ("cooperation-technical-assistance", "tip", "som"):
+        assert {f"cd-{theme}", f"wg-{theme}", f"prep-{theme}", f"call-{theme}"} <= set(rhythm)
+    assert rhythm["cop"].event_id_for(2028) == "cop-14"
+    assert rhythm["cd-firearms"].event_id_for(2027) == "cd-2027-firearms"
+    assert rhythm["cop"].runs_in(2026) and not rhythm["cop"].runs_in(2027)
+    assert rhythm["call-firearms"].before is not None
+    assert rhythm["call-firearms"].before.weeks == (7, 15)
+    assert rhythm["cd-firearms"].occurrences == [
+        "cd-2022-firearms",
+        "cd-2023-firearms",
+        "cd-2024-firearms",
+        "cd-2025-firearms",
+    ]
+
+
+def test_a_broken_series_is_reported_at_its_line(tmp_path):
+    write(
+        tmp_path,
+        "r.yaml",
+        """\
+        rhythm:
+          - {id: wg-x, kind: working-group, title: X, event_id: "wg-{year}-x", first_year: 2022,
+             before: {series: nowhere, working_days: 1}, pattern: p, source: s, confidence: reported}
+          - {id: cd-x, kind: constructive-dialogue, title: X, event_id: "cd-{year}-x", first_year: 2022,
+             windows: [{start: "05-01", end: "04-01"}], pattern: p, source: s, confidence: reported}
+          - {id: cd-y, kind: constructive-dialogue, title: Y, event_id: "cd-y", first_year: 2022,
+             windows: [{start: "04-01", end: "05-01"}], occurrences: [cd-1999-y], pattern: p, source: s, confidence: reported}
+        events:
+          - {id: e, kind: other, title: E, start: 2027-01-01, series: [cd-z], source: s, confidence: reported}
+        """,
+    )
+    found = problems_of(tmp_path)
+    assert any("r.yaml:2:" in p and "unknown series 'nowhere'" in p for p in found)
+    assert any("r.yaml:5:" in p and "ends (04-01) before it starts" in p for p in found)
+    assert any("r.yaml:6:" in p and "must name the year" in p for p in found)
+    assert any("r.yaml:9:" in p and "unknown series 'cd-z'" in p for p in found)

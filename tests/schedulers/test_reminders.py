@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from config.dataset import load_dataset
+from config.dataset import Delay, load_dataset
 from schedulers.reminders import GRACE, Change, Planned, Preferences, plan
 from schedulers.timeline import Selection, compute_deadlines, fingerprint
 
@@ -129,12 +129,26 @@ def test_done_deadlines_are_not_reminded(data):
 
 
 def test_overdue_notices_the_day_after_then_weekly_three_times(data):
+    # only a step a source says is late is overdue (and noticed)
+    reported = replace(
+        data,
+        delays={
+            ("AT", 1, "self-assessment"): Delay(
+                country="AT",
+                cluster=1,
+                milestone="self-assessment",
+                reported_on=dt.date(2022, 4, 1),
+                source="https://example.org/ngo-report",
+                confidence="reported",
+            )
+        },
+    )
     prefs = Preferences(subscriber_id=1, selection=Selection(countries={"AT"}, kinds={"milestone"}))
     seen: dict[str, Planned] = {}
     now = dt.datetime(2022, 5, 1, tzinfo=UTC)
     while now < dt.datetime(2022, 6, 15, tzinfo=UTC):
         for item in only(
-            plan(deadlines_at(data, now), [prefs], now), "m-at-c1-self-assessment", "overdue"
+            plan(deadlines_at(reported, now), [prefs], now), "m-at-c1-self-assessment", "overdue"
         ):
             seen.setdefault(item.key, item)
         now += dt.timedelta(hours=12)
@@ -144,6 +158,12 @@ def test_overdue_notices_the_day_after_then_weekly_three_times(data):
         dt.datetime(2022, 5, 9, 9, tzinfo=vienna).astimezone(UTC),
         dt.datetime(2022, 5, 16, 9, tzinfo=vienna).astimezone(UTC),
     ]
+
+
+def test_a_step_with_no_news_gets_no_overdue_notice(data):
+    prefs = Preferences(subscriber_id=1, selection=Selection(countries={"AT"}, kinds={"milestone"}))
+    now = dt.datetime(2022, 5, 2, 12, tzinfo=UTC)
+    assert not [p for p in plan(deadlines_at(data, now), [prefs], now) if p.kind == "overdue"]
 
 
 def test_change_alerts_follow_recent_changes_to_followed_deadlines(data):

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from config.dataset import MilestoneDate, load_dataset
+from config.dataset import Delay, MilestoneDate, load_dataset
 from schedulers.timeline import (
     Selection,
     compute_deadlines,
     country_timeline,
     milestone_deadlines,
+    status_words,
     upcoming,
 )
 
@@ -44,9 +46,9 @@ def recorded(milestone, day, country="AT", cluster=1):
 def test_austria_cluster_1_as_of_march_2022(data):
     found = milestone_deadlines(data, "AT", 1, dt.date(2022, 3, 1))
     assert [(d.milestone, d.due, d.status, d.confidence) for d in found] == [
-        ("focal-points", dt.date(2021, 11, 15), "overdue", "reported"),
-        ("governmental-experts", dt.date(2021, 11, 29), "overdue", "reported"),
-        ("consultations", dt.date(2021, 12, 13), "overdue", "reported"),
+        ("focal-points", dt.date(2021, 11, 15), "no_news", "reported"),
+        ("governmental-experts", dt.date(2021, 11, 29), "no_news", "reported"),
+        ("consultations", dt.date(2021, 12, 13), "no_news", "reported"),
         ("self-assessment", dt.date(2022, 5, 1), "upcoming", "reported"),
         ("written-feedback", dt.date(2022, 11, 1), "upcoming", "projected"),
         ("lists-of-observations", dt.date(2023, 5, 1), "upcoming", "projected"),
@@ -76,7 +78,7 @@ def test_a_recorded_late_self_assessment_moves_the_chained_steps(data):
 def test_a_date_recorded_after_the_as_of_moment_is_not_yet_known(data):
     late = data.with_facts([recorded("self-assessment", dt.date(2022, 8, 31))])
     found = by_id(milestone_deadlines(late, "AT", 1, dt.date(2022, 6, 1)))
-    assert found["m-at-c1-self-assessment"].status == "overdue"
+    assert found["m-at-c1-self-assessment"].status == "no_news"
     assert found["m-at-c1-written-feedback"].due == dt.date(2022, 11, 1)
 
 
@@ -86,7 +88,7 @@ def test_a_date_recorded_after_the_as_of_moment_is_not_yet_known(data):
         (dt.date(2022, 3, 31), "upcoming"),  # 31 days before
         (dt.date(2022, 4, 1), "due_soon"),  # 30 days before
         (dt.date(2022, 5, 1), "due_soon"),  # due today
-        (dt.date(2022, 5, 2), "overdue"),
+        (dt.date(2022, 5, 2), "no_news"),  # passed, and nobody said anything
     ],
 )
 def test_milestone_status_boundaries(data, today, status):
@@ -203,3 +205,65 @@ def test_country_timeline_holds_only_that_country(data):
 def test_now_must_be_aware(data):
     with pytest.raises(ValueError, match="aware"):
         compute_deadlines(data, dt.datetime(2022, 3, 1))
+
+
+def test_an_event_known_to_the_month_spans_the_month_and_says_so(data):
+    found = by_id(compute_deadlines(data, dt.datetime(2026, 9, 1, tzinfo=dt.UTC)))
+    cop = found["e-cop-13"]
+    assert (cop.due, cop.end, cop.precision, cop.confidence) == (
+        dt.date(2026, 10, 1),
+        dt.date(2026, 10, 31),
+        "month",
+        "reported",
+    )
+    assert found["e-cop-12"].precision == "day"
+
+
+def late(milestone, reported_on, country="AT", cluster=1):
+    return Delay(
+        country=country,
+        cluster=cluster,
+        milestone=milestone,
+        reported_on=reported_on,
+        note="The focal point was not appointed.",
+        source="https://example.org/ngo-report",
+        confidence="reported",
+    )
+
+
+def test_as_of_december_2026_no_step_of_austria_is_overdue_without_a_source(data):
+    found = milestone_deadlines(data, "AT", 1, dt.date(2026, 12, 1))
+    assert {d.status for d in found} == {"no_news"}
+    assert status_words(found[0]) == (
+        "due 15 November 2021 (projected from the group's start), no news since"
+    )
+    assert "from the due date of self assessment" in status_words(found[4])
+
+
+def test_only_a_source_saying_a_step_is_late_makes_it_overdue(data):
+    reported = replace(
+        data, delays={("AT", 1, "focal-points"): late("focal-points", dt.date(2022, 1, 10))}
+    )
+    before = by_id(milestone_deadlines(reported, "AT", 1, dt.date(2022, 1, 9)))
+    assert before["m-at-c1-focal-points"].status == "no_news"  # not yet said
+    after = by_id(milestone_deadlines(reported, "AT", 1, dt.date(2022, 1, 10)))
+    step = after["m-at-c1-focal-points"]
+    assert (step.status, step.reported_late) == ("overdue", "https://example.org/ngo-report")
+    assert "late, as reported: https://example.org/ngo-report" in status_words(step)
+    assert after["m-at-c1-consultations"].status == "no_news"
+
+
+def test_a_reported_delay_does_not_outlive_a_recorded_completion(data):
+    facts = replace(
+        data.with_facts([recorded("focal-points", dt.date(2022, 2, 1))]),
+        delays={("AT", 1, "focal-points"): late("focal-points", dt.date(2022, 1, 10))},
+    )
+    step = by_id(milestone_deadlines(facts, "AT", 1, dt.date(2022, 3, 1)))["m-at-c1-focal-points"]
+    assert (step.status, step.reported_late) == ("done", None)
+
+
+def test_include_overdue_also_lists_the_steps_with_no_news(data):
+    deadlines = compute_deadlines(data, MARCH_2022)
+    with_passed = upcoming(deadlines, MARCH_2022, 90, include_overdue=True)
+    assert by_id(with_passed)["m-at-c1-focal-points"].status == "no_news"
+    assert "m-at-c1-focal-points" not in by_id(upcoming(deadlines, MARCH_2022, 90))
