@@ -58,7 +58,14 @@ def uid(deadline: Deadline) -> str:
 
 
 def summary(deadline: Deadline, words: Words) -> str:
-    """The one-line title calendar apps show."""
+    """The one-line title calendar apps show; a projection says it is expected."""
+    title = _summary(deadline, words)
+    if deadline.status == "expected":
+        return words("Expected: {title}").format(title=title)
+    return title
+
+
+def _summary(deadline: Deadline, words: Words) -> str:
     if deadline.kind == "milestone" and deadline.country is not None:
         title = words(deadline.title)
         cluster = words("cluster {number}").format(number=deadline.cluster)
@@ -74,6 +81,14 @@ def description(deadline: Deadline, words: Words) -> str:
     lines = []
     if deadline.status == "cancelled":
         lines.append(words("Cancelled."))
+    if deadline.status == "expected" and deadline.earliest and deadline.latest:
+        lines.append(
+            words("Expected between {earliest} and {latest}; not announced yet.").format(
+                earliest=deadline.earliest.isoformat(), latest=deadline.latest.isoformat()
+            )
+        )
+        if deadline.basis:
+            lines.append(words("Why we expect it: {basis}").format(basis=deadline.basis))
     if deadline.hint:
         lines.append(words("What you can do now: {hint}").format(hint=words(deadline.hint)))
     if deadline.end_of_day and isinstance(deadline.local, dt.datetime):
@@ -86,7 +101,7 @@ def description(deadline: Deadline, words: Words) -> str:
     # the confidence words are catalogued where the page shows them (bot.render)
     level = words(deadline.confidence)
     lines.append(words("Confidence: {level}").format(level=level))
-    if deadline.confidence == "projected":
+    if deadline.confidence == "projected" and deadline.status != "expected":
         lines.append(words("Projected: computed from the review rules, not announced."))
     if deadline.note:
         lines.append(words(deadline.note))
@@ -234,7 +249,8 @@ def vevent(
         lines.append("TRANSP:TRANSPARENT")
     # a URI, not escaped: so only an http(s) link, checked again on the way out
     lines.append(f"URL:{web_url(deadline.url) or f'{base_url}/#{deadline.id}'}")
-    for before in alarms:
+    # no countdown to a guessed day: an expected occurrence has no alarms
+    for before in alarms if deadline.status != "expected" else ():
         lines += [
             "BEGIN:VALARM",
             "ACTION:DISPLAY",

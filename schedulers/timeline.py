@@ -30,7 +30,8 @@ Kind = Literal["milestone", "registration", "event"]
 # `no_news`: a step whose due date passed with nothing recorded, and no source saying it is
 # late: we know nothing, which is not the same as knowing it is late. `overdue` is only
 # for a step a source says is late (the dataset's `delays`).
-Status = Literal["done", "overdue", "no_news", "due_soon", "upcoming", "cancelled"]
+# "expected": projected from the mechanism's rhythm (schedulers/expected.py), not announced.
+Status = Literal["done", "overdue", "no_news", "due_soon", "upcoming", "cancelled", "expected"]
 KINDS: tuple[Kind, ...] = ("milestone", "registration", "event")
 STATUSES: tuple[Status, ...] = ("done", "overdue", "no_news", "due_soon", "upcoming", "cancelled")
 # Statuses of a step whose date passed with no completion recorded.
@@ -76,6 +77,9 @@ class Deadline:
     precision: Precision = "day"
     # A source saying this step is late (the only thing that makes a step `overdue`).
     reported_late: str | None = None
+    # For an expected occurrence: every day it may fall on; `due`..`end` is the best guess.
+    earliest: dt.date | None = None
+    latest: dt.date | None = None
 
     @property
     def all_day(self) -> bool:

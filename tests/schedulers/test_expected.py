@@ -1,0 +1,47 @@
+"""Projections as deadlines: one identity from the guess to the announcement."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from config.dataset import load_dataset
+from schedulers.expected import expected_deadlines
+from schedulers.timeline import compute_deadlines
+
+NOW = dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC)
+ANNOUNCED = """
+events:
+  - id: cd-2027-firearms
+    kind: constructive-dialogue
+    title: Constructive Dialogue on Firearms
+    themes: [firearms]
+    start: 2027-05-07
+    place: Vienna (hybrid)
+    registration: {deadline: 2027-02-19, time: midnight, zone: Europe/Vienna}
+    source: UNODC call for participation
+    confidence: confirmed
+"""
+
+
+def test_the_2027_dialogues_and_their_calls_are_expected_with_a_window_and_a_basis():
+    expected = {d.id: d for d in expected_deadlines(load_dataset(), NOW)}
+    for key in ("e-cd-2027-firearms", "r-cd-2027-firearms", "e-cd-2027-tip", "e-cd-2027-som"):
+        deadline = expected[key]
+        assert deadline.status == "expected" and deadline.confidence == "projected"
+        assert deadline.earliest is not None and deadline.latest is not None
+        assert deadline.earliest <= deadline.due <= deadline.latest
+        assert deadline.basis
+    assert expected["r-cd-2027-firearms"].kind == "registration"
+    assert expected["e-cd-2027-firearms"].earliest.month in {3, 4}
+
+
+def test_an_announcement_takes_the_projections_place_with_the_same_id(tmp_path):
+    (tmp_path / "announced.yaml").write_text(ANNOUNCED)
+    data = load_dataset(tmp_path)
+    expected = {d.id for d in expected_deadlines(data, NOW)}
+    announced = {d.id: d for d in compute_deadlines(data, NOW)}
+    for key in ("e-cd-2027-firearms", "r-cd-2027-firearms"):
+        assert key not in expected  # the guess is gone ...
+        assert announced[key].status != "expected"  # ... and the real one has its id
+    before = {d.id for d in expected_deadlines(load_dataset(), NOW)}
+    assert {"e-cd-2027-firearms", "r-cd-2027-firearms"} <= before
