@@ -45,3 +45,14 @@ def test_an_announcement_takes_the_projections_place_with_the_same_id(tmp_path):
         assert announced[key].status != "expected"  # ... and the real one has its id
     before = {d.id for d in expected_deadlines(load_dataset(), NOW)}
     assert {"e-cd-2027-firearms", "r-cd-2027-firearms"} <= before
+
+
+def test_no_countdown_reminder_is_planned_for_a_guessed_day():
+    from schedulers.reminders import Preferences, plan
+    from schedulers.timeline import Selection
+
+    expected = expected_deadlines(load_dataset(), NOW)
+    everyone = Preferences(subscriber_id=1, selection=Selection(), lead_days=[30, 14, 7, 1])
+    days = [NOW + dt.timedelta(days=n) for n in range(0, 400, 15)]
+    planned = [p for day in days for p in plan(expected, [everyone], day)]
+    assert planned == [] or all(p.kind == "digest" for p in planned)
