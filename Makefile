@@ -78,8 +78,8 @@ reliability: $(STAMP_TEST)
 
 # Re-extract every message into the template and merge it into each catalog.
 translations: $(STAMP_RUN)
-	$(BIN)/python -m bot.i18n_extract --write
-	$(BIN)/pybabel update --no-fuzzy-matching --width 100 --ignore-obsolete -i bot/locales/messages.pot -d bot/locales
+	$(BIN)/python -m bot.text.i18n_extract --write
+	$(BIN)/pybabel update --no-fuzzy-matching --width 100 --ignore-obsolete -i bot/text/locales/messages.pot -d bot/text/locales
 
 clean:
 	rm -rf $(VENV) $(TOOLS) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from bot.store import Store, StoreNotReady
+from bot.db.store import Store, StoreNotReady
 from config.dataset import Dataset, load_dataset
 from config.settings import Settings
 from schedulers.timeline import Deadline, Selection
@@ -99,9 +99,9 @@ async def _run_web(
 ) -> None:
     import uvicorn
 
-    from bot.publisher import Publisher
-    from bot.query import Query
-    from bot.web import create_app
+    from bot.filters.query import Query
+    from bot.publishing.publisher import Publisher
+    from bot.web.app import create_app
 
     settings = service.settings
     publisher = Publisher(service.dataset, service.store, settings.public_base_url)
@@ -168,14 +168,14 @@ async def _run_worker(service: Service, stop: asyncio.Event) -> None:
     """Show what is coming, then plan and deliver alerts until stopped."""
     from bot.channels.base import Channel, Target, calendar_links
     from bot.channels.console import ConsoleChannel
-    from bot.channels.slack import APP_TARGET, WEBHOOK_TARGET, SlackChannel
-    from bot.cli_alerts import enqueue_broadcast
-    from bot.console import make_console
-    from bot.delivery import Dispatcher
-    from bot.publisher import Publisher, system_clock
+    from bot.delivery.broadcasts import enqueue_broadcast
+    from bot.delivery.dispatcher import Dispatcher
+    from bot.delivery.watch import build_watcher
+    from bot.delivery.worker import AlertPlanner, Worker
+    from bot.publishing.publisher import Publisher, system_clock
+    from bot.slack.channel import APP_TARGET, WEBHOOK_TARGET, SlackChannel
     from bot.slack.targets import ensure_default_webhook
-    from bot.watch import build_watcher
-    from bot.worker import AlertPlanner, Worker
+    from bot.text.console import make_console
     from feeds.fetch import http_client
     from feeds.reading import ProcessReader
 
@@ -203,8 +203,8 @@ async def _run_worker(service: Service, stop: asyncio.Event) -> None:
     if settings.telegram_bot_token is None:
         log.info("worker: TELEGRAM_BOT_TOKEN is not set; running without Telegram")
     else:
-        from bot.channels.telegram import TelegramChannel
         from bot.telegram.app import build_application, build_bot, start_telegram
+        from bot.telegram.channel import TelegramChannel
 
         channels["telegram"] = TelegramChannel(
             build_bot(settings),
@@ -212,9 +212,11 @@ async def _run_worker(service: Service, stop: asyncio.Event) -> None:
             calendar_links(settings.public_base_url),
         )
 
+        store = service.store
+
         async def broadcast(text: str, selection: Selection) -> int:
             return await enqueue_broadcast(
-                settings, text, set(selection.countries), uuid.uuid4().hex[:12]
+                store, text, selection.countries, uuid.uuid4().hex[:12], system_clock()
             )
 
         telegram = build_application(
@@ -287,7 +289,7 @@ async def _ensure_console_subscriber(store: Store) -> None:
 
 
 def _show_upcoming(console: Any, deadlines: list[Deadline], now: dt.datetime) -> None:
-    from bot.console import deadline_table
+    from bot.text.console import deadline_table
     from schedulers.timeline import upcoming
 
     soon = upcoming(deadlines, now, WORKER_PREVIEW_DAYS)

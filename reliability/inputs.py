@@ -1510,9 +1510,9 @@ async def _web_cases(cases: Sequence[Case], lab: Lab, url: str, path: Path, tall
 
     from bot.db import subscribers
     from bot.db.engine import create_engine
-    from bot.publisher import Publisher
-    from bot.store import Store
-    from bot.web import create_app
+    from bot.db.store import Store
+    from bot.publishing.publisher import Publisher
+    from bot.web.app import create_app
     from config.settings import load_settings
 
     store = Store(create_engine(url))
@@ -1642,9 +1642,9 @@ async def slack_service(lab: Lab, url: str) -> AsyncIterator[tuple[Any, Any]]:
     from starlette.applications import Starlette
 
     from bot.db.engine import create_engine
-    from bot.publisher import Publisher
+    from bot.db.store import Store
+    from bot.publishing.publisher import Publisher
     from bot.slack.app import build_slack_app, slack_routes
-    from bot.store import Store
     from config.settings import load_settings
     from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 
@@ -1742,8 +1742,8 @@ def _renders(dataset: Any, title: str) -> str | None:
     """Whether the web shows a dataset with odd text: as text, on every page and feed."""
     import httpx
 
-    from bot.publisher import Publisher
-    from bot.web import create_app
+    from bot.publishing.publisher import Publisher
+    from bot.web.app import create_app
     from config.settings import load_settings
 
     async def fetch() -> str | None:
@@ -1878,7 +1878,7 @@ async def _page_run(cases: Sequence[Case], lab: Lab, url: str, path: Path, tally
     import httpx
 
     from bot.db.engine import create_engine
-    from bot.store import Store
+    from bot.db.store import Store
     from config.dataset import Source
     from feeds.fetch import AddressPolicy, Fetcher, HostPacer
     from feeds.reading import ProcessReader
@@ -2000,7 +2000,7 @@ def run_cli(cases: Sequence[Case], lab: Lab, tally: Tally) -> None:
     """Arguments to `untoc-watch`, in process (typer's runner) or as a real process."""
     from typer.testing import CliRunner
 
-    from bot.cli import app
+    from bot.cli.app import app
 
     url, path = lab.database("cli")
     env: dict[str, str | None] = {

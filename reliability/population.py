@@ -23,8 +23,8 @@ from sqlalchemy import insert
 
 from bot.db.models import Subscriber, SubscriberFilter
 from bot.db.repositories import new_calendar_token
-from bot.i18n import LANGUAGES
-from bot.store import Store
+from bot.db.store import Store
+from bot.text.i18n import LANGUAGES
 from config.dataset import THEMES, Dataset
 from schedulers.reminders import DEFAULT_LEAD_DAYS
 from schedulers.timeline import compute_deadlines

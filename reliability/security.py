@@ -231,8 +231,8 @@ async def _webhook_checks(lab: Lab) -> list[Finding]:
     from starlette.applications import Starlette
 
     from bot.db.engine import create_engine
-    from bot.publisher import Publisher
-    from bot.store import Store
+    from bot.db.store import Store
+    from bot.publishing.publisher import Publisher
     from bot.telegram.app import build_application, stop_telegram
     from bot.telegram.webhook import SECRET_HEADER, WEBHOOK_PATH, start_receiving, telegram_routes
     from config.settings import load_settings
@@ -452,9 +452,9 @@ async def _calendar_checks(lab: Lab) -> list[Finding]:
 
     from bot.db import subscribers
     from bot.db.engine import create_engine
-    from bot.publisher import Publisher
-    from bot.store import Store
-    from bot.web import create_app
+    from bot.db.store import Store
+    from bot.publishing.publisher import Publisher
+    from bot.web.app import create_app
     from config.settings import load_settings
 
     url, _ = await lab.new_database("security-calendar")
@@ -772,8 +772,8 @@ def _secret_checks(lab: Lab, quick: bool = False) -> list[Finding]:
 
     from bot.db import subscribers
     from bot.db.engine import create_engine
+    from bot.db.store import Store
     from bot.slack.app import EVENTS_PATH
-    from bot.store import Store
     from bot.telegram.webhook import SECRET_HEADER, WEBHOOK_PATH
     from reliability.service import (
         environment,
@@ -1008,7 +1008,7 @@ def _plant_from_the_command_line(
     """Sources, names, broadcasts and imported subscribers given to `untoc-watch`."""
     from typer.testing import CliRunner
 
-    from bot.cli import app
+    from bot.cli.app import app
 
     codes = sorted(lab.dataset.states)[len(values) :]
     runner = CliRunner(
@@ -1103,7 +1103,7 @@ def _proposal_draft(key: str, event_id: str, excerpt: str) -> ProposalDraft:
 async def _pending_proposals(url: str, count: int) -> list[int]:
     from bot.db.engine import create_engine
     from bot.db.repositories import add_proposal
-    from bot.store import Store
+    from bot.db.store import Store
 
     store = Store(create_engine(url))
     try:

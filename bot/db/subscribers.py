@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import NO_THREAD, Acknowledgement, Subscriber, SubscriberFilter
 from bot.db.repositories import new_calendar_token
-from bot.i18n import LANGUAGES
+from bot.text.i18n import LANGUAGES
 from schedulers.reminders import Preferences
 from schedulers.timeline import Selection
 

@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from slack_bolt.context.respond.async_respond import AsyncRespond
     from slack_sdk.web.async_client import AsyncWebClient
 
-    from bot.publisher import Publisher
-    from bot.store import Store
+    from bot.db.store import Store
+    from bot.publishing.publisher import Publisher
     from config.dataset import Dataset
     from config.settings import Settings
 

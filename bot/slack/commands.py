@@ -18,18 +18,17 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.bidi import isolate
 from bot.channels.base import calendar_url
-from bot.channels.slack import APP_TARGET, clip, date_token, escape, link
 from bot.db import subscribers as subs
 from bot.db.models import Subscriber
-from bot.i18n import LANGUAGES, N_, Texts
-from bot.publisher import Publisher
-from bot.query import Query, query_string
-from bot.render import CONFIDENCE_LABELS, STATUS_LABELS
-from bot.store import Store
-from bot.web import KIND_NAMES, THEME_NAMES
-from bot.wording import title_of, when_of
+from bot.db.store import Store
+from bot.filters.query import Query, query_string
+from bot.publishing.publisher import Publisher
+from bot.slack.channel import APP_TARGET, clip, date_token, escape, link
+from bot.text.bidi import isolate
+from bot.text.i18n import LANGUAGES, N_, Texts
+from bot.text.render import CONFIDENCE_LABELS, KIND_NAMES, STATUS_LABELS, THEME_NAMES
+from bot.text.wording import title_of, when_of
 from config.countries import UnknownCountry, country_name, resolve_country
 from config.dataset import THEMES, Dataset
 from schedulers.timeline import KINDS, Deadline, Selection, country_timeline, upcoming

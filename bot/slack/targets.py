@@ -14,10 +14,10 @@ import urllib.parse
 
 from sqlalchemy import select
 
-from bot.channels.slack import WEBHOOK_TARGET, mask_webhook_url
 from bot.db.models import Subscriber
+from bot.db.store import Store
 from bot.db.subscribers import deactivate, ensure_subscriber, find_subscriber
-from bot.store import Store
+from bot.slack.channel import WEBHOOK_TARGET, mask_webhook_url
 
 log = logging.getLogger("untoc_watch.slack")
 

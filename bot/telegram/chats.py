@@ -27,12 +27,12 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
-from bot.bidi import isolate
-from bot.channels.telegram import split_html
 from bot.db.models import NO_THREAD, Subscriber
 from bot.db.subscribers import ensure_subscriber, find_subscriber
-from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, Texts
+from bot.telegram.channel import split_html
 from bot.telegram.services import Services, services_of
+from bot.text.bidi import isolate
+from bot.text.i18n import DEFAULT_LANGUAGE, LANGUAGES, Texts
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,9 @@ from collections.abc import Collection, Iterable, Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.i18n import LANGUAGES, N_, Texts
 from bot.telegram import callbacks
+from bot.text.i18n import LANGUAGES, N_, Texts
+from bot.text.render import KIND_NAMES, THEME_NAMES
 from config.dataset import THEMES, Dataset
 from schedulers.timeline import KINDS, Selection
 
@@ -145,7 +146,6 @@ def clusters(texts: Texts, dataset: Dataset, followed: Collection[int]) -> Inlin
 
 def themes(texts: Texts, followed: Collection[str]) -> InlineKeyboardMarkup:
     """Every theme, each toggles."""
-    from bot.web import THEME_NAMES
 
     buttons = [
         _button(_mark(texts(THEME_NAMES[t]), t in followed), callbacks.SUBSCRIBE, "t", t)
@@ -158,7 +158,6 @@ def themes(texts: Texts, followed: Collection[str]) -> InlineKeyboardMarkup:
 
 def kinds(texts: Texts, followed: Collection[str]) -> InlineKeyboardMarkup:
     """Every kind of deadline, each toggles."""
-    from bot.web import KIND_NAMES
 
     buttons = [
         _button(_mark(texts(KIND_NAMES[k]), k in followed), callbacks.SUBSCRIBE, "k", k)
@@ -171,7 +170,6 @@ def kinds(texts: Texts, followed: Collection[str]) -> InlineKeyboardMarkup:
 
 def unsubscribe_list(texts: Texts, selection: Selection, dataset: Dataset) -> InlineKeyboardMarkup:
     """One button per thing followed (press to drop it), and one to stop all alerts."""
-    from bot.web import KIND_NAMES, THEME_NAMES
 
     buttons = [
         _button("✕ " + texts.country(c), callbacks.UNSUBSCRIBE, "c", c)

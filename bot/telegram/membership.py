@@ -18,11 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import ChatMember, Message, Update
 from telegram.error import ChatMigrated, Forbidden, TelegramError
 
-from bot.channels.telegram import escape
 from bot.db.models import Subscriber
 from bot.db.subscribers import deactivate, move_address
 from bot.telegram import admin, callbacks, preferences, subscriptions
 from bot.telegram.callbacks import StaleButton
+from bot.telegram.channel import escape
 from bot.telegram.chats import CHANNEL, Context, Turn, command_text, handler, turn_of
 from bot.telegram.services import services_of
 from bot.telegram.setup import ChannelSetupError, check_channel, register_channel

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from telegram import Message
 
-from bot.channels.telegram import bold, escape, link
 from bot.db.subscribers import selection_of
 from bot.telegram import layout
+from bot.telegram.channel import bold, escape, link
 from bot.telegram.chats import Turn, command_text, handler
 from bot.telegram.vocabulary import NotUnderstood, TooLong
 from schedulers.timeline import Selection, country_timeline, upcoming

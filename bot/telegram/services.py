@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import calendar_url
 from bot.db.models import Subscriber
-from bot.publisher import Publisher
-from bot.store import Store
+from bot.db.store import Store
+from bot.publishing.publisher import Publisher
 from bot.telegram.vocabulary import Vocabulary
 from config.dataset import Dataset
 from config.settings import Settings

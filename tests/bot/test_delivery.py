@@ -13,7 +13,6 @@ from typing import ClassVar
 import pytest
 from sqlalchemy import select, text
 
-from bot import outbox
 from bot.channels.base import (
     Alert,
     ChannelLimits,
@@ -23,11 +22,13 @@ from bot.channels.base import (
     TargetMoved,
     calendar_links,
 )
+from bot.db import outbox
 from bot.db import subscribers as subs
 from bot.db.models import Delivery, Subscriber
-from bot.delivery import RATE_MIN_GAP, Dispatcher, Standing, _Rate
-from bot.publisher import Publisher
-from bot.worker import AlertPlanner, Leadership, Presence
+from bot.delivery.dispatcher import RATE_MIN_GAP, Dispatcher, Standing, _Rate
+from bot.delivery.leadership import Leadership, Presence
+from bot.delivery.worker import AlertPlanner
+from bot.publishing.publisher import Publisher
 from config.dataset import load_dataset
 
 NOW = dt.datetime(2022, 4, 30, 12, tzinfo=dt.UTC)
@@ -283,7 +284,7 @@ async def test_one_leader_at_a_time_and_a_successor_when_it_goes(store):
 async def test_readiness_and_metrics_come_from_the_database(store, monkeypatch):
     import httpx
 
-    from bot.web import create_app
+    from bot.web.app import create_app
     from config.settings import load_settings
 
     clock, channel = Clock(NOW), RecordingChannel()
@@ -415,7 +416,8 @@ async def test_a_leader_in_another_database_on_the_server_is_not_ours(store):
         pytest.skip("leadership is only contested on PostgreSQL")
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from bot.worker import ADVISORY_LOCK, leader_known
+    from bot.db import ADVISORY_LOCK
+    from bot.db.stats import leader_known
     from config.settings import normalise_database_url
 
     other = create_async_engine(normalise_database_url(os.environ["UNTOC_TEST_POSTGRES_URL"]))

@@ -18,10 +18,10 @@ import pytest
 from slack_bolt.request.async_request import AsyncBoltRequest
 from starlette.applications import Starlette
 
-from bot.channels.slack import APP_TARGET
 from bot.db import subscribers as subs
 from bot.db.models import Acknowledgement
-from bot.publisher import Publisher
+from bot.db.store import Store
+from bot.publishing.publisher import Publisher
 from bot.slack.app import (
     EVENTS_PATH,
     MAX_BODY_BYTES,
@@ -31,8 +31,8 @@ from bot.slack.app import (
     start_socket_mode,
     stop_socket_mode,
 )
-from bot.store import Store
-from bot.web import create_app
+from bot.slack.channel import APP_TARGET
+from bot.web.app import create_app
 from config.dataset import load_dataset
 from config.settings import load_settings
 from tests.fakes.slack_api import (

@@ -11,14 +11,14 @@ import pytest
 from starlette.applications import Starlette
 from telegram.error import InvalidToken
 
-from bot.channels.telegram import delivery_error
 from bot.db.engine import create_engine
 from bot.db.migrate import upgrade
+from bot.db.store import Store
 from bot.main import HideCalendarTokens
-from bot.publisher import Publisher
+from bot.publishing.publisher import Publisher
 from bot.slack.app import EVENTS_PATH
-from bot.store import Store
 from bot.telegram.app import build_application, stop_telegram
+from bot.telegram.channel import delivery_error
 from bot.telegram.webhook import SECRET_HEADER, WEBHOOK_PATH, start_receiving, telegram_routes
 from config.settings import load_settings
 from reliability import security

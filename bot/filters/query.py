@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.i18n import LANGUAGES
+from bot.text.i18n import LANGUAGES
 from config.countries import UnknownCountry, resolve_country
 from config.dataset import THEMES, Dataset
 from schedulers.timeline import KINDS, Selection

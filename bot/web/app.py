@@ -23,13 +23,19 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot import deeplink
-from bot.bidi import isolate
-from bot.i18n import LANGUAGES, N_, Texts, negotiate
-from bot.operations import metrics, readiness
-from bot.publisher import Feed, Publisher
-from bot.query import Query, QueryError, parse_query, query_string
-from bot.render import CONFIDENCE_LABELS, STATUS_LABELS, deadline_to_dict
+from bot.filters import deeplink
+from bot.filters.query import Query, QueryError, parse_query, query_string
+from bot.publishing.publisher import Feed, Publisher
+from bot.text.bidi import isolate
+from bot.text.i18n import LANGUAGES, Texts, negotiate
+from bot.text.render import (
+    CONFIDENCE_LABELS,
+    KIND_NAMES,
+    STATUS_LABELS,
+    THEME_NAMES,
+    deadline_to_dict,
+)
+from bot.web.operations import metrics, readiness
 from config.dataset import THEMES, Dataset
 from config.settings import Settings
 from schedulers.timeline import Deadline, upcoming
@@ -40,21 +46,6 @@ API_PARAMS = frozenset({"country", "cluster", "kind", "theme", "days"})
 CALENDAR_TYPE = "text/calendar; charset=utf-8"
 # Seconds a client is asked to wait while the database does not answer.
 DATABASE_RETRY_AFTER = 60
-THEME_NAMES = {
-    "tip": N_("Trafficking in persons"),
-    "som": N_("Smuggling of migrants"),
-    "firearms": N_("Firearms"),
-    "cooperation": N_("International cooperation"),
-    "technical-assistance": N_("Technical assistance"),
-    "criminalization": N_("Criminalization"),
-    "prevention": N_("Prevention"),
-    "general": N_("General"),
-}
-KIND_NAMES = {
-    "milestone": N_("Review milestone"),
-    "registration": N_("Registration deadline"),
-    "event": N_("Event"),
-}
 Handler = Callable[[Request], Awaitable[Response]]
 log = logging.getLogger(__name__)
 

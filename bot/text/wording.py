@@ -9,13 +9,34 @@ the announced one.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 from zoneinfo import ZoneInfo
 
-from bot.channels.base import Alert
-from bot.i18n import Texts
-from bot.render import CONFIDENCE_LABELS, STATUS_LABELS
+from bot.text.i18n import Texts
+from bot.text.render import CONFIDENCE_LABELS, STATUS_LABELS
 from schedulers.timeline import Deadline
+
+AlertKind = Literal["reminder", "last_call", "overdue", "change", "digest", "broadcast", "operator"]
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One thing to tell one target, with everything needed to word it.
+
+    `deadline` is the deadline as it stands now; for a date change `previous` is how it
+    stood before. `late` marks a reminder sent after its moment (the service was down).
+    """
+
+    key: str
+    kind: AlertKind
+    deadline: Deadline | None = None
+    previous: Deadline | None = None
+    lead_days: int | None = None
+    late: bool = False
+    text: str | None = None
+    digest: tuple[Deadline, ...] = field(default=())
+    link: str | None = None
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot import outbox
 from bot.channels.base import (
     Alert,
     Channel,
@@ -31,9 +30,10 @@ from bot.channels.base import (
     TargetGone,
     TargetMoved,
 )
+from bot.db import outbox
 from bot.db import subscribers as subs
 from bot.db.models import Delivery, Subscriber
-from bot.store import Store
+from bot.db.store import Store
 from schedulers.timeline import Deadline, fingerprint, upcoming
 
 log = logging.getLogger(__name__)

@@ -5,11 +5,11 @@ channel id the bot posts to with `chat.postMessage`; a webhook target
 (`"slack-webhook"`) is an incoming-webhook URL, which works with no app installed. The
 URL is a secret: it appears in no log and no error, only masked.
 
-Laying out is pure (`layout`): the words come from `bot.wording`, this module only puts
+Laying out is pure (`layout`): the words come from `bot.text.wording`, this module only puts
 them in blocks within Slack's limits, escapes every text that came from the dataset or
 a watched page, writes timed deadlines as `<!date^...>` so each reader sees them in
 their own time zone, next to the time as announced, and isolates the left-to-right
-stretches of every text for a right-to-left reader (`bot.bidi`). Sending maps Slack's
+stretches of every text for a right-to-left reader (`bot.text.bidi`). Sending maps Slack's
 answers onto the delivery errors: rate limits and outages retry, a gone channel or dead
 webhook stops that target, a revoked token stops the channel.
 """
@@ -25,7 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bot.bidi import Markup, isolate
 from bot.channels.base import (
     Alert,
     CalendarLink,
@@ -36,8 +35,9 @@ from bot.channels.base import (
     Target,
     TargetGone,
 )
-from bot.i18n import Texts
-from bot.wording import Wording, word
+from bot.text.bidi import Markup, isolate
+from bot.text.i18n import Texts
+from bot.text.wording import Wording, word
 from schedulers.timeline import Deadline
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from bot.marks import N_
+from bot.text.marks import N_
 from schedulers.timeline import Deadline
 
 STATUS_LABELS = {
@@ -25,6 +25,21 @@ CONFIDENCE_LABELS = {
     "confirmed": N_("confirmed"),
     "reported": N_("reported"),
     "projected": N_("projected"),
+}
+THEME_NAMES = {
+    "tip": N_("Trafficking in persons"),
+    "som": N_("Smuggling of migrants"),
+    "firearms": N_("Firearms"),
+    "cooperation": N_("International cooperation"),
+    "technical-assistance": N_("Technical assistance"),
+    "criminalization": N_("Criminalization"),
+    "prevention": N_("Prevention"),
+    "general": N_("General"),
+}
+KIND_NAMES = {
+    "milestone": N_("Review milestone"),
+    "registration": N_("Registration deadline"),
+    "event": N_("Event"),
 }
 
 

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.db import SCHEMA_REVISION
+from bot.db.approved import latest_approved_events
 from config.dataset import Dataset, Event, MilestoneDate
 from schedulers.timeline import Selection
 
@@ -64,26 +64,6 @@ class RecordedFacts:
     def apply(self, dataset: Dataset) -> Dataset:
         """The dataset with these facts overriding the files."""
         return dataset.with_facts(self.milestone_dates, self.events)
-
-
-def latest_approved_events(payloads: Iterable[object]) -> list[Event]:
-    """Events from approved proposals in decision order: the latest wins for each id.
-
-    A payload that no longer validates (the model changed since) is skipped, the same way
-    on both reading paths.
-    """
-    from pydantic import ValidationError
-
-    latest: dict[str, Event] = {}
-    for payload in payloads:
-        try:
-            event = Event.model_validate(
-                json.loads(payload) if isinstance(payload, str) else payload
-            )
-        except (ValidationError, ValueError):
-            continue
-        latest[event.id] = event
-    return [latest[event_id] for event_id in sorted(latest)]
 
 
 def sqlite_path(url: str) -> Path | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from bot.render import STATUS_LABELS, when_text
+from bot.text.render import STATUS_LABELS, when_text
 from schedulers.timeline import Deadline
 
 STATUS_STYLES = {

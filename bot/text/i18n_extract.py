@@ -1,6 +1,6 @@
 """The translations template: every message in the code, the page templates and the dataset.
 
-`make translations` writes `bot/locales/messages.pot` with `python -m bot.i18n_extract
+`make translations` writes `bot/text/locales/messages.pot` with `python -m bot.text.i18n_extract
 --write`, and the catalog test compares the committed template with `template()`: one
 function, so the two cannot disagree. Python code is read with Python's own parser
 (`extract_python`), not with Babel's token-level heuristics, whose treatment of nested
@@ -21,8 +21,8 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import write_po
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "bot" / "locales" / "messages.pot"
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "bot" / "text" / "locales" / "messages.pot"
 TRANSLATED_FIELDS = frozenset({"title", "hint", "note"})
 # The names a translatable message is passed to, and which arguments are messages: the
 # gettext family's, and the project's own.
@@ -39,12 +39,12 @@ KEYWORDS: dict[str, tuple[int, ...]] = {
     "plural": (1, 2),
 }
 METHODS = [
-    ("bot/**.py", "bot.i18n_extract:extract_python"),
-    ("feeds/**.py", "bot.i18n_extract:extract_python"),
-    ("bot/templates/**.html", "jinja2.ext:babel_extract"),
-    ("config/data/*.yaml", "bot.i18n_extract:extract_dataset"),
+    ("bot/**.py", "bot.text.i18n_extract:extract_python"),
+    ("feeds/**.py", "bot.text.i18n_extract:extract_python"),
+    ("bot/web/templates/**.html", "jinja2.ext:babel_extract"),
+    ("config/data/*.yaml", "bot.text.i18n_extract:extract_dataset"),
 ]
-OPTIONS = {"bot/templates/**.html": {"silent": "false"}}
+OPTIONS = {"bot/web/templates/**.html": {"silent": "false"}}
 WIDTH = 100
 
 Extracted = tuple[int, str, str | tuple[str, ...], list[str]]

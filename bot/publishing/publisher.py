@@ -18,9 +18,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bot.i18n import DEFAULT_LANGUAGE, Texts
-from bot.query import Query
-from bot.store import RecordedFacts, Store
+from bot.db.store import RecordedFacts, Store
+from bot.filters.query import Query
+from bot.text.i18n import DEFAULT_LANGUAGE, Texts
 from config.dataset import Dataset
 from feeds.ical import EPOCH, CalendarBuilder, Version, Words
 from schedulers.reminders import Change

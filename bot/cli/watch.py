@@ -1,6 +1,6 @@
 """The watcher's commands: `sources list|check`, `extract`, and `proposals list|approve|reject`.
 
-Only typer is imported at module level: `bot/cli.py` registers these commands, and
+Only typer is imported at module level: `bot/cli/app.py` registers these commands, and
 every `untoc-watch` invocation would otherwise pay for httpx, Beautiful Soup and
 SQLAlchemy. Each command imports what it uses.
 """
@@ -17,7 +17,7 @@ import typer
 
 if TYPE_CHECKING:
     from bot.db.models import Proposal
-    from bot.store import Store
+    from bot.db.store import Store
     from config.dataset import Dataset, Source
     from config.settings import Settings
     from feeds.extract import Finding
@@ -58,16 +58,16 @@ ByOption = Annotated[str | None, typer.Option("--by", help="Who decides (kept wi
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
-    from bot.cli import fail
+    from bot.cli._common import fail
 
     fail(message, code)
 
 
 def _context() -> tuple[Settings, Dataset]:
-    from bot.cli import _dataset, _settings
+    from bot.cli._common import read_dataset, read_settings
 
-    settings = _settings()
-    return settings, _dataset(settings)
+    settings = read_settings()
+    return settings, read_dataset(settings)
 
 
 def _source(dataset: Dataset, source_id: str) -> Source:
@@ -85,7 +85,7 @@ def _source(dataset: Dataset, source_id: str) -> Source:
 
 async def _open_store(url: str) -> tuple[Store | None, str | None]:
     """The store, or None and why not (a missing database only makes a check a dry run)."""
-    from bot.store import MIGRATE_HINT, Store, StoreNotReady, sqlite_path
+    from bot.db.store import MIGRATE_HINT, Store, StoreNotReady, sqlite_path
 
     path = sqlite_path(url)
     if path is not None and not path.exists():
@@ -143,7 +143,7 @@ def sources_list(output: FormatOption = Format.table) -> None:
         return
     from rich.table import Table
 
-    from bot.console import make_console
+    from bot.text.console import make_console
 
     table = Table(title="Watched sources", title_justify="left")
     table.add_column("source", overflow="fold", min_width=24)
@@ -213,7 +213,7 @@ async def _check(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from bot.watch import build_watcher, utc_now
+    from bot.delivery.watch import build_watcher, utc_now
     from feeds.fetch import http_client
     from feeds.reading import ProcessReader
     from feeds.watcher import MemoryLedger, WatchLedger
@@ -265,7 +265,7 @@ def _outcome_row(outcome: PollOutcome) -> dict[str, object]:
 def _print_outcomes(outcomes: list[PollOutcome]) -> None:
     from rich.table import Table
 
-    from bot.console import make_console
+    from bot.text.console import make_console
 
     styles = {"failed": "bold red", "selector_missing": "yellow", "changed": "green"}
     table = Table(title="Sources checked", title_justify="left")
@@ -303,7 +303,7 @@ def extract(
     text: Annotated[bool, typer.Option("--text", help="Also print the normalised text.")] = False,
 ) -> None:
     """Show what the watcher would read on a page: its text, events and deadlines."""
-    from bot.cli import _now
+    from bot.cli._common import evaluation_moment
 
     settings, dataset = _context()
     source = _source(dataset, source_id) if source_id else None
@@ -320,7 +320,7 @@ def extract(
             )
     body, content_type, url = _load(location, settings)
     findings, lines, matched = _read(
-        chosen_kind, body, content_type, chosen_selector, source, url, _now(as_of)
+        chosen_kind, body, content_type, chosen_selector, source, url, evaluation_moment(as_of)
     )
     from feeds.proposals import draft_proposal
 
@@ -465,7 +465,7 @@ def _print_findings(
 ) -> None:
     from rich.table import Table
 
-    from bot.console import make_console
+    from bot.text.console import make_console
 
     console = make_console()
     if matched is False:
@@ -530,7 +530,7 @@ def proposals_list(
         return
     from rich.table import Table
 
-    from bot.console import make_console
+    from bot.text.console import make_console
 
     table = Table(title=f"Proposals ({state.value})", title_justify="left")
     for column in ("id", "kind", "state", "sure", "what", "page"):

@@ -1,4 +1,4 @@
-"""Translations: gettext catalogs (`bot/locales/<lang>/LC_MESSAGES/messages.po`) via Babel.
+"""Translations: gettext catalogs (`bot/text/locales/<lang>/LC_MESSAGES/messages.po`) via Babel.
 
 The catalogs are read from their `.po` source when first needed, so there is no build
 step to forget. English is the source language. Country names, dates and relative times
@@ -24,7 +24,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
-from bot.marks import N_ as N_  # re-exported: messages are marked with it
+from bot.text.marks import N_ as N_  # re-exported: messages are marked with it
 from config.countries import country_name
 
 LOCALE_DIR = Path(__file__).with_name("locales")

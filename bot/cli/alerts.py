@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from bot.store import Store
+    from bot.db.store import Store
     from config.dataset import Dataset
     from config.settings import Settings
 
@@ -30,7 +30,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 async def _open_store(settings: Settings) -> Store:
-    from bot.store import Store, StoreNotReady
+    from bot.db.store import Store, StoreNotReady
 
     try:
         return await Store.open(settings.database_url)
@@ -55,8 +55,8 @@ def preview(
     import asyncio
     from zoneinfo import ZoneInfo
 
-    from bot.cli import _country, _dataset, _settings
-    from bot.store import read_recorded_facts
+    from bot.cli._common import country_code, read_dataset, read_settings
+    from bot.db.store import read_recorded_facts
     from config.dataset import THEMES
     from schedulers.reminders import Preferences, plan
     from schedulers.timeline import KINDS, Selection, compute_deadlines
@@ -78,10 +78,10 @@ def preview(
     for value in kind or []:
         if value not in KINDS:
             raise _fail(f"--kind {value!r} is unknown; use one of: {', '.join(KINDS)}")
-    settings = _settings()
-    dataset = _dataset(settings)
+    settings = read_settings()
+    dataset = read_dataset(settings)
     selection = Selection(
-        countries={_country(c, dataset) for c in country or []},
+        countries={country_code(c, dataset) for c in country or []},
         themes=set(theme or []),
         kinds=set(kind or []),
     )
@@ -123,7 +123,7 @@ def preview(
         return
     from rich.table import Table
 
-    from bot.console import make_console
+    from bot.text.console import make_console
 
     table = Table(title=f"Alerts from {first} to {last} ({timezone})", title_justify="left")
     for column in ("when", "kind", "lead", "deadline"):
@@ -144,46 +144,25 @@ def broadcast(
     import asyncio
     import uuid
 
-    from bot.cli import _country, _dataset, _settings
+    from bot.cli._common import country_code, read_dataset, read_settings
 
     if not text.strip() or len(text) > 3500:
         raise _fail("the message must have 1 to 3500 characters")
-    settings = _settings()
-    dataset = _dataset(settings)
-    countries = {_country(c, dataset) for c in country or []}
-    count = asyncio.run(enqueue_broadcast(settings, text.strip(), countries, uuid.uuid4().hex[:12]))
+    settings = read_settings()
+    dataset = read_dataset(settings)
+    countries = {country_code(c, dataset) for c in country or []}
+    count = asyncio.run(_broadcast(settings, text.strip(), countries, uuid.uuid4().hex[:12]))
     typer.echo(f"Queued for {count} subscriber(s); the worker delivers them.")
 
 
-async def enqueue_broadcast(
-    settings: Settings, text: str, countries: set[str], broadcast_id: str
-) -> int:
-    """Queue one broadcast row per matching active subscriber; returns how many."""
-    from bot import outbox
-    from bot.db import subscribers as subs
+async def _broadcast(settings: Settings, text: str, countries: set[str], broadcast_id: str) -> int:
+    from bot.delivery.broadcasts import enqueue_broadcast
 
     store = await _open_store(settings)
-    now = dt.datetime.now(dt.UTC)
     try:
-        async with store.sessions() as session, session.begin():
-            targets = await subs.active_subscribers(session)
-            rows = []
-            for subscriber in targets:
-                chosen = subs.selection_of(subscriber)
-                follows = not chosen.countries or bool(set(chosen.countries) & countries)
-                if countries and not follows:
-                    continue
-                rows.append(
-                    outbox.new_row(
-                        f"s{subscriber.id}|broadcast|{broadcast_id}",
-                        "broadcast",
-                        {"text": text},
-                        now,
-                        now,
-                        subscriber_id=subscriber.id,
-                    )
-                )
-            return await outbox.insert_rows(session, rows)
+        return await enqueue_broadcast(
+            store, text, countries, broadcast_id, dt.datetime.now(dt.UTC)
+        )
     finally:
         await store.close()
 
@@ -192,13 +171,13 @@ def deliveries() -> None:
     """The outbox: counts by state, the oldest waiting alert, the last errors."""
     import asyncio
 
-    from bot.cli import _settings
-    from bot.console import make_console
+    from bot.cli._common import read_settings
+    from bot.text.console import make_console
 
-    settings = _settings()
+    settings = read_settings()
 
     async def read() -> Any:
-        from bot import outbox
+        from bot.db import outbox
 
         store = await _open_store(settings)
         try:
@@ -223,9 +202,9 @@ def export_subscribers(
     """Write every subscriber, with filters and acknowledgements, to a JSON file."""
     import asyncio
 
-    from bot.cli import _settings
+    from bot.cli._common import read_settings
 
-    settings = _settings()
+    settings = read_settings()
     data = asyncio.run(_export(settings))
     file.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
     typer.echo(f"Exported {len(data['subscribers'])} subscriber(s) to {file}.")
@@ -278,7 +257,7 @@ def import_subscribers(file: Annotated[Path, typer.Argument(help="A file from `e
     """Add or update subscribers from an export; all or nothing."""
     import asyncio
 
-    from bot.cli import _dataset, _settings
+    from bot.cli._common import read_dataset, read_settings
     from config.nesting import json_too_deep, too_deep
 
     try:
@@ -290,8 +269,8 @@ def import_subscribers(file: Annotated[Path, typer.Argument(help="A file from `e
         raise _fail(f"cannot read {file}: {exc}") from None
     if not isinstance(data, dict) or data.get("version") != EXPORT_VERSION:
         raise _fail(f"{file} is not an export of this version (version {EXPORT_VERSION})")
-    settings = _settings()
-    dataset = _dataset(settings)
+    settings = read_settings()
+    dataset = read_dataset(settings)
     try:
         count = asyncio.run(_import(settings, dataset, data.get("subscribers")))
     except ValueError as exc:

@@ -16,8 +16,8 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select, text
 
 from bot.db.models import Delivery, SourceStateRecord, Subscriber
-from bot.store import Store
-from bot.worker import leader_known
+from bot.db.stats import leader_known
+from bot.db.store import Store
 
 MAX_LAG = dt.timedelta(minutes=15)
 

@@ -11,9 +11,11 @@ import json
 import os
 import sys
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from bot.cli._common import country_code, evaluation_moment, fail, read_dataset, read_settings
 
 if TYPE_CHECKING:
     from config.dataset import Dataset
@@ -36,62 +38,11 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
-def fail(message: str, code: int = 2) -> NoReturn:
-    """Print a clear error (what is wrong and how to fix it) and exit non-zero."""
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _settings() -> Settings:
-    from config.settings import SettingsError, load_settings
-
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        fail(str(exc))
-
-
-def _dataset(settings: Settings) -> Dataset:
-    from config.dataset import DatasetError, load_dataset
-
-    try:
-        return load_dataset(settings.data_dir, cache_dir=settings.cache_dir)
-    except DatasetError as exc:
-        fail(str(exc))
-
-
-def _now(as_of: str | None) -> dt.datetime:
-    """The moment to evaluate at: a date means the start of that day in Vienna."""
-    from schedulers.timeline import MECHANISM_ZONE
-
-    if as_of is None:
-        return dt.datetime.now(dt.UTC)
-    try:
-        if len(as_of) == 10:
-            day = dt.date.fromisoformat(as_of)
-            return dt.datetime.combine(day, dt.time(0), tzinfo=MECHANISM_ZONE)
-        moment = dt.datetime.fromisoformat(as_of)
-    except ValueError:
-        fail(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD or an ISO 8601 datetime")
-    if moment.tzinfo is None:
-        fail(f"--as-of {as_of!r} has no offset; add one, e.g. {as_of}+01:00, or give a date")
-    return moment
-
-
-def _country(text: str, dataset: Dataset) -> str:
-    from config.countries import UnknownCountry, resolve_country
-
-    try:
-        return resolve_country(text, dataset.states, dataset.aliases)
-    except UnknownCountry as exc:
-        fail(f"{exc}. Countries are ISO codes (AT) or English names (Austria).")
-
-
 def _deadlines(settings: Settings, dataset: Dataset, now: dt.datetime) -> list[Deadline]:
     """Every deadline, with the facts recorded in the database applied."""
     import asyncio
 
-    from bot.store import read_recorded_facts
+    from bot.db.store import read_recorded_facts
     from schedulers.timeline import compute_deadlines
 
     recorded, warning = asyncio.run(read_recorded_facts(settings.database_url))
@@ -101,7 +52,7 @@ def _deadlines(settings: Settings, dataset: Dataset, now: dt.datetime) -> list[D
 
 
 def _print(deadlines: list[Deadline], output: OutputFormat, title: str) -> None:
-    from bot.render import deadline_to_dict
+    from bot.text.render import deadline_to_dict
 
     if output is OutputFormat.json:
         json.dump(
@@ -109,7 +60,7 @@ def _print(deadlines: list[Deadline], output: OutputFormat, title: str) -> None:
         )
         sys.stdout.write("\n")
         return
-    from bot.console import deadline_table, make_console
+    from bot.text.console import deadline_table, make_console
 
     make_console().print(deadline_table(deadlines, title))
 
@@ -141,8 +92,8 @@ def upcoming(
     from schedulers.timeline import KINDS, Selection
     from schedulers.timeline import upcoming as select_upcoming
 
-    settings = _settings()
-    dataset = _dataset(settings)
+    settings = read_settings()
+    dataset = read_dataset(settings)
     for value in kind or []:
         if value not in KINDS:
             fail(f"--kind {value!r} is unknown; use one of: {', '.join(KINDS)}")
@@ -153,12 +104,12 @@ def upcoming(
         if number not in dataset.clusters:
             fail(f"--cluster {number} is unknown; clusters are {sorted(dataset.clusters)}")
     selection = Selection(
-        countries={_country(c, dataset) for c in country or []},
+        countries={country_code(c, dataset) for c in country or []},
         clusters=set(cluster or []),
         kinds=set(kind or []),
         themes=set(theme or []),
     )
-    now = _now(as_of)
+    now = evaluation_moment(as_of)
     found = select_upcoming(
         _deadlines(settings, dataset, now), now, days, selection, include_overdue=overdue
     )
@@ -175,10 +126,10 @@ def timeline(
     from config.countries import country_name
     from schedulers.timeline import country_timeline
 
-    settings = _settings()
-    dataset = _dataset(settings)
-    code = _country(country, dataset)
-    now = _now(as_of)
+    settings = read_settings()
+    dataset = read_dataset(settings)
+    code = country_code(country, dataset)
+    now = evaluation_moment(as_of)
     found = country_timeline(_deadlines(settings, dataset, now), code)
     if not found and output is OutputFormat.table:
         typer.echo(
@@ -203,12 +154,12 @@ def record(
     import asyncio
     import difflib
 
-    from bot.store import StoreNotReady, record_milestone_date
+    from bot.db.store import StoreNotReady, record_milestone_date
     from schedulers.timeline import MECHANISM_ZONE, country_timeline
 
-    settings = _settings()
-    dataset = _dataset(settings)
-    code = _country(country, dataset)
+    settings = read_settings()
+    dataset = read_dataset(settings)
+    code = country_code(country, dataset)
     if milestone not in dataset.milestones:
         close = difflib.get_close_matches(milestone, list(dataset.milestones), n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
@@ -254,12 +205,12 @@ def check_config() -> None:
     """Validate the settings and the dataset, and print a summary."""
     import asyncio
 
-    from bot.console import make_console
-    from bot.store import database_status
+    from bot.db.store import database_status
+    from bot.text.console import make_console
     from schedulers.timeline import compute_deadlines
 
-    settings = _settings()
-    dataset = _dataset(settings)
+    settings = read_settings()
+    dataset = read_dataset(settings)
     deadlines = compute_deadlines(dataset, dt.datetime.now(dt.UTC))
     known_group = sum(1 for code in dataset.states if dataset.group_of(code))
     console = make_console()
@@ -294,7 +245,7 @@ def db_upgrade() -> None:
 
     from bot.db.migrate import upgrade
 
-    settings = _settings()
+    settings = read_settings()
     try:
         asyncio.run(upgrade(settings.database_url))
     except OSError as exc:
@@ -307,7 +258,7 @@ def run() -> None:
     """Web and worker together in one process: what `make run` starts."""
     from bot.main import run_service
 
-    run_service(_settings(), web=True, worker=True)
+    run_service(read_settings(), web=True, worker=True)
 
 
 @app.command()
@@ -318,7 +269,7 @@ def web(
     """The web process: feeds, page, API and health (the Procfile's `web`)."""
     from bot.main import run_service
 
-    run_service(_settings(), web=True, worker=False, host=host, port=port)
+    run_service(read_settings(), web=True, worker=False, host=host, port=port)
 
 
 @app.command()
@@ -326,19 +277,19 @@ def worker() -> None:
     """The worker process: scheduler, watcher and deliveries (the Procfile's `worker`)."""
     from bot.main import run_service
 
-    run_service(_settings(), web=False, worker=True)
+    run_service(read_settings(), web=False, worker=True)
 
 
 def _register_commands() -> None:
     """Commands that live in modules of their own: alerts, the watcher, Slack, Telegram."""
-    from bot import cli_alerts, cli_slack, cli_telegram, cli_watch
+    from bot.cli import alerts, slack, telegram, watch
 
-    cli_alerts.register(app)
-    app.add_typer(cli_watch.sources_app, name="sources")
-    app.add_typer(cli_watch.proposals_app, name="proposals")
-    app.command()(cli_watch.extract)
-    app.add_typer(cli_slack.slack_app, name="slack")
-    app.add_typer(cli_telegram.telegram_app, name="telegram")
+    alerts.register(app)
+    app.add_typer(watch.sources_app, name="sources")
+    app.add_typer(watch.proposals_app, name="proposals")
+    app.command()(watch.extract)
+    app.add_typer(slack.slack_app, name="slack")
+    app.add_typer(telegram.telegram_app, name="telegram")
 
 
 _register_commands()

@@ -14,8 +14,9 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot.deeplink import KIND_CODES, THEME_CODES
-from bot.i18n import LANGUAGES, Texts
+from bot.filters.deeplink import KIND_CODES, THEME_CODES
+from bot.text.i18n import LANGUAGES, Texts
+from bot.text.render import KIND_NAMES, THEME_NAMES
 from config.countries import UnknownCountry, country_name, resolve_country
 from config.dataset import THEMES, Dataset
 from schedulers.timeline import KINDS, Selection
@@ -97,7 +98,6 @@ class Vocabulary:
         cached = self._indexes.get(texts.language)
         if cached is not None:
             return cached
-        from bot.web import KIND_NAMES, THEME_NAMES
 
         index: dict[str, tuple[str, str]] = {}
         readers = [texts] + [Texts(code) for code in LANGUAGES if code != texts.language]

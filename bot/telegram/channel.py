@@ -3,7 +3,7 @@
 It wraps a `telegram.Bot` that the composition root built, lays out the channel-agnostic
 `Wording` of an alert as Telegram HTML (every piece of text escaped: titles and notes can
 come from operators' files and watched pages), isolates its left-to-right stretches for
-a right-to-left reader (`bot.bidi`), splits it under Telegram's 4,096 characters, posts
+a right-to-left reader (`bot.text.bidi`), splits it under Telegram's 4,096 characters, posts
 it in the forum topic the chat subscribed from, and adds the buttons "Add to calendar",
 "Done / registered" and "Mute this country". PTB's errors become the delivery loop's:
 flood control and network trouble are `RetryLater`, a blocked bot or a deleted chat is
@@ -36,7 +36,6 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.bidi import isolate
 from bot.channels.base import (
     Alert,
     CalendarLink,
@@ -48,9 +47,10 @@ from bot.channels.base import (
     TargetGone,
     TargetMoved,
 )
-from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, Texts
 from bot.telegram import callbacks
-from bot.wording import Wording, word
+from bot.text.bidi import isolate
+from bot.text.i18n import DEFAULT_LANGUAGE, LANGUAGES, Texts
+from bot.text.wording import Wording, word
 
 log = logging.getLogger(__name__)
 

@@ -50,7 +50,7 @@ def add_channel(
     """Post alerts in a channel where the bot is an administrator."""
     import asyncio
 
-    from bot.i18n import LANGUAGES
+    from bot.text.i18n import LANGUAGES
     from config.countries import UnknownCountry, resolve_country
     from config.dataset import THEMES, DatasetError, load_dataset
     from config.settings import SettingsError, load_settings
@@ -103,7 +103,7 @@ async def _add_channel(settings: Settings, name: str, topics: Topics, language: 
 
     from telegram.error import InvalidToken, NetworkError
 
-    from bot.store import Store, StoreNotReady
+    from bot.db.store import Store, StoreNotReady
     from bot.telegram.app import build_bot
     from bot.telegram.setup import ChannelSetupError, check_channel, register_channel
 

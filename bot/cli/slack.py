@@ -1,6 +1,6 @@
 """The Slack commands: `slack add-webhook` registers a channel, `slack manifest` the app.
 
-Only typer is imported at module level: `bot/cli.py` registers these commands, and
+Only typer is imported at module level: `bot/cli/app.py` registers these commands, and
 every `untoc-watch` invocation would otherwise pay for SQLAlchemy and slack-sdk. Each
 command imports what it uses. A webhook URL is a secret: it is only ever printed masked.
 """
@@ -19,12 +19,12 @@ if TYPE_CHECKING:
 slack_app = typer.Typer(help="Slack: webhook targets and the app manifest.", no_args_is_help=True)
 
 # The manifest ships in the repository, next to the packages.
-MANIFEST = Path(__file__).parents[1] / "slack" / "manifest.yaml"
+MANIFEST = Path(__file__).parents[2] / "slack" / "manifest.yaml"
 BASE_URL_PLACEHOLDER = "${PUBLIC_BASE_URL}"
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
-    from bot.cli import fail
+    from bot.cli._common import fail
 
     fail(message, code)
 
@@ -60,18 +60,18 @@ def add_webhook(
     """
     import asyncio
 
-    from bot.cli import _country, _dataset, _settings
-    from bot.i18n import LANGUAGES
+    from bot.cli._common import country_code, read_dataset, read_settings
     from bot.slack.targets import InvalidWebhookUrl, check_webhook_url
+    from bot.text.i18n import LANGUAGES
     from config.dataset import THEMES
 
     try:
         address = check_webhook_url(url, webhook_base)
     except InvalidWebhookUrl as exc:
         _fail(str(exc))
-    settings = _settings()
-    dataset = _dataset(settings)
-    countries = sorted({_country(text, dataset) for text in country or []})
+    settings = read_settings()
+    dataset = read_dataset(settings)
+    countries = sorted({country_code(text, dataset) for text in country or []})
     for value in theme or []:
         if value not in THEMES:
             _fail(f"--theme {value!r} is unknown; use one of: {', '.join(THEMES)}")
@@ -89,7 +89,7 @@ def add_webhook(
         )
     )
     from bot.channels.base import calendar_url
-    from bot.channels.slack import mask_webhook_url
+    from bot.slack.channel import mask_webhook_url
 
     follows = ", ".join([*countries, *sorted(set(theme or []))]) or "every deadline"
     typer.echo(
@@ -102,9 +102,9 @@ def add_webhook(
 async def _register(
     database_url: str, url: str, values: dict[str, list[str]], language: str, name: str | None
 ) -> Subscriber:
-    from bot.channels.slack import WEBHOOK_TARGET, mask_webhook_url
     from bot.db import subscribers as subs
-    from bot.store import MIGRATE_HINT, Store, StoreNotReady, sqlite_path
+    from bot.db.store import MIGRATE_HINT, Store, StoreNotReady, sqlite_path
+    from bot.slack.channel import WEBHOOK_TARGET, mask_webhook_url
 
     path = sqlite_path(database_url)
     if path is not None and not path.exists():
@@ -137,9 +137,9 @@ async def _register(
 @slack_app.command("manifest")
 def manifest() -> None:
     """Print the Slack app manifest with this service's PUBLIC_BASE_URL filled in."""
-    from bot.cli import _settings
+    from bot.cli._common import read_settings
 
-    settings = _settings()
+    settings = read_settings()
     try:
         text = MANIFEST.read_text(encoding="utf-8")
     except OSError:
