@@ -49,9 +49,11 @@ migrate: $(STAMP_RUN)
 run: migrate
 	$(BIN)/untoc-watch run
 
+# The layers and "no import cycles" are contracts in pyproject.toml ([tool.importlinter]).
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP_TEST)
 	$(BIN)/mypy .

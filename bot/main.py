@@ -54,6 +54,7 @@ def run_service(
     for noisy in ("alembic", "apscheduler", "httpx", "httpcore"):  # httpx logs request URLs
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if settings.telegram_bot_token is not None:
+        # loaded only where this process runs it (web or worker, each service when configured)
         from bot.telegram.app import protect_token
 
         protect_token(settings)  # the token is part of every Bot API URL
@@ -97,6 +98,7 @@ async def _serve(
 async def _run_web(
     service: Service, host: str | None, port: int | None, stop: asyncio.Event
 ) -> None:
+    # loaded only where this process runs it (web or worker, each service when configured)
     import uvicorn
 
     from bot.filters.query import Query
@@ -108,6 +110,7 @@ async def _run_web(
     await publisher.feed(Query())  # the first calendar app to ask should not wait
     routes = []
     if settings.slack_bot_token is not None:  # the settings then require the signing secret
+        # loaded only where this process runs it (web or worker, each service when configured)
         from bot.slack.app import build_slack_app, slack_routes
 
         slack = build_slack_app(
@@ -117,6 +120,7 @@ async def _run_web(
     telegram = None
     webhook_secret = settings.telegram_webhook_secret
     if settings.telegram_webhook_url and webhook_secret and service.store is not None:
+        # loaded only where this process runs it (web or worker, each service when configured)
         from bot.telegram.app import build_application
         from bot.telegram.webhook import start_receiving, telegram_routes
 
@@ -147,6 +151,7 @@ async def _run_web(
     stopping.cancel()
     stop.set()
     if telegram is not None:
+        # loaded only where this process runs it (web or worker, each service when configured)
         from bot.telegram.app import stop_telegram
 
         await stop_telegram(telegram)
@@ -166,6 +171,7 @@ class HideCalendarTokens(logging.Filter):
 
 async def _run_worker(service: Service, stop: asyncio.Event) -> None:
     """Show what is coming, then plan and deliver alerts until stopped."""
+    # loaded only where this process runs it (web or worker, each service when configured)
     from bot.channels.base import Channel, Target, calendar_links
     from bot.channels.console import ConsoleChannel
     from bot.delivery.broadcasts import enqueue_broadcast
@@ -203,6 +209,7 @@ async def _run_worker(service: Service, stop: asyncio.Event) -> None:
     if settings.telegram_bot_token is None:
         log.info("worker: TELEGRAM_BOT_TOKEN is not set; running without Telegram")
     else:
+        # loaded only where this process runs it (web or worker, each service when configured)
         from bot.telegram.app import build_application, build_bot, start_telegram
         from bot.telegram.channel import TelegramChannel
 
@@ -232,6 +239,7 @@ async def _run_worker(service: Service, stop: asyncio.Event) -> None:
         await _ensure_console_subscriber(service.store)
     socket_mode = None
     if settings.slack_bot_token is not None and settings.slack_app_token is not None:
+        # loaded only where this process runs it (web or worker, each service when configured)
         from bot.slack.app import build_slack_app, start_socket_mode
 
         slack_app = build_slack_app(
@@ -266,10 +274,12 @@ async def _run_worker(service: Service, stop: asyncio.Event) -> None:
             await worker.run(stop)
     finally:
         if telegram is not None:
+            # loaded only where this process runs it (web or worker, each service when configured)
             from bot.telegram.app import stop_telegram
 
             await stop_telegram(telegram)
         if socket_mode is not None:
+            # loaded only where this process runs it (web or worker, each service when configured)
             from bot.slack.app import stop_socket_mode
 
             await stop_socket_mode(socket_mode)
@@ -280,6 +290,7 @@ async def _run_worker(service: Service, stop: asyncio.Event) -> None:
 
 async def _ensure_console_subscriber(store: Store) -> None:
     """With no chat service configured, alerts for everything go to this terminal."""
+    # loaded only where this process runs it (web or worker, each service when configured)
     from bot.db import subscribers as subs
 
     async with store.sessions() as session, session.begin():
@@ -289,6 +300,7 @@ async def _ensure_console_subscriber(store: Store) -> None:
 
 
 def _show_upcoming(console: Any, deadlines: list[Deadline], now: dt.datetime) -> None:
+    # loaded only where this process runs it (web or worker, each service when configured)
     from bot.text.console import deadline_table
     from schedulers.timeline import upcoming
 

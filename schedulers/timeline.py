@@ -16,11 +16,11 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from config.dataset import VIENNA, Confidence, Dataset, Event, MilestoneRule, weakest
+from config.vocabulary import KINDS as KINDS  # declared once, with their words
+from config.vocabulary import Kind as Kind
 from schedulers.dates import UTC, add_offset, end_of_day, local_instant
 
-Kind = Literal["milestone", "registration", "event"]
 Status = Literal["done", "overdue", "due_soon", "upcoming", "cancelled"]
-KINDS: tuple[Kind, ...] = ("milestone", "registration", "event")
 STATUSES: tuple[Status, ...] = ("done", "overdue", "due_soon", "upcoming", "cancelled")
 DUE_SOON = dt.timedelta(days=30)
 # Whole-day milestones are judged on the calendar of the mechanism's seat.

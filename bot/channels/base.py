@@ -15,6 +15,7 @@ from typing import ClassVar, Protocol
 
 from bot.text.wording import Alert as Alert  # what a channel sends; worded before laid out
 from bot.text.wording import AlertKind as AlertKind
+from config.vocabulary import ZONE
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class Target:
     address: str
     thread_id: str = ""
     language: str = "en"
-    timezone: str = "Europe/Vienna"
+    timezone: str = ZONE
     # The subscriber's personal calendar feed, for the "Add to calendar" button.
     calendar_token: str = ""
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from config.vocabulary import ZONE  # a light module: the CLI starts without pydantic
+
 if TYPE_CHECKING:
     from bot.db.store import Store
     from config.dataset import Dataset
@@ -45,9 +47,7 @@ def preview(
     theme: Annotated[list[str] | None, typer.Option()] = None,
     kind: Annotated[list[str] | None, typer.Option()] = None,
     lead_days: Annotated[str, typer.Option(help="Comma-separated days before.")] = "30,14,7,1,0",
-    timezone: Annotated[
-        str, typer.Option("--tz", help="The reader's IANA zone.")
-    ] = "Europe/Vienna",
+    timezone: Annotated[str, typer.Option("--tz", help="The reader's IANA zone.")] = ZONE,
     morning_hour: Annotated[int, typer.Option(min=0, max=23)] = 9,
     output: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
 ) -> None:
@@ -211,20 +211,14 @@ def export_subscribers(
 
 
 async def _export(settings: Settings) -> dict[str, Any]:
-    from sqlalchemy import select
-
-    from bot.db.models import Acknowledgement, Subscriber
+    from bot.db import subscribers as subs
 
     store = await _open_store(settings)
     try:
         async with store.sessions() as session:
-            people = list(await session.scalars(select(Subscriber).order_by(Subscriber.id)))
-            acks = list(await session.scalars(select(Acknowledgement)))
+            people, done = await subs.everyone(session)
     finally:
         await store.close()
-    done: dict[int, list[str]] = {}
-    for ack in acks:
-        done.setdefault(ack.subscriber_id, []).append(ack.deadline_id)
     return {
         "version": EXPORT_VERSION,
         "subscribers": [
@@ -318,9 +312,8 @@ def _place(entry: Any) -> tuple[str, str, str, str | None]:
 
 
 async def _import(settings: Settings, dataset: Dataset, entries: Any) -> int:
-    from sqlalchemy.exc import IntegrityError
-
     from bot.db import subscribers as subs
+    from bot.db.engine import DuplicateKey
     from bot.db.repositories import CALENDAR_TOKEN
 
     if not isinstance(entries, list):
@@ -373,7 +366,7 @@ async def _import(settings: Settings, dataset: Dataset, entries: Any) -> int:
                     raise ValueError(
                         f"subscriber #{index + 1}: {exc}; nothing was imported"
                     ) from None
-                except IntegrityError:  # the unique key left is the calendar token
+                except DuplicateKey:  # the unique key left is the calendar token
                     raise ValueError(
                         f"subscriber #{index + 1}: its calendar_token belongs to another "
                         "subscriber; nothing was imported"

@@ -233,9 +233,9 @@ def check_config() -> None:
 
 
 def _masked(url: str) -> str:
-    from sqlalchemy.engine import make_url
+    from bot.db.engine import masked_url
 
-    return make_url(url).render_as_string(hide_password=True)
+    return masked_url(url)
 
 
 @db_app.command("upgrade")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 if TYPE_CHECKING:
-    from bot.telegram.vocabulary import Topics
+    from bot.filters.vocabulary import Topics
     from config.settings import Settings
 
 telegram_app = typer.Typer(help="Telegram: channels and setup.", no_args_is_help=True)
@@ -85,7 +85,7 @@ def add_channel(
     for number in cluster or []:
         if number not in dataset.clusters:
             _fail(f"--cluster {number} is unknown; clusters are {sorted(dataset.clusters)}")
-    from bot.telegram.vocabulary import Topics
+    from bot.filters.vocabulary import Topics
 
     topics = Topics(
         countries=frozenset(codes),

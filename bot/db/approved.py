@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from pydantic import ValidationError
+
 from config.dataset import Event
 
 
@@ -19,8 +21,6 @@ def latest_approved_events(payloads: Iterable[object]) -> list[Event]:
     A payload that no longer validates (the model changed since) is skipped, the same way
     on both reading paths.
     """
-    from pydantic import ValidationError
-
     latest: dict[str, Event] = {}
     for payload in payloads:
         try:

@@ -182,6 +182,7 @@ class ProposalError(Exception):
 
 async def load_source_states(session: AsyncSession) -> dict[str, SourceState]:
     """The watcher's remembered state of every source it polled before."""
+    # the watcher's module loads feedparser and friends; only the watcher's state needs it
     from feeds.watcher import SourceState
 
     rows = await session.scalars(select(SourceStateRecord))

@@ -78,6 +78,7 @@ class Store:
     """Database access for a long-running process: one engine, opened once."""
 
     def __init__(self, engine: AsyncEngine) -> None:
+        # imported when first used: the CLI's fast path must not load SQLAlchemy
         from bot.db.engine import session_factory
 
         self.engine = engine
@@ -87,6 +88,7 @@ class Store:
     @classmethod
     async def open(cls, url: str) -> Store:
         """Connect and check the schema; raises `StoreNotReady` with the fix."""
+        # imported when first used: the CLI's fast path must not load SQLAlchemy
         from bot.db.engine import create_engine
         from bot.db.migrate import current_revision
 
@@ -109,6 +111,7 @@ class Store:
 
     async def recorded_facts(self) -> RecordedFacts:
         """Every fact recorded at run time, ready to apply to the dataset."""
+        # imported when first used: the CLI's fast path must not load SQLAlchemy
         from bot.db.repositories import list_approved_events, list_milestone_dates
 
         async with self.sessions() as session:
@@ -121,6 +124,7 @@ class Store:
         self, fingerprints: Mapping[str, str], now: dt.datetime
     ) -> dict[str, tuple[int, dt.datetime]]:
         """Each deadline's (sequence, last modified), raised where its fingerprint changed."""
+        # imported when first used: the CLI's fast path must not load SQLAlchemy
         from bot.db.repositories import bump_deadline_version
 
         versions = {}
@@ -133,6 +137,7 @@ class Store:
 
     async def personal_feed(self, token: str) -> PersonalFeed | None:
         """The filters and language behind a calendar token, or None if it is unknown."""
+        # imported when first used: the CLI's fast path must not load SQLAlchemy
         from bot.db.repositories import find_subscriber_by_token
 
         async with self.sessions() as session:
@@ -155,6 +160,7 @@ class Store:
         self, since: dt.datetime
     ) -> list[tuple[int, str, str, str, dt.datetime]]:
         """Changes the watcher detected since `since`: id, source, url, summary, when."""
+        # imported when first used: the CLI's fast path must not load SQLAlchemy
         from sqlalchemy import select
 
         from bot.db.models import SourceChange
@@ -183,6 +189,7 @@ class Store:
         now: dt.datetime,
     ) -> None:
         """Store an actual milestone date (replacing an earlier one for the same step)."""
+        # imported when first used: the CLI's fast path must not load SQLAlchemy
         from bot.db import repositories
 
         async with self.sessions() as session, session.begin():
@@ -201,6 +208,7 @@ class Store:
 
     async def source_states(self) -> dict[str, SourceState]:
         """The watcher's remembered state of every source it polled before."""
+        # imported when first used: the CLI's fast path must not load SQLAlchemy
         from bot.db.repositories import load_source_states
 
         async with self.sessions() as session:
@@ -208,6 +216,7 @@ class Store:
 
     async def previous_lines(self, source_id: str) -> tuple[str, ...] | None:
         """The normalised lines of a source's latest stored version."""
+        # imported when first used: the CLI's fast path must not load SQLAlchemy
         from bot.db.repositories import latest_snapshot_lines
 
         async with self.sessions() as session:
@@ -215,6 +224,7 @@ class Store:
 
     async def approved_events(self) -> list[Event]:
         """Events operators approved from the watcher's proposals."""
+        # imported when first used: the CLI's fast path must not load SQLAlchemy
         from bot.db.repositories import list_approved_events
 
         async with self.sessions() as session:
@@ -222,6 +232,7 @@ class Store:
 
     async def record_poll(self, record: PollRecord, now: dt.datetime) -> int:
         """Store one poll of one source in one transaction; returns the new proposals."""
+        # imported when first used: the CLI's fast path must not load SQLAlchemy
         from bot.db import repositories
 
         async with self.sessions() as session, session.begin():
@@ -239,6 +250,7 @@ class Store:
 
     async def proposals(self, state: str | None = None) -> list[Proposal]:
         """The watcher's proposals, newest first, all or those in one state."""
+        # imported when first used: the CLI's fast path must not load SQLAlchemy
         from bot.db.repositories import list_proposals
 
         async with self.sessions() as session:
@@ -248,6 +260,7 @@ class Store:
         self, proposal_id: int, *, decided_by: str | None, now: dt.datetime
     ) -> Event:
         """Approve a proposal: its event enters the timeline (raises `ProposalError`)."""
+        # imported when first used: the CLI's fast path must not load SQLAlchemy
         from bot.db.repositories import approve_proposal
 
         async with self.sessions() as session, session.begin():
@@ -257,6 +270,7 @@ class Store:
         self, proposal_id: int, *, decided_by: str | None, now: dt.datetime
     ) -> None:
         """Reject a proposal; the same finding is not proposed again (raises `ProposalError`)."""
+        # imported when first used: the CLI's fast path must not load SQLAlchemy
         from bot.db.repositories import reject_proposal
 
         async with self.sessions() as session, session.begin():

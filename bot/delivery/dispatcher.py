@@ -18,8 +18,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import select
-
 from bot.channels.base import (
     Alert,
     Channel,
@@ -34,11 +32,11 @@ from bot.db import outbox
 from bot.db import subscribers as subs
 from bot.db.models import Delivery, Subscriber
 from bot.db.store import Store
+from schedulers.dates import Clock
 from schedulers.timeline import Deadline, fingerprint, upcoming
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], dt.datetime]
 DeadlinesSource = Callable[[], Awaitable[list[Deadline]]]
 IDLE_WAIT = 0.5
 BATCH = 200
@@ -276,8 +274,7 @@ class Dispatcher:
                 part=(share.rank, share.workers) if share.workers > 1 else None,
             )
             ids = [r.subscriber_id for r in rows if r.subscriber_id is not None]
-            found = await session.scalars(select(Subscriber).where(Subscriber.id.in_(ids)))
-            targets = {s.id: s for s in found}
+            targets = await subs.subscribers_by_id(session, ids)
             acknowledged = await subs.acknowledged_by(session, targets)
         return rows, targets, acknowledged
 

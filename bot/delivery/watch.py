@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable
 
 import httpx
 
@@ -21,6 +20,7 @@ from config.settings import Settings
 from feeds.fetch import AddressPolicy, Fetcher, HostPacer, IPNetwork
 from feeds.reading import PageReader
 from feeds.watcher import Watcher, WatchLedger
+from schedulers.dates import Clock
 
 log = logging.getLogger("untoc_watch.watcher")
 
@@ -28,8 +28,6 @@ log = logging.getLogger("untoc_watch.watcher")
 MAX_IDLE = dt.timedelta(minutes=5)
 MIN_PAUSE = dt.timedelta(seconds=1)
 ERROR_PAUSE = dt.timedelta(minutes=1)
-
-Clock = Callable[[], dt.datetime]
 
 
 def utc_now() -> dt.datetime:

@@ -26,6 +26,7 @@ from bot.db.store import Store
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.leadership import LEADER_RETRY, PRESENCE_EVERY, Leadership, Presence
 from bot.publishing.publisher import Publisher
+from schedulers.dates import Clock
 from schedulers.reminders import (
     CHANGE_WINDOW,
     GRACE,
@@ -40,7 +41,6 @@ log = logging.getLogger(__name__)
 
 PLAN_EVERY = dt.timedelta(seconds=60)
 HOUSEKEEPING_EVERY = dt.timedelta(hours=6)
-Clock = Callable[[], dt.datetime]
 
 
 class AlertPlanner:

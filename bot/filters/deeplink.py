@@ -9,21 +9,14 @@ from __future__ import annotations
 
 import re
 
+from config.vocabulary import KIND_TERMS, THEME_TERMS
 from schedulers.timeline import Selection
 
 PREFIX = "sub"
 MAX_LENGTH = 64
-THEME_CODES = {
-    "tip": "tip",
-    "som": "som",
-    "firearms": "fa",
-    "cooperation": "co",
-    "technical-assistance": "ta",
-    "criminalization": "cr",
-    "prevention": "pv",
-    "general": "gen",
-}
-KIND_CODES = {"milestone": "km", "registration": "kr", "event": "ke"}
+# The tokens are the vocabulary's codes (config/vocabulary.py).
+THEME_CODES: dict[str, str] = {theme: term.code for theme, term in THEME_TERMS.items()}
+KIND_CODES: dict[str, str] = {kind: term.code for kind, term in KIND_TERMS.items()}
 _THEMES = {code: theme for theme, code in THEME_CODES.items()}
 _KINDS = {code: kind for kind, code in KIND_CODES.items()}
 _CLUSTER = re.compile(r"^c([1-9])$")

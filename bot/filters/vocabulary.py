@@ -1,4 +1,8 @@
-"""What people type after a command: countries and topics, in any of our languages.
+"""The one filter parser: countries and topics as people type them, in any of our languages.
+
+Telegram's `/subscribe` and Slack's `/untoc subscribe` read their words here; the words
+for themes, kinds and clusters come from the one vocabulary (`config/vocabulary.py`),
+country names from CLDR and the dataset's aliases.
 
 `/subscribe Austria tip`, `/subscribe Autriche, cluster 2`, `/unsubscribe AT events`:
 each word or phrase is a country (code, English name, local name, alias), a cluster, a
@@ -14,18 +18,16 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot.filters.deeplink import KIND_CODES, THEME_CODES
 from bot.text.i18n import LANGUAGES, Texts
-from bot.text.render import KIND_NAMES, THEME_NAMES
 from config.countries import UnknownCountry, country_name, resolve_country
-from config.dataset import THEMES, Dataset
-from schedulers.timeline import KINDS, Selection
+from config.dataset import Dataset
+from config.vocabulary import CLUSTER_WORDS, KIND_TERMS, THEME_TERMS
+from schedulers.timeline import Selection
 
 MAX_ARGUMENT_LENGTH = 400
 MAX_WORDS = 40
 MAX_PHRASE_WORDS = 5
 MAX_SEARCH_RESULTS = 12
-KIND_WORDS = {"milestone": "milestones", "registration": "registrations", "event": "events"}
 _SPLIT = re.compile(r"[,;\n]+")
 
 
@@ -101,22 +103,21 @@ class Vocabulary:
 
         index: dict[str, tuple[str, str]] = {}
         readers = [texts] + [Texts(code) for code in LANGUAGES if code != texts.language]
-        for theme in THEMES:
-            index[fold(theme)] = ("theme", theme)
-            index[fold(THEME_CODES[theme])] = ("theme", theme)
-            for reader in readers:
-                index.setdefault(fold(reader(THEME_NAMES[theme])), ("theme", theme))
-        for kind in KINDS:
-            for word in (kind, KIND_WORDS[kind], KIND_CODES[kind]):
-                index[fold(word)] = ("kind", kind)
-            for reader in readers:
-                index.setdefault(fold(reader(KIND_NAMES[kind])), ("kind", kind))
+        for dimension, terms in (("theme", THEME_TERMS), ("kind", KIND_TERMS)):
+            for value, term in terms.items():
+                index[fold(value)] = (dimension, value)
+                index[fold(term.code)] = (dimension, value)
+                for reader in readers:
+                    index.setdefault(fold(reader(term.label)), (dimension, value))
+                    for word in term.words.get(reader.language, ()):
+                        index.setdefault(fold(word), (dimension, value))
         for number in self.dataset.clusters:
-            for word in (f"c{number}", f"cluster {number}", f"cluster{number}"):
-                index[fold(word)] = ("cluster", str(number))
+            index[fold(f"c{number}")] = ("cluster", str(number))
             for reader in readers:
                 label = reader("cluster {number}").format(number=number)
                 index.setdefault(fold(label), ("cluster", str(number)))
+                for word in CLUSTER_WORDS.get(reader.language, ()):
+                    index.setdefault(fold(f"{word} {number}"), ("cluster", str(number)))
         for code in self.dataset.states:
             index.setdefault(fold(code), ("country", code))
         for reader in readers:

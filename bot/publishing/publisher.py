@@ -15,7 +15,6 @@ import gzip
 import hashlib
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.db.store import RecordedFacts, Store
@@ -23,6 +22,7 @@ from bot.filters.query import Query
 from bot.text.i18n import DEFAULT_LANGUAGE, Texts
 from config.dataset import Dataset
 from feeds.ical import EPOCH, CalendarBuilder, Version, Words
+from schedulers.dates import Clock
 from schedulers.reminders import Change
 from schedulers.timeline import Deadline, Selection, compute_deadlines, fingerprint
 
@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 
 FACTS_TTL = dt.timedelta(seconds=5)
 MAX_CACHED_FEEDS = 256
-Clock = Callable[[], dt.datetime]
 
 
 def system_clock() -> dt.datetime:

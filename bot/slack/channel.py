@@ -508,6 +508,7 @@ class SlackChannel:
                 self._last_sent[key] = time.monotonic()
 
     def _http(self) -> aiohttp.ClientSession:
+        # aiohttp and slack-sdk are loaded on the first Slack send, not at start-up
         import aiohttp
 
         if self._session is None or self._session.closed:
@@ -515,6 +516,7 @@ class SlackChannel:
         return self._session
 
     def _web(self) -> AsyncWebClient:
+        # aiohttp and slack-sdk are loaded on the first Slack send, not at start-up
         from slack_sdk.web.async_client import AsyncWebClient
 
         if self.token is None:
@@ -533,6 +535,7 @@ class SlackChannel:
         return self._client
 
     async def _post(self, target: Target, message: SlackMessage) -> None:
+        # aiohttp and slack-sdk are loaded on the first Slack send, not at start-up
         import aiohttp
         from slack_sdk.errors import SlackApiError
 
@@ -563,6 +566,7 @@ class SlackChannel:
             raise RetryLater(f"{where}: the answer was not Slack's JSON") from None
 
     async def _send_webhook(self, target: Target, message: SlackMessage) -> None:
+        # aiohttp and slack-sdk are loaded on the first Slack send, not at start-up
         import aiohttp
         from slack_sdk.webhook.async_client import AsyncWebhookClient
 

@@ -11,9 +11,11 @@ from collections.abc import Collection, Iterable, Sequence
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.telegram import callbacks
+from bot.telegram.layout import DIGEST_LABELS
 from bot.text.i18n import LANGUAGES, N_, Texts
 from bot.text.render import KIND_NAMES, THEME_NAMES
 from config.dataset import THEMES, Dataset
+from config.vocabulary import ZONE
 from schedulers.timeline import KINDS, Selection
 
 COUNTRIES_PER_PAGE = 12
@@ -21,7 +23,7 @@ CHECK = "✓ "
 LEAD_PRESETS = ((30, 14, 7, 1, 0), (14, 7, 1, 0), (7, 1, 0), (1, 0))
 QUIET_PRESETS = ((22, 7), (21, 8), (23, 6))
 ZONES = (
-    "Europe/Vienna",
+    ZONE,
     "UTC",
     "Europe/London",
     "Europe/Paris",
@@ -224,8 +226,6 @@ def settings_choices(texts: Texts, key: str, current: object) -> InlineKeyboardM
         ]
         per_row = 1
     elif key == "digest":
-        from bot.telegram.layout import DIGEST_LABELS
-
         buttons = [
             _button(_mark(texts(label), value == current), callbacks.SETTINGS, "digest", value)
             for value, label in DIGEST_LABELS.items()

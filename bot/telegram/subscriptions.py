@@ -27,6 +27,7 @@ from bot.db.subscribers import (
     unfollow,
 )
 from bot.filters import deeplink
+from bot.filters.vocabulary import NotUnderstood, TooLong, Topics
 from bot.telegram import callbacks, keyboards, layout
 from bot.telegram.callbacks import Press, StaleButton
 from bot.telegram.channel import bold, escape
@@ -38,7 +39,6 @@ from bot.telegram.chats import (
     pressed_message,
     refuse_unless_allowed,
 )
-from bot.telegram.vocabulary import NotUnderstood, TooLong, Topics
 from bot.text.i18n import LANGUAGES, Texts
 from config.dataset import THEMES, Dataset
 from schedulers.timeline import KINDS, Selection

@@ -11,6 +11,7 @@ import datetime as dt
 import io
 from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import (
@@ -104,8 +105,6 @@ class Texts:
 
 
 def _zone(name: str) -> dt.tzinfo:
-    from zoneinfo import ZoneInfo
-
     return ZoneInfo(name)
 
 

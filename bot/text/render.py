@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Any
 
 from bot.text.marks import N_
+from config.vocabulary import KIND_TERMS, KINDS, THEME_TERMS, THEMES
 from schedulers.timeline import Deadline
 
 STATUS_LABELS = {
@@ -26,21 +27,9 @@ CONFIDENCE_LABELS = {
     "reported": N_("reported"),
     "projected": N_("projected"),
 }
-THEME_NAMES = {
-    "tip": N_("Trafficking in persons"),
-    "som": N_("Smuggling of migrants"),
-    "firearms": N_("Firearms"),
-    "cooperation": N_("International cooperation"),
-    "technical-assistance": N_("Technical assistance"),
-    "criminalization": N_("Criminalization"),
-    "prevention": N_("Prevention"),
-    "general": N_("General"),
-}
-KIND_NAMES = {
-    "milestone": N_("Review milestone"),
-    "registration": N_("Registration deadline"),
-    "event": N_("Event"),
-}
+# Derived from the one vocabulary (config/vocabulary.py), where the labels are marked.
+THEME_NAMES: dict[str, str] = {theme: THEME_TERMS[theme].label for theme in THEMES}
+KIND_NAMES: dict[str, str] = {kind: KIND_TERMS[kind].label for kind in KINDS}
 
 
 def _iso(value: dt.date | dt.datetime | None) -> str | None:

@@ -11,11 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from bot.text.i18n import Texts
 from bot.text.render import CONFIDENCE_LABELS, STATUS_LABELS
-from schedulers.timeline import Deadline
+from schedulers.timeline import MECHANISM_ZONE, Deadline
 
 AlertKind = Literal["reminder", "last_call", "overdue", "change", "digest", "broadcast", "operator"]
 
@@ -118,7 +117,7 @@ def _digest(alert: Alert, texts: Texts, zone: str) -> Wording:
 def _moment(deadline: Deadline) -> dt.datetime:
     if isinstance(deadline.due, dt.datetime):
         return deadline.due
-    return dt.datetime.combine(deadline.due, dt.time(0), tzinfo=ZoneInfo("Europe/Vienna"))
+    return dt.datetime.combine(deadline.due, dt.time(0), tzinfo=MECHANISM_ZONE)
 
 
 def word(alert: Alert, texts: Texts, zone: str, now: dt.datetime) -> Wording:

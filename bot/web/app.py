@@ -17,12 +17,12 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.db.engine import DatabaseError
 from bot.filters import deeplink
 from bot.filters.query import Query, QueryError, parse_query, query_string
 from bot.publishing.publisher import Feed, Publisher
@@ -156,7 +156,7 @@ def create_app(
             return PlainTextResponse("Not Found\n", status_code=404)
         try:
             personal = await publisher.store.personal_feed(token)
-        except (SQLAlchemyError, OSError) as exc:
+        except (DatabaseError, OSError) as exc:
             # Only the database knows whose token this is. Calendar apps keep their copy
             # on a 503 and come back after Retry-After.
             log.warning("personal calendar: the database did not answer (%s)", type(exc).__name__)

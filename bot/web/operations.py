@@ -13,10 +13,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import func, select, text
 
-from bot.db.models import Delivery, SourceStateRecord, Subscriber
-from bot.db.stats import leader_known
+from bot.db import stats
 from bot.db.store import Store
 
 MAX_LAG = dt.timedelta(minutes=15)
@@ -35,18 +33,13 @@ async def readiness(store: Store | None, now: dt.datetime) -> Readiness:
     checks: dict[str, Any] = {}
     try:
         async with store.sessions() as session:
-            await session.execute(text("SELECT 1"))
-            oldest = await session.scalar(
-                select(func.min(Delivery.next_attempt_at)).where(
-                    Delivery.state.in_(("pending", "failed")), Delivery.next_attempt_at <= now
-                )
-            )
+            oldest = await stats.oldest_overdue(session, now)
         checks["database"] = "ok"
     except Exception as exc:
         return Readiness(False, {"database": f"unreachable: {type(exc).__name__}"})
     lag = (now - oldest).total_seconds() if oldest is not None else 0.0
     checks["outbox_lag_seconds"] = round(lag, 1)
-    leader = await leader_known(store.engine)
+    leader = await stats.leader_known(store.engine)
     checks["leader"] = (
         "embedded (single worker)" if leader is None else ("yes" if leader else "none")
     )
@@ -78,35 +71,13 @@ async def metrics(
 
 async def _families(store: Store, now: dt.datetime) -> list[GaugeMetricFamily]:
     async with store.sessions() as session:
-        by_state = (
-            await session.execute(
-                select(func.coalesce(Subscriber.channel, "operator"), Delivery.state, func.count())
-                .select_from(Delivery)
-                .join(Subscriber, Subscriber.id == Delivery.subscriber_id, isouter=True)
-                .group_by(Subscriber.channel, Delivery.state)
-            )
-        ).all()
-        oldest = await session.scalar(
-            select(func.min(Delivery.due_at)).where(
-                Delivery.state.in_(("pending", "failed", "sending"))
-            )
-        )
-        active = (
-            await session.execute(
-                select(Subscriber.channel, func.count())
-                .where(Subscriber.active)
-                .group_by(Subscriber.channel)
-            )
-        ).all()
-        sources = (
-            await session.execute(
-                select(
-                    SourceStateRecord.source_id,
-                    SourceStateRecord.consecutive_failures,
-                    SourceStateRecord.last_success_at,
-                )
-            )
-        ).all()
+        counts = await stats.counts(session)
+    by_state, oldest, active, sources = (
+        counts.by_state,
+        counts.oldest_waiting,
+        counts.active,
+        counts.sources,
+    )
     deliveries = GaugeMetricFamily(
         "untoc_deliveries", "Outbox rows by channel and state", labels=["channel", "state"]
     )

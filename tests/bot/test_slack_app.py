@@ -208,6 +208,34 @@ async def test_a_failed_membership_check_does_not_stop_a_subscription(slack):
     assert (await slack.subscriber("C0FLAKY")).active
 
 
+# The words an NGO types, in each of our languages: Slack reads what Telegram reads.
+FOLLOW_AUSTRIA_AND_TRAFFICKING = {
+    "en": "Austria, trafficking in persons",
+    "fr": "Autriche, traite",
+    "es": "Austria, trata de personas",
+    "ru": "Австрия, торговля людьми",
+    "zh": "奥地利, 人口贩运",
+    "ar": "النمسا, الاتجار بالبشر",
+}
+
+
+@pytest.mark.parametrize("language", sorted(FOLLOW_AUSTRIA_AND_TRAFFICKING))
+async def test_subscribe_reads_countries_and_themes_in_every_language(slack, language):
+    answer = await slack.command("subscribe " + FOLLOW_AUSTRIA_AND_TRAFFICKING[language])
+    assert answer["response_type"] == "in_channel", answer["text"]
+    selection = await slack.selection()
+    assert selection.countries == {"AT"} and selection.themes == {"tip"}
+
+
+async def test_subscribe_in_french_follows_as_telegram_does(slack):
+    answer = await slack.command("subscribe Autriche, traite des personnes, armes à feu")
+    assert answer["response_type"] == "in_channel", answer["text"]
+    selection = await slack.selection()
+    assert selection.countries == {"AT"} and selection.themes == {"tip", "firearms"}
+    await slack.command("subscribe trafic de migrants, tráfico de migrantes, firearms")
+    assert (await slack.selection()).themes == {"tip", "firearms", "som"}
+
+
 async def test_subscribe_reads_names_with_spaces_kinds_clusters_and_all(slack):
     await slack.command("subscribe United Kingdom, registration, cluster 1")
     selection = await slack.selection()
