@@ -5,18 +5,19 @@ target, per group); a 429 slows that channel, not the others. A row is marked se
 after its channel accepted it; temporary failures go back to the queue with backoff and
 jitter; a target that is gone is deactivated and the operator told; a misconfigured
 channel pauses until an operator fixes it. One bad target never stops a batch.
+
+The pace itself is `pacing.py`; what a row stands for by the time it is sent is the pure
+`alerts.rebuild_alert`; claiming and leasing rows is `bot/db/outbox.py`. What stays here
+is sending and the error policy.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
 
 from bot.channels.base import (
     Alert,
@@ -32,8 +33,10 @@ from bot.db import outbox
 from bot.db import subscribers as subs
 from bot.db.models import Delivery, Subscriber
 from bot.db.store import Store
+from bot.delivery.alerts import rebuild_alert
+from bot.delivery.pacing import SPACING_MARGIN, Pace, Rate, Spacing, Standing
 from schedulers.dates import Clock
-from schedulers.timeline import Deadline, fingerprint, upcoming
+from schedulers.timeline import Deadline
 
 log = logging.getLogger(__name__)
 
@@ -45,110 +48,11 @@ LEASE_MARGIN = 0.2  # never start a send in the last fifth of a lease
 STOP_GRACE = 2.0  # seconds in-flight sends get to finish when the worker stops
 PIPE_CHECK = 0.2  # seconds between looks at the pipe while sends are in flight
 RECORD_EVERY = 32  # sent rows recorded per commit (at the latest at the end of a batch)
-# The overall pace: a window this much wider than a second, sends at least this part
-# of an interval apart (a little catch-up after a late wake, never a burst).
-RATE_WINDOW_MARGIN = 1.04
-RATE_MIN_GAP = 0.9
 MAX_IN_MEMORY = 2000  # claimed rows held here at most, sending or waiting for their turn
-# Sends to one chat or group are spaced this much wider than its limit allows: services
-# count arrivals, and two requests do not take the same time to arrive.
-SPACING_MARGIN = 1.05
 # A claimed row whose chat's next turn is further away goes back to the outbox until
 # then (and keeps that turn), so that the chats with many alerts due do not fill the
 # pipe and starve the rest.
 TURN_HOLD = 5.0
-
-
-@dataclass
-class _Spacing:
-    """Sends to one target (or one group) one at a time, `interval` seconds apart.
-
-    A send takes a turn (`reserve`), waits for it, then for the last send to this target
-    to have ended `interval` before (`sending`), all without holding a sending slot, so a
-    chat with many alerts due cannot hold up the others. The gap runs from the end of one
-    send to the start of the next: a service counts when requests arrive, and the time a
-    send takes to get there (preparing it, the channel's overall pace, the network)
-    varies from one to the next.
-    """
-
-    interval: float
-    turns: float = 0.0  # loop time from which the next turn is free
-    ended: float = float("-inf")  # loop time the last send to this target ended
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    def reserve(self) -> float:
-        """Take the target's next free turn; returns the loop time it comes."""
-        start = max(asyncio.get_running_loop().time(), self.turns)
-        self.turns = start + self.interval
-        return start
-
-    @contextlib.asynccontextmanager
-    async def sending(self) -> AsyncIterator[None]:
-        loop = asyncio.get_running_loop()
-        async with self.lock:
-            wait = self.ended + self.interval - loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            try:
-                yield
-            finally:
-                self.ended = loop.time()
-                # turns handed out later start no sooner than the sends allow
-                self.turns = max(self.turns, self.ended + self.interval)
-
-
-@dataclass
-class _Rate:
-    """At most `per_second` sends in any second, as the services count them, evenly.
-
-    The sends of the last window are remembered; the next starts once the window's count
-    stays within the rate and it is nearly an interval after the one before. Unlike an
-    evenly spaced limiter, a send the event loop woke late for does not push every later
-    one back, so what is achieved is close to what is allowed. The window is a little
-    wider than a second, for requests that arrive closer together than they left.
-    """
-
-    per_second: float
-    sent: collections.deque[float] = field(default_factory=collections.deque)
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    async def acquire(self) -> None:
-        count = max(1, int(self.per_second))
-        window = count / self.per_second * RATE_WINDOW_MARGIN
-        gap = RATE_MIN_GAP / self.per_second
-        loop = asyncio.get_running_loop()
-        async with self.lock:
-            while True:
-                now = loop.time()
-                while self.sent and self.sent[0] <= now - window:
-                    self.sent.popleft()
-                start = now
-                if len(self.sent) >= count:
-                    start = max(start, self.sent[0] + window)
-                if self.sent:
-                    start = max(start, self.sent[-1] + gap)
-                if start <= now:
-                    break
-                await asyncio.sleep(start - now)
-            self.sent.append(loop.time())
-
-
-@dataclass
-class _Pace:
-    """The limiters of one channel."""
-
-    overall: _Rate
-    spacings: dict[str, _Spacing] = field(default_factory=dict)
-    paused_until: dt.datetime | None = None
-    target_paused_until: dict[str, dt.datetime] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Standing:
-    """How many workers deliver now, and this one's place among them (from 0)."""
-
-    workers: int = 1
-    rank: int = 0
 
 
 class Dispatcher:
@@ -184,7 +88,7 @@ class Dispatcher:
             for name, channel in self.channels.items()
         }
         # One send per 1/rate seconds, never a burst: services count over short windows.
-        self._paces = {name: _Pace(_Rate(rate)) for name, rate in self._rates.items()}
+        self._paces = {name: Pace(Rate(rate)) for name, rate in self._rates.items()}
         self.standing = Standing()
         # rows sent back to the outbox until their chat's turn: the turn each was given
         self._promised: dict[int, float] = {}
@@ -207,7 +111,7 @@ class Dispatcher:
         workers_before, self.standing = self.standing.workers, standing
         if standing.workers != workers_before:
             for name, rate in self._rates.items():
-                self._paces[name].overall = _Rate(rate / standing.workers)
+                self._paces[name].overall = Rate(rate / standing.workers)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set."""
@@ -399,52 +303,8 @@ class Dispatcher:
         deadlines: Mapping[str, Deadline],
     ) -> Alert | None:
         """The alert a row stands for, as of now; None when it no longer applies."""
-        payload: dict[str, Any] = dict(row.payload or {})
-        if row.kind == "broadcast":
-            return Alert(key=row.key, kind="broadcast", text=str(payload.get("text", "")))
-        if row.kind == "change" and row.deadline_id is None:  # a watched page changed
-            return Alert(
-                key=row.key,
-                kind="change",
-                text=str(payload.get("text", "")),
-                link=str(payload.get("link") or "") or None,
-            )
-        if row.kind == "digest":
-            now = self.clock()
-            chosen = subs.selection_of(subscriber)
-            days = int(payload.get("days", 7))
-            coming = upcoming(deadlines.values(), now, days, chosen)
-            coming = [d for d in coming if d.id not in acknowledged.get(subscriber.id, set())]
-            return Alert(
-                key=row.key,
-                kind="digest",
-                digest=tuple(coming),
-                lead_days=days,
-                late=bool(payload.get("late")),
-            )
-        deadline = deadlines.get(row.deadline_id or "")
-        if deadline is None or deadline.id in acknowledged.get(subscriber.id, set()):
-            return None
-        if row.kind == "change":
-            previous = payload.get("previous") or {}
-            before = _previous(deadline, previous) if previous else None
-            return Alert(key=row.key, kind="change", deadline=deadline, previous=before)
-        if payload.get("fingerprint") != fingerprint(deadline):
-            return None  # the date moved since this was planned; the new plan has its own
-        if row.kind == "overdue" and deadline.status != "overdue":
-            return None
-        if row.kind in ("reminder", "last_call") and deadline.status not in (
-            "due_soon",
-            "upcoming",
-        ):
-            return None
-        return Alert(
-            key=row.key,
-            kind=row.kind,  # type: ignore[arg-type]
-            deadline=deadline,
-            lead_days=payload.get("lead_days"),
-            late=bool(payload.get("late")),
-        )
+        done = acknowledged.get(subscriber.id, set())
+        return rebuild_alert(row, subs.selection_of(subscriber), done, deadlines, self.clock())
 
     async def _send(self, row: Delivery, subscriber: Subscriber, alert: Alert) -> None:
         channel = self.channels.get(subscriber.channel)
@@ -501,7 +361,7 @@ class Dispatcher:
         else:
             await self._mark_sent(row)
 
-    def _spacings(self, channel: str, address: str, thread_id: str) -> list[_Spacing]:
+    def _spacings(self, channel: str, address: str, thread_id: str) -> list[Spacing]:
         """What keeps sends to this target apart: the target's limit, and its group's.
 
         A group's limit per minute is kept as an even spacing, not a burst: services
@@ -516,7 +376,7 @@ class Dispatcher:
         for key, interval in wanted:
             spacing = pace.spacings.get(key)
             if spacing is None:
-                spacing = pace.spacings[key] = _Spacing(interval * SPACING_MARGIN)
+                spacing = pace.spacings[key] = Spacing(interval * SPACING_MARGIN)
             spacings.append(spacing)
         return spacings
 
@@ -617,16 +477,3 @@ class Dispatcher:
             except DeliveryError as exc:
                 log.warning("operator message to %s failed: %s", target.channel, exc)
         await self._mark_sent(row)
-
-
-def _previous(current: Deadline, previous: Mapping[str, Any]) -> Deadline:
-    """The deadline as it stood before a change, from the dates saved with the change."""
-
-    def parse(value: Any) -> dt.date | dt.datetime | None:
-        if not isinstance(value, str):
-            return None
-        return dt.datetime.fromisoformat(value) if "T" in value else dt.date.fromisoformat(value)
-
-    due = parse(previous.get("due")) or current.due
-    local = parse(previous.get("local")) or due
-    return replace(current, due=due, local=local, end=parse(previous.get("end")))

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.db import ADVISORY_LOCK, PRESENCE_LOCK
-from bot.delivery.dispatcher import Standing
+from bot.delivery.pacing import Standing
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,9 @@ from bot.channels.base import (
 from bot.db import outbox
 from bot.db import subscribers as subs
 from bot.db.models import Delivery, Subscriber
-from bot.delivery.dispatcher import RATE_MIN_GAP, Dispatcher, Standing, _Rate
+from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.leadership import Leadership, Presence
+from bot.delivery.pacing import RATE_MIN_GAP, Rate, Standing
 from bot.delivery.worker import AlertPlanner
 from bot.publishing.publisher import Publisher
 from config.dataset import load_dataset
@@ -395,7 +396,7 @@ async def test_each_chat_is_sent_to_by_one_worker_so_its_limits_hold(store):
 async def test_the_overall_pace_never_exceeds_the_rate_in_any_second():
     """However late the loop wakes, no second holds more sends than the rate allows, and
     sends never bunch closer than nearly an interval."""
-    rate = _Rate(30)
+    rate = Rate(30)
     moments = []
     for n in range(75):
         await rate.acquire()
