@@ -7,9 +7,9 @@ hold), its deep-link code (Telegram allows 64 characters for a whole selection),
 English label (a message id: `bot/text/` translates it through the catalogs) and the
 words people type for it beyond that label, in each of our six languages. Everything
 else is derived from this table: the `Theme` and `Kind` values, the labels on buttons
-and pages, the deep-link tokens and the one filter parser (`bot/filters/vocabulary.py`)
-that serves Telegram, Slack, the web query and the deep links. A test holds the
-Literals and the table to the same ids.
+and pages, the deep-link tokens, and the index of the parser of typed words
+(`bot/filters/vocabulary.py`) that Telegram and Slack share. A test holds the Literals
+and the table to the same ids.
 """
 
 from __future__ import annotations
