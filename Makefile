@@ -57,9 +57,11 @@ migrate: $(STAMP_RUN)
 run: migrate
 	$(BIN)/untoc-watch run
 
+# The layers and "no import cycles" are contracts in pyproject.toml ([tool.importlinter]).
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP_TEST)
 	$(BIN)/mypy .
@@ -86,8 +88,8 @@ reliability: $(STAMP_TEST)
 
 # Re-extract every message into the template and merge it into each catalog.
 translations: $(STAMP_RUN)
-	$(BIN)/python -m bot.i18n_extract --write
-	$(BIN)/pybabel update --no-fuzzy-matching --width 100 --ignore-obsolete -i bot/locales/messages.pot -d bot/locales
+	$(BIN)/python -m bot.text.i18n_extract --write
+	$(BIN)/pybabel update --no-fuzzy-matching --width 100 --ignore-obsolete -i bot/text/locales/messages.pot -d bot/text/locales
 
 clean:
 	rm -rf $(VENV) $(TOOLS) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

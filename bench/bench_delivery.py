@@ -22,10 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot import outbox
+from bot.db import outbox
 from bot.db import subscribers as subs
 from bot.db.migrate import upgrade
-from bot.store import Store
+from bot.db.store import Store
 from tests.fakes.telegram_api import FakeTelegram, RateLimits
 
 EPOCH_OFFSET = time.time() - time.monotonic()  # the fake stamps calls with monotonic time

@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))  # the fake site lives with the tests
 import httpx  # noqa: E402
 
 from bot.db.migrate import upgrade  # noqa: E402
-from bot.store import Store  # noqa: E402
-from bot.watch import build_watcher  # noqa: E402
+from bot.db.store import Store  # noqa: E402
+from bot.delivery.watch import build_watcher  # noqa: E402
 from config.dataset import Source, load_dataset  # noqa: E402
 from config.settings import load_settings  # noqa: E402
 from feeds.extract import extract_findings  # noqa: E402

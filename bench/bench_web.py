@@ -21,9 +21,9 @@ import tempfile
 import time
 import urllib.request
 
-from bot.i18n import Texts
-from bot.publisher import Publisher
-from bot.query import Query
+from bot.filters.query import Query
+from bot.publishing.publisher import Publisher
+from bot.text.i18n import Texts
 from config.dataset import load_dataset
 from feeds.ical import CalendarBuilder, Version, Words
 from schedulers.timeline import compute_deadlines

@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from bot.store import Store, StoreNotReady
+from bot.db.store import Store, StoreNotReady
 from config.dataset import Dataset, load_dataset
 from config.settings import Settings
 from schedulers.timeline import Deadline, Selection
@@ -54,6 +54,7 @@ def run_service(
     for noisy in ("alembic", "apscheduler", "httpx", "httpcore"):  # httpx logs request URLs
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if settings.telegram_bot_token is not None:
+        # loaded only where this process runs it (web or worker, each service when configured)
         from bot.telegram.app import protect_token
 
         protect_token(settings)  # the token is part of every Bot API URL
@@ -97,17 +98,19 @@ async def _serve(
 async def _run_web(
     service: Service, host: str | None, port: int | None, stop: asyncio.Event
 ) -> None:
+    # loaded only where this process runs it (web or worker, each service when configured)
     import uvicorn
 
-    from bot.publisher import Publisher
-    from bot.query import Query
-    from bot.web import create_app
+    from bot.filters.query import Query
+    from bot.publishing.publisher import Publisher
+    from bot.web.app import create_app
 
     settings = service.settings
     publisher = Publisher(service.dataset, service.store, settings.public_base_url)
     await publisher.feed(Query())  # the first calendar app to ask should not wait
     routes = []
     if settings.slack_bot_token is not None:  # the settings then require the signing secret
+        # loaded only where this process runs it (web or worker, each service when configured)
         from bot.slack.app import build_slack_app, slack_routes
 
         slack = build_slack_app(
@@ -117,6 +120,7 @@ async def _run_web(
     telegram = None
     webhook_secret = settings.telegram_webhook_secret
     if settings.telegram_webhook_url and webhook_secret and service.store is not None:
+        # loaded only where this process runs it (web or worker, each service when configured)
         from bot.telegram.app import build_application
         from bot.telegram.webhook import start_receiving, telegram_routes
 
@@ -147,6 +151,7 @@ async def _run_web(
     stopping.cancel()
     stop.set()
     if telegram is not None:
+        # loaded only where this process runs it (web or worker, each service when configured)
         from bot.telegram.app import stop_telegram
 
         await stop_telegram(telegram)
@@ -166,16 +171,17 @@ class HideCalendarTokens(logging.Filter):
 
 async def _run_worker(service: Service, stop: asyncio.Event) -> None:
     """Show what is coming, then plan and deliver alerts until stopped."""
+    # loaded only where this process runs it (web or worker, each service when configured)
     from bot.channels.base import Channel, Target, calendar_links
     from bot.channels.console import ConsoleChannel
-    from bot.channels.slack import APP_TARGET, WEBHOOK_TARGET, SlackChannel
-    from bot.cli_alerts import enqueue_broadcast
-    from bot.console import make_console
-    from bot.delivery import Dispatcher
-    from bot.publisher import Publisher, system_clock
+    from bot.delivery.broadcasts import enqueue_broadcast
+    from bot.delivery.dispatcher import Dispatcher
+    from bot.delivery.watch import build_watcher
+    from bot.delivery.worker import AlertPlanner, Worker
+    from bot.publishing.publisher import Publisher, system_clock
+    from bot.slack.channel import APP_TARGET, WEBHOOK_TARGET, SlackChannel
     from bot.slack.targets import ensure_default_webhook
-    from bot.watch import build_watcher
-    from bot.worker import AlertPlanner, Worker
+    from bot.text.console import make_console
     from feeds.fetch import http_client
     from feeds.reading import ProcessReader
 
@@ -203,8 +209,9 @@ async def _run_worker(service: Service, stop: asyncio.Event) -> None:
     if settings.telegram_bot_token is None:
         log.info("worker: TELEGRAM_BOT_TOKEN is not set; running without Telegram")
     else:
-        from bot.channels.telegram import TelegramChannel
+        # loaded only where this process runs it (web or worker, each service when configured)
         from bot.telegram.app import build_application, build_bot, start_telegram
+        from bot.telegram.channel import TelegramChannel
 
         channels["telegram"] = TelegramChannel(
             build_bot(settings),
@@ -212,9 +219,11 @@ async def _run_worker(service: Service, stop: asyncio.Event) -> None:
             calendar_links(settings.public_base_url),
         )
 
+        store = service.store
+
         async def broadcast(text: str, selection: Selection) -> int:
             return await enqueue_broadcast(
-                settings, text, set(selection.countries), uuid.uuid4().hex[:12]
+                store, text, selection.countries, uuid.uuid4().hex[:12], system_clock()
             )
 
         telegram = build_application(
@@ -230,6 +239,7 @@ async def _run_worker(service: Service, stop: asyncio.Event) -> None:
         await _ensure_console_subscriber(service.store)
     socket_mode = None
     if settings.slack_bot_token is not None and settings.slack_app_token is not None:
+        # loaded only where this process runs it (web or worker, each service when configured)
         from bot.slack.app import build_slack_app, start_socket_mode
 
         slack_app = build_slack_app(
@@ -264,10 +274,12 @@ async def _run_worker(service: Service, stop: asyncio.Event) -> None:
             await worker.run(stop)
     finally:
         if telegram is not None:
+            # loaded only where this process runs it (web or worker, each service when configured)
             from bot.telegram.app import stop_telegram
 
             await stop_telegram(telegram)
         if socket_mode is not None:
+            # loaded only where this process runs it (web or worker, each service when configured)
             from bot.slack.app import stop_socket_mode
 
             await stop_socket_mode(socket_mode)
@@ -278,6 +290,7 @@ async def _run_worker(service: Service, stop: asyncio.Event) -> None:
 
 async def _ensure_console_subscriber(store: Store) -> None:
     """With no chat service configured, alerts for everything go to this terminal."""
+    # loaded only where this process runs it (web or worker, each service when configured)
     from bot.db import subscribers as subs
 
     async with store.sessions() as session, session.begin():
@@ -287,7 +300,8 @@ async def _ensure_console_subscriber(store: Store) -> None:
 
 
 def _show_upcoming(console: Any, deadlines: list[Deadline], now: dt.datetime) -> None:
-    from bot.console import deadline_table
+    # loaded only where this process runs it (web or worker, each service when configured)
+    from bot.text.console import deadline_table
     from schedulers.timeline import upcoming
 
     soon = upcoming(deadlines, now, WORKER_PREVIEW_DAYS)

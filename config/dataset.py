@@ -37,32 +37,15 @@ from pydantic import (
 )
 
 from config.urls import check_web_url
+from config.vocabulary import THEMES as THEMES  # declared once, with their words
+from config.vocabulary import ZONE
+from config.vocabulary import Theme as Theme
 
 BUNDLED_DATA_DIR = Path(__file__).with_name("data")
-VIENNA = "Europe/Vienna"
+VIENNA = ZONE
 
 Confidence = Literal["confirmed", "reported", "projected"]
 CONFIDENCE_ORDER: dict[str, int] = {"projected": 0, "reported": 1, "confirmed": 2}
-THEMES = (
-    "tip",
-    "som",
-    "firearms",
-    "cooperation",
-    "technical-assistance",
-    "criminalization",
-    "prevention",
-    "general",
-)
-Theme = Literal[
-    "tip",
-    "som",
-    "firearms",
-    "cooperation",
-    "technical-assistance",
-    "criminalization",
-    "prevention",
-    "general",
-]
 EventKind = Literal[
     "constructive-dialogue", "preparation-day", "cop", "working-group", "training", "other"
 ]

@@ -11,13 +11,15 @@ import asyncio
 import collections
 import datetime as dt
 import re
+import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
 from bot.db.models import Delivery
-from bot.store import Store
+from bot.db.store import Store
+from bot.delivery.broadcasts import enqueue_broadcast
 from tests.fakes.telegram_api import FakeTelegram
 
 OPEN_STATES = ("pending", "failed", "sending")
@@ -59,6 +61,20 @@ async def _rows(url: str, ids: Collection[int] | None) -> dict[int, Row]:
     finally:
         await store.close()
     return found if ids is None else {i: found[i] for i in ids if i in found}
+
+
+def queue_broadcast(url: str, text: str) -> int:
+    """Queue a broadcast to everyone the way the operator's command does; returns the rows."""
+
+    async def queue() -> int:
+        store = await Store.open(url)
+        try:
+            now = dt.datetime.now(dt.UTC)
+            return await enqueue_broadcast(store, text, (), uuid.uuid4().hex[:12], now)
+        finally:
+            await store.close()
+
+    return asyncio.run(queue())
 
 
 def outbox_rows(url: str, ids: Collection[int] | None = None) -> dict[int, Row]:

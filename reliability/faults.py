@@ -33,19 +33,18 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.cli_alerts import enqueue_broadcast
 from bot.db import subscribers as subs
 from bot.db.migrate import upgrade
 from bot.db.models import SourceStateRecord, Subscriber
-from bot.delivery import CONCURRENCY, RECORD_EVERY
-from bot.publisher import Publisher
-from bot.store import Store
-from bot.worker import AlertPlanner
+from bot.db.store import Store
+from bot.delivery.dispatcher import CONCURRENCY, RECORD_EVERY
+from bot.delivery.worker import AlertPlanner
+from bot.publishing.publisher import Publisher
 from config.dataset import Dataset, load_dataset
-from config.settings import load_settings
 from feeds.watcher import BACKOFF_BASE
 from reliability.deliveries import (
     outbox_rows,
+    queue_broadcast,
     still_open,
     tally,
     telegram_messages,
@@ -186,8 +185,7 @@ def _subscribers(url: str, count: int, now: dt.datetime) -> Population:
 def _broadcast(url: str, text: str) -> set[int]:
     """Queue a broadcast the way the operator's command does; returns its rows."""
     before = set(outbox_rows(url))
-    settings = load_settings(DATABASE_URL=url)
-    asyncio.run(enqueue_broadcast(settings, text, set(), uuid.uuid4().hex[:12]))
+    queue_broadcast(url, text)
     return {i for i, row in outbox_rows(url).items() if row.kind == "broadcast"} - before
 
 

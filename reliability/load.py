@@ -26,16 +26,15 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.cli_alerts import enqueue_broadcast
 from bot.db.migrate import upgrade
 from bot.db.models import Delivery
-from bot.publisher import Publisher
-from bot.store import Store
-from bot.worker import AlertPlanner
+from bot.db.store import Store
+from bot.delivery.worker import AlertPlanner
+from bot.publishing.publisher import Publisher
 from config.dataset import Dataset, load_dataset
-from config.settings import load_settings
 from reliability.deliveries import (
     outbox_rows,
+    queue_broadcast,
     reschedule,
     still_open,
     tally,
@@ -173,9 +172,8 @@ def _run(scale: Scale, url: str, directory: Path, section: Section) -> None:
         # Release: the broadcast now, the day's alerts compressed into day_seconds.
         start = dt.datetime.now(dt.UTC)
         text = f"Broadcast {uuid.uuid4().hex[:8]}: the dialogues move online"
-        settings = load_settings(DATABASE_URL=url)
         sent_before = {i for i, r in outbox_rows(url).items() if r.state == "sent"}
-        asyncio.run(enqueue_broadcast(settings, text, set(), uuid.uuid4().hex[:12]))
+        queue_broadcast(url, text)
         scale_factor = scale.day_seconds / DAY.total_seconds()
         scheduled = {i: start + (at - now) * scale_factor for i, at in day.moments.items()}
         reschedule(url, scheduled)

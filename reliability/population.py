@@ -23,8 +23,8 @@ from sqlalchemy import insert
 
 from bot.db.models import Subscriber, SubscriberFilter
 from bot.db.repositories import new_calendar_token
-from bot.i18n import LANGUAGES
-from bot.store import Store
+from bot.db.store import Store
+from bot.text.i18n import LANGUAGES
 from config.dataset import THEMES, Dataset
 from schedulers.reminders import DEFAULT_LEAD_DAYS
 from schedulers.timeline import compute_deadlines
@@ -105,6 +105,14 @@ def _shifted(value: Any, days: dt.timedelta) -> Any:
     return value
 
 
+def _shifted_event(event: dict[str, Any], days: dt.timedelta) -> Any:
+    """An event moved by `days`; one known only to the month stays on its month's 1st."""
+    moved = _shifted(event, days)
+    if moved.get("precision") == "month" and isinstance(moved.get("start"), dt.date):
+        moved["start"] = moved["start"].replace(day=1)
+    return moved
+
+
 @dataclass(frozen=True)
 class Season:
     """The bundled season moved forward: where its files are and by how much it moved."""
@@ -130,7 +138,7 @@ def write_season(
             _shifted(g.model_dump(exclude_none=True), shift) for g in dataset.groups.values()
         ],
         "events": [
-            _shifted(e.model_dump(exclude_none=True), shift) for e in dataset.events.values()
+            _shifted_event(e.model_dump(exclude_none=True), shift) for e in dataset.events.values()
         ],
         "review_starts": [
             _shifted(r.model_dump(exclude_none=True), shift) for r in dataset.review_starts.values()

@@ -8,6 +8,7 @@ in winter time are each right. "Midnight" on a date means the end of that date.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
@@ -15,6 +16,8 @@ from dateutil.relativedelta import relativedelta
 from config.dataset import wall_time_exists
 
 UTC = dt.UTC
+# What reads the time, for the service's loops and jobs; the pure code takes `now` instead.
+Clock = Callable[[], dt.datetime]
 MONTHS = (
     "January",
     "February",

@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from config.vocabulary import ZONE
 from schedulers.dates import UTC
 from schedulers.timeline import MECHANISM_ZONE, Deadline, Selection, fingerprint
 
@@ -41,7 +42,7 @@ class Preferences:
 
     subscriber_id: int
     selection: Selection = field(default_factory=Selection)
-    timezone: str = "Europe/Vienna"
+    timezone: str = ZONE
     lead_days: tuple[int, ...] = DEFAULT_LEAD_DAYS
     morning_hour: int = 9
     quiet: tuple[int, int] | None = None

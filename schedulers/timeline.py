@@ -24,16 +24,24 @@ from config.dataset import (
     Precision,
     weakest,
 )
+from config.vocabulary import KINDS as KINDS  # declared once, with their words
+from config.vocabulary import Kind as Kind
 from schedulers.dates import UTC, add_offset, day_text, end_of_day, local_instant
 
-Kind = Literal["milestone", "registration", "event"]
 # `no_news`: a step whose due date passed with nothing recorded, and no source saying it is
 # late: we know nothing, which is not the same as knowing it is late. `overdue` is only
 # for a step a source says is late (the dataset's `delays`).
 # "expected": projected from the mechanism's rhythm (schedulers/expected.py), not announced.
 Status = Literal["done", "overdue", "no_news", "due_soon", "upcoming", "cancelled", "expected"]
-KINDS: tuple[Kind, ...] = ("milestone", "registration", "event")
-STATUSES: tuple[Status, ...] = ("done", "overdue", "no_news", "due_soon", "upcoming", "cancelled")
+STATUSES: tuple[Status, ...] = (
+    "done",
+    "overdue",
+    "no_news",
+    "due_soon",
+    "upcoming",
+    "cancelled",
+    "expected",
+)
 # Statuses of a step whose date passed with no completion recorded.
 PASSED: frozenset[Status] = frozenset({"overdue", "no_news"})
 DUE_SOON = dt.timedelta(days=30)

@@ -10,12 +10,12 @@ loop can pace each channel without knowing its service.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import ClassVar, Literal, Protocol
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
 
-from schedulers.timeline import Deadline
-
-AlertKind = Literal["reminder", "last_call", "overdue", "change", "digest", "broadcast", "operator"]
+from bot.text.wording import Alert as Alert  # what a channel sends; worded before laid out
+from bot.text.wording import AlertKind as AlertKind
+from config.vocabulary import ZONE
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Target:
     address: str
     thread_id: str = ""
     language: str = "en"
-    timezone: str = "Europe/Vienna"
+    timezone: str = ZONE
     # The subscriber's personal calendar feed, for the "Add to calendar" button.
     calendar_token: str = ""
 
@@ -48,25 +48,6 @@ def calendar_links(base_url: str) -> CalendarLink:
         return calendar_url(base_url, target.calendar_token) if target.calendar_token else None
 
     return calendar_link
-
-
-@dataclass(frozen=True)
-class Alert:
-    """One thing to tell one target, with everything needed to word it.
-
-    `deadline` is the deadline as it stands now; for a date change `previous` is how it
-    stood before. `late` marks a reminder sent after its moment (the service was down).
-    """
-
-    key: str
-    kind: AlertKind
-    deadline: Deadline | None = None
-    previous: Deadline | None = None
-    lead_days: int | None = None
-    late: bool = False
-    text: str | None = None
-    digest: tuple[Deadline, ...] = field(default=())
-    link: str | None = None
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.panel import Panel
 
 from bot.channels.base import Alert, ChannelLimits, Target
-from bot.i18n import Texts
-from bot.wording import word
+from bot.text.i18n import Texts
+from bot.text.wording import word
 
 
 class ConsoleChannel:

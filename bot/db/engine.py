@@ -9,11 +9,19 @@ before reuse so a connection dropped by the server is replaced, not reported as 
 
 from __future__ import annotations
 
-from sqlalchemy import event
+from typing import TypeAlias
+
+from sqlalchemy import event, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+
+# What code outside bot/db/ names of SQLAlchemy, so that only this package imports it.
+Session: TypeAlias = AsyncSession
+DatabaseError = SQLAlchemyError  # the database did not answer, or refused a statement
+DuplicateKey = IntegrityError  # a unique key (address, calendar token, ...) is taken
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -25,6 +33,11 @@ def create_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
     return _create_async_engine(url, pool_pre_ping=True)
+
+
+def masked_url(url: str) -> str:
+    """`url` as it may be shown: the password hidden."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

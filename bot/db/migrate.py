@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.db.engine import create_engine
 
-SCRIPT_LOCATION = "bot:migrations"
+SCRIPT_LOCATION = "bot.db:migrations"
 HEAD = "head"
 BASE = "base"
 

@@ -30,6 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeEngine
 
+from config.vocabulary import ZONE
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -46,7 +48,7 @@ NO_THREAD = ""
 
 DEFAULT_LEAD_DAYS = (30, 14, 7, 1, 0)
 DEFAULT_LANGUAGE = "en"
-DEFAULT_TIMEZONE = "Europe/Vienna"
+DEFAULT_TIMEZONE = ZONE
 DEFAULT_MORNING_HOUR = 9
 
 Digest = Literal["off", "daily", "weekly"]

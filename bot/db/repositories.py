@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
+from bot.db.approved import latest_approved_events
 from bot.db.models import (
     Base,
     DeadlineVersion,
@@ -181,6 +182,7 @@ class ProposalError(Exception):
 
 async def load_source_states(session: AsyncSession) -> dict[str, SourceState]:
     """The watcher's remembered state of every source it polled before."""
+    # the watcher's module loads feedparser and friends; only the watcher's state needs it
     from feeds.watcher import SourceState
 
     rows = await session.scalars(select(SourceStateRecord))
@@ -416,8 +418,6 @@ async def _decide(
 
 async def list_approved_events(session: AsyncSession) -> list[Event]:
     """Events from approved proposals, the latest approval winning for each event id."""
-    from bot.store import latest_approved_events
-
     rows = await session.execute(
         select(Proposal.payload)
         .where(Proposal.state == "approved")

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import NO_THREAD, Acknowledgement, Subscriber, SubscriberFilter
 from bot.db.repositories import new_calendar_token
-from bot.i18n import LANGUAGES
+from bot.text.i18n import LANGUAGES
 from schedulers.reminders import Preferences
 from schedulers.timeline import Selection
 
@@ -353,3 +353,51 @@ async def planning_preferences(session: AsyncSession) -> list[Preferences]:
             )
         )
     return preferences
+
+
+async def subscribers_by_id(session: AsyncSession, ids: Collection[int]) -> dict[int, Subscriber]:
+    """The subscribers with these ids (the ones still there), by id."""
+    found = await session.scalars(select(Subscriber).where(Subscriber.id.in_(ids)))
+    return {s.id: s for s in found}
+
+
+async def subscribers_at(session: AsyncSession, channel: str, address: str) -> list[int]:
+    """Every subscriber of one address on a channel: a chat itself and its forum topics."""
+    rows = await session.scalars(
+        select(Subscriber.id).where(Subscriber.channel == channel, Subscriber.address == address)
+    )
+    return list(rows)
+
+
+async def others_named(
+    session: AsyncSession, channel: str, display_name: str, keep: int
+) -> list[Subscriber]:
+    """The active subscribers of a channel with this name, but `keep`."""
+    found = await session.scalars(
+        select(Subscriber).where(
+            Subscriber.channel == channel,
+            Subscriber.display_name == display_name,
+            Subscriber.active,
+            Subscriber.id != keep,
+        )
+    )
+    return list(found)
+
+
+async def subscriber_counts(session: AsyncSession) -> dict[tuple[str, bool], int]:
+    """How many subscribers each channel has, active and not."""
+    rows = await session.execute(
+        select(Subscriber.channel, Subscriber.active, func.count()).group_by(
+            Subscriber.channel, Subscriber.active
+        )
+    )
+    return {(channel, bool(active)): count for channel, active, count in rows}
+
+
+async def everyone(session: AsyncSession) -> tuple[list[Subscriber], dict[int, list[str]]]:
+    """Every subscriber in id order, and the deadlines each marked done (for an export)."""
+    people = list(await session.scalars(select(Subscriber).order_by(Subscriber.id)))
+    done: dict[int, list[str]] = {}
+    for ack in await session.scalars(select(Acknowledgement)):
+        done.setdefault(ack.subscriber_id, []).append(ack.deadline_id)
+    return people, done

@@ -21,8 +21,8 @@ from functools import cache
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from bot.channels.base import Alert, Target
-from bot.i18n import Texts
-from bot.wording import Wording, word
+from bot.text.i18n import Texts
+from bot.text.wording import Wording, word
 from config.urls import web_url
 
 LIST_NAME = "UNTOC Watch alerts"

@@ -12,13 +12,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.bidi import isolate
-from bot.channels.slack import APP_TARGET, escape
 from bot.db import subscribers as subs
-from bot.i18n import Texts
-from bot.publisher import Publisher
-from bot.store import Store
-from bot.wording import title_of
+from bot.db.store import Store
+from bot.publishing.publisher import Publisher
+from bot.slack.channel import APP_TARGET, escape
+from bot.text.bidi import isolate
+from bot.text.i18n import Texts
+from bot.text.wording import title_of
 from config.dataset import Dataset
 
 ACK = "ack"

@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from slack_bolt.context.respond.async_respond import AsyncRespond
     from slack_sdk.web.async_client import AsyncWebClient
 
-    from bot.publisher import Publisher
-    from bot.store import Store
+    from bot.db.store import Store
+    from bot.publishing.publisher import Publisher
     from config.dataset import Dataset
     from config.settings import Settings
 
@@ -62,6 +62,7 @@ def build_slack_app(
     clock: Callable[[], dt.datetime],
 ) -> AsyncApp:
     """The bolt app with `/untoc` and the alert buttons, its client on SLACK_API_BASE_URL."""
+    # slack-bolt is loaded only when Slack is configured
     from slack_bolt.async_app import AsyncApp
     from slack_sdk.web.async_client import AsyncWebClient
 
@@ -118,6 +119,7 @@ def reachable(client: AsyncWebClient) -> Reachable:
     public channel; a private one it was not invited to is hidden from it (Slack answers
     `channel_not_found`), and only that is a no. Unknown counts as yes: a check that
     failed, or an app without `channels:read`, must not stop a subscription."""
+    # slack-bolt is loaded only when Slack is configured
     from slack_sdk.errors import SlackApiError
 
     async def check(channel: str) -> bool:
@@ -142,10 +144,13 @@ def reachable(client: AsyncWebClient) -> Reachable:
 
 def slack_routes(app: AsyncApp, settings: Settings) -> list[Route]:
     """`POST /slack/events`, for slash commands and button presses, verified first."""
+    # slack-bolt is loaded only when Slack is configured
     from slack_bolt.adapter.starlette.async_handler import (
         to_async_bolt_request,
         to_starlette_response,
     )
+
+    # slack-bolt is loaded only when Slack is configured
     from slack_bolt.request.internals import parse_body
     from slack_sdk.signature import SignatureVerifier
 
@@ -222,6 +227,7 @@ async def start_socket_mode(app: AsyncApp, settings: Settings) -> AsyncSocketMod
     if not app_token:
         log.info("slack: SLACK_APP_TOKEN is not set, Socket Mode is off (HTTP mode)")
         return None
+    # slack-bolt is loaded only when Slack is configured
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     handler = AsyncSocketModeHandler(app, app_token)

@@ -16,40 +16,35 @@ import re
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from bot.bidi import isolate
 from bot.channels.base import calendar_url
-from bot.channels.slack import APP_TARGET, clip, date_token, escape, link
 from bot.db import subscribers as subs
+from bot.db.engine import Session
 from bot.db.models import Subscriber
-from bot.i18n import LANGUAGES, N_, Texts
-from bot.publisher import Publisher
-from bot.query import Query, query_string
-from bot.render import CONFIDENCE_LABELS, STATUS_LABELS
-from bot.store import Store
-from bot.web import KIND_NAMES, THEME_NAMES
-from bot.wording import title_of, when_of
-from config.countries import UnknownCountry, country_name, resolve_country
+from bot.db.store import Store
+from bot.filters.query import Query, query_string
+from bot.filters.vocabulary import MAX_WORDS, NotUnderstood, TooLong, Vocabulary
+from bot.publishing.publisher import Publisher
+from bot.slack.channel import APP_TARGET, clip, date_token, escape, link
+from bot.text.bidi import isolate
+from bot.text.i18n import LANGUAGES, N_, Texts
+from bot.text.render import CONFIDENCE_LABELS, KIND_NAMES, STATUS_LABELS, THEME_NAMES
+from bot.text.wording import title_of, when_of
+from config.countries import UnknownCountry, country_name
 from config.dataset import THEMES, Dataset
+from config.vocabulary import ZONE
 from schedulers.timeline import KINDS, Deadline, Selection, country_timeline, upcoming
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
 
 SUBCOMMANDS = ("subscribe", "unsubscribe", "list", "upcoming", "country", "calendar", "settings")
 HELP = "help"
 MAX_COMMAND_TEXT = 500
-MAX_VALUES = 60
 UPCOMING_DAYS = 90
 MAX_LISTED = 15
 ANSWER_MAX = 3000
 ECHO_MAX = 40
 ALL = "all"
-DEFAULT_ZONE = "Europe/Vienna"
+DEFAULT_ZONE = ZONE
 DIGEST_NAMES = {"off": N_("off"), "daily": N_("daily"), "weekly": N_("weekly")}
-_CLUSTER = re.compile(r"^(?:cluster|c)[-:]?(\d{1,2})$")
-_CLUSTER_WORDS = re.compile(r"\bcluster\s+(\d)", re.IGNORECASE)
 _SLACK_ID = re.compile(r"^[A-Z0-9]{2,40}$")
 _SETTING_NAMES = {
     "language": "language",
@@ -123,6 +118,7 @@ class UntocCommand:
         self.store = store
         self.publisher = publisher
         self.dataset = dataset
+        self.vocabulary = Vocabulary(dataset)
         self.clock = clock
         self.base_url = base_url.rstrip("/")
         self.reachable = reachable
@@ -170,7 +166,7 @@ class UntocCommand:
                 )
             )
         everything = rest.lower() == ALL
-        values = {} if everything else parse_values(rest, self.dataset, texts)
+        values = {} if everything else parse_values(rest, self.vocabulary, texts)
         # Asked before the transaction: no database session waits on Slack.
         reachable = self.reachable is None or await self.reachable(invocation.channel_id)
         async with self._sessions(texts) as session, session.begin():
@@ -201,7 +197,7 @@ class UntocCommand:
         return Answer(f"{text}\n{summary}", in_channel=True)
 
     async def _unsubscribe(self, invocation: Invocation, rest: str, texts: Texts) -> Answer:
-        values = {} if rest.lower() in ("", ALL) else parse_values(rest, self.dataset, texts)
+        values = {} if rest.lower() in ("", ALL) else parse_values(rest, self.vocabulary, texts)
         named = _named(values, texts)
         async with self._sessions(texts) as session, session.begin():
             subscriber = await subs.find_subscriber(session, APP_TARGET, invocation.channel_id)
@@ -362,11 +358,13 @@ class UntocCommand:
 
     def _resolve(self, text: str, texts: Texts) -> str:
         try:
-            return resolve_country(text, self.dataset.states, self.dataset.aliases)
-        except UnknownCountry as exc:
-            raise CommandProblem(_unknown_value(text, _suggestions(exc), texts)) from None
+            return self.vocabulary.country(text, texts)
+        except (NotUnderstood, TooLong) as problem:
+            unknown = problem.unknown[0].suggestions if isinstance(problem, NotUnderstood) else ()
+            suggestions = [f"{code} ({country_name(code)})" for code in unknown]
+            raise CommandProblem(_unknown_value(text, suggestions, texts)) from None
 
-    def _sessions(self, texts: Texts) -> AsyncSession:
+    def _sessions(self, texts: Texts) -> Session:
         return self._store(texts).sessions()
 
     def _store(self, texts: Texts) -> Store:
@@ -391,58 +389,28 @@ class UntocCommand:
         return f"{self.base_url}/" + ("?" + urllib.parse.urlencode(params) if params else "")
 
 
-def parse_values(text: str, dataset: Dataset, texts: Texts) -> Values:
-    """Countries, themes, kinds and clusters named in `text`, checked against the dataset.
+def parse_values(text: str, vocabulary: Vocabulary, texts: Texts) -> Values:
+    """Countries, themes, kinds and clusters named in `text`, read as Telegram reads them.
 
-    Values are separated by commas or spaces; a country name with spaces ("United
-    Kingdom") is read whole between commas. Raises `CommandProblem` naming the first
-    value it cannot read, with suggestions.
+    One parser (`bot/filters/vocabulary.py`) reads every channel's words, in any of our
+    languages: `Autriche, traite` is Austria and trafficking in persons. Raises
+    `CommandProblem` naming the first value it cannot read, with suggestions.
     """
-    values: Values = {}
-    text = _CLUSTER_WORDS.sub(r"cluster\1", text)
-    for part in (piece.strip() for piece in text.split(",")):
-        if not part:
-            continue
-        whole = _value(part, dataset)
-        found = [whole] if whole else [_known_value(word, dataset, texts) for word in part.split()]
-        for dimension, value in found:
-            values.setdefault(dimension, set()).add(value)
-    if sum(len(items) for items in values.values()) > MAX_VALUES:
+    try:
+        topics = vocabulary.parse(text, texts)
+    except TooLong:
         message = texts.plural(
             "That is more than {limit} value; follow fewer at once.",
             "That is more than {limit} values; follow fewer at once.",
-            MAX_VALUES,
+            MAX_WORDS,
         )
-        raise CommandProblem(message.format(limit=MAX_VALUES))
-    return values
-
-
-def _value(text: str, dataset: Dataset) -> tuple[str, str] | None:
-    lowered = text.lower()
-    if lowered in THEMES:
-        return "theme", lowered
-    if lowered in KINDS:
-        return "kind", lowered
-    cluster = _CLUSTER.match(lowered)
-    if cluster and int(cluster[1]) in dataset.clusters:
-        return "cluster", str(int(cluster[1]))
-    try:
-        return "country", resolve_country(text, dataset.states, dataset.aliases)
-    except UnknownCountry:
-        return None
-
-
-def _known_value(text: str, dataset: Dataset, texts: Texts) -> tuple[str, str]:
-    found = _value(text, dataset)
-    if found is not None:
-        return found
-    suggestions: list[str] = []
-    try:
-        resolve_country(text, dataset.states, dataset.aliases)
-    except UnknownCountry as exc:
-        suggestions = _suggestions(exc)
-    close = difflib.get_close_matches(text.lower(), [*THEMES, *KINDS], n=2, cutoff=0.7)
-    raise CommandProblem(_unknown_value(text, suggestions + close, texts))
+        raise CommandProblem(message.format(limit=MAX_WORDS)) from None
+    except NotUnderstood as problem:
+        first = problem.unknown[0]
+        suggestions = [f"{code} ({country_name(code)})" for code in first.suggestions]
+        close = difflib.get_close_matches(first.text.lower(), [*THEMES, *KINDS], n=2, cutoff=0.7)
+        raise CommandProblem(_unknown_value(first.text, suggestions + close, texts)) from None
+    return {dimension: values for dimension, values in topics.filters().items() if values}
 
 
 def _suggestions(problem: UnknownCountry) -> list[str]:
@@ -551,7 +519,7 @@ def settings_usage(texts: Texts) -> str:
 
 
 async def _apply_setting(
-    session: AsyncSession, subscriber: Subscriber, setting: str, value: str, now: dt.datetime
+    session: Session, subscriber: Subscriber, setting: str, value: str, now: dt.datetime
 ) -> None:
     if setting == "language":
         await subs.set_preferences(session, subscriber, now, language=value.lower())

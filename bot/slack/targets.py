@@ -12,12 +12,10 @@ import logging
 import re
 import urllib.parse
 
-from sqlalchemy import select
-
-from bot.channels.slack import WEBHOOK_TARGET, mask_webhook_url
 from bot.db.models import Subscriber
-from bot.db.subscribers import deactivate, ensure_subscriber, find_subscriber
-from bot.store import Store
+from bot.db.store import Store
+from bot.db.subscribers import deactivate, ensure_subscriber, find_subscriber, others_named
+from bot.slack.channel import WEBHOOK_TARGET, mask_webhook_url
 
 log = logging.getLogger("untoc_watch.slack")
 
@@ -76,14 +74,7 @@ async def ensure_default_webhook(store: Store, url: str, now: dt.datetime) -> Su
             now=now,
             display_name=DEFAULT_WEBHOOK_NAME,
         )
-        replaced = await session.scalars(
-            select(Subscriber).where(
-                Subscriber.channel == WEBHOOK_TARGET,
-                Subscriber.display_name == DEFAULT_WEBHOOK_NAME,
-                Subscriber.active,
-                Subscriber.id != subscriber.id,
-            )
-        )
-        for old in list(replaced):
+        replaced = await others_named(session, WEBHOOK_TARGET, DEFAULT_WEBHOOK_NAME, subscriber.id)
+        for old in replaced:
             await deactivate(session, old.id, f"replaced by a new {DEFAULT_WEBHOOK_NAME}", now)
         return subscriber

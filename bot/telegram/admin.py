@@ -15,13 +15,13 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 
-from bot.channels.telegram import bold, escape
 from bot.db.repositories import ProposalError
+from bot.db.subscribers import subscriber_counts
+from bot.filters.vocabulary import NotUnderstood, TooLong
 from bot.telegram import keyboards
 from bot.telegram.callbacks import Press, StaleButton
+from bot.telegram.channel import bold, escape
 from bot.telegram.chats import Turn, command_text, handler
-from bot.telegram.services import subscriber_counts
-from bot.telegram.vocabulary import NotUnderstood, TooLong
 from schedulers.timeline import MECHANISM_ZONE, Selection, upcoming
 
 log = logging.getLogger(__name__)

@@ -22,14 +22,15 @@ from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor
 from telegram.request import HTTPXRequest
 
-from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, Texts
-from bot.publisher import Publisher
-from bot.store import Store
+from bot.db.store import Store
+from bot.publishing.publisher import Publisher
 from bot.telegram.handlers import add_handlers
 from bot.telegram.layout import COMMANDS, OPERATOR_COMMANDS
-from bot.telegram.services import SERVICES_KEY, Broadcast, Clock, Services
+from bot.telegram.services import SERVICES_KEY, Broadcast, Services
+from bot.text.i18n import DEFAULT_LANGUAGE, LANGUAGES, Texts
 from config.dataset import Dataset
 from config.settings import Settings
+from schedulers.dates import Clock
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import (
     ChatMember,
     InlineKeyboardMarkup,
@@ -27,12 +26,13 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
-from bot.bidi import isolate
-from bot.channels.telegram import split_html
+from bot.db.engine import Session
 from bot.db.models import NO_THREAD, Subscriber
 from bot.db.subscribers import ensure_subscriber, find_subscriber
-from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, Texts
+from bot.telegram.channel import split_html
 from bot.telegram.services import Services, services_of
+from bot.text.bidi import isolate
+from bot.text.i18n import DEFAULT_LANGUAGE, LANGUAGES, Texts
 
 log = logging.getLogger(__name__)
 
@@ -104,11 +104,11 @@ class Turn:
         """An operator of the service (TELEGRAM_ADMIN_IDS), not a chat admin."""
         return self.user_id is not None and self.user_id in self.services.admin_ids
 
-    async def subscriber(self, session: AsyncSession) -> Subscriber | None:
+    async def subscriber(self, session: Session) -> Subscriber | None:
         """This place's subscriber, active or not, if it has one."""
         return await find_subscriber(session, CHANNEL, self.place.address, self.place.thread_id)
 
-    async def registered(self, session: AsyncSession) -> Subscriber:
+    async def registered(self, session: Session) -> Subscriber:
         """This place's subscriber, created without alerts if it has none yet.
 
         A chat that only chose a language or asked for its calendar link should not
@@ -130,7 +130,7 @@ class Turn:
         subscriber.deactivated_reason = NOT_SUBSCRIBED
         return subscriber
 
-    async def subscribed(self, session: AsyncSession) -> Subscriber:
+    async def subscribed(self, session: Session) -> Subscriber:
         """This place's subscriber, created or reactivated: alerts on."""
         return await ensure_subscriber(
             session,

@@ -10,9 +10,12 @@ from collections.abc import Collection, Iterable, Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.i18n import LANGUAGES, N_, Texts
 from bot.telegram import callbacks
+from bot.telegram.layout import DIGEST_LABELS
+from bot.text.i18n import LANGUAGES, N_, Texts
+from bot.text.render import KIND_NAMES, THEME_NAMES
 from config.dataset import THEMES, Dataset
+from config.vocabulary import ZONE
 from schedulers.timeline import KINDS, Selection
 
 COUNTRIES_PER_PAGE = 12
@@ -20,7 +23,7 @@ CHECK = "✓ "
 LEAD_PRESETS = ((30, 14, 7, 1, 0), (14, 7, 1, 0), (7, 1, 0), (1, 0))
 QUIET_PRESETS = ((22, 7), (21, 8), (23, 6))
 ZONES = (
-    "Europe/Vienna",
+    ZONE,
     "UTC",
     "Europe/London",
     "Europe/Paris",
@@ -145,7 +148,6 @@ def clusters(texts: Texts, dataset: Dataset, followed: Collection[int]) -> Inlin
 
 def themes(texts: Texts, followed: Collection[str]) -> InlineKeyboardMarkup:
     """Every theme, each toggles."""
-    from bot.web import THEME_NAMES
 
     buttons = [
         _button(_mark(texts(THEME_NAMES[t]), t in followed), callbacks.SUBSCRIBE, "t", t)
@@ -158,7 +160,6 @@ def themes(texts: Texts, followed: Collection[str]) -> InlineKeyboardMarkup:
 
 def kinds(texts: Texts, followed: Collection[str]) -> InlineKeyboardMarkup:
     """Every kind of deadline, each toggles."""
-    from bot.web import KIND_NAMES
 
     buttons = [
         _button(_mark(texts(KIND_NAMES[k]), k in followed), callbacks.SUBSCRIBE, "k", k)
@@ -171,7 +172,6 @@ def kinds(texts: Texts, followed: Collection[str]) -> InlineKeyboardMarkup:
 
 def unsubscribe_list(texts: Texts, selection: Selection, dataset: Dataset) -> InlineKeyboardMarkup:
     """One button per thing followed (press to drop it), and one to stop all alerts."""
-    from bot.web import KIND_NAMES, THEME_NAMES
 
     buttons = [
         _button("✕ " + texts.country(c), callbacks.UNSUBSCRIBE, "c", c)
@@ -226,8 +226,6 @@ def settings_choices(texts: Texts, key: str, current: object) -> InlineKeyboardM
         ]
         per_row = 1
     elif key == "digest":
-        from bot.telegram.layout import DIGEST_LABELS
-
         buttons = [
             _button(_mark(texts(label), value == current), callbacks.SETTINGS, "digest", value)
             for value, label in DIGEST_LABELS.items()

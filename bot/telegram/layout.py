@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
-from bot.channels.telegram import bold, escape, link
 from bot.db.models import Subscriber
-from bot.i18n import N_, Texts
-from bot.render import CONFIDENCE_LABELS, STATUS_LABELS
-from bot.wording import title_of, when_of
+from bot.telegram.channel import bold, escape, link
+from bot.text.i18n import N_, Texts
+from bot.text.render import CONFIDENCE_LABELS, KIND_NAMES, STATUS_LABELS, THEME_NAMES
+from bot.text.wording import title_of, when_of
 from config.dataset import Dataset
 from schedulers.timeline import Deadline, Selection
 
@@ -113,7 +113,6 @@ def country_timeline(
 
 def topic_names(selection: Selection, dataset: Dataset, texts: Texts) -> list[tuple[str, str]]:
     """What a selection follows, dimension by dimension, in the reader's words."""
-    from bot.web import KIND_NAMES, THEME_NAMES
 
     def names(values: Iterable[str]) -> str:
         return ", ".join(sorted(values)) or texts("all")

@@ -13,33 +13,22 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import ChatMember, Message, Update
 from telegram.error import ChatMigrated, Forbidden, TelegramError
 
-from bot.channels.telegram import escape
-from bot.db.models import Subscriber
-from bot.db.subscribers import deactivate, move_address
+from bot.db.subscribers import deactivate, move_address, subscribers_at
+from bot.filters.vocabulary import NotUnderstood, TooLong, Topics
 from bot.telegram import admin, callbacks, preferences, subscriptions
 from bot.telegram.callbacks import StaleButton
+from bot.telegram.channel import escape
 from bot.telegram.chats import CHANNEL, Context, Turn, command_text, handler, turn_of
 from bot.telegram.services import services_of
 from bot.telegram.setup import ChannelSetupError, check_channel, register_channel
-from bot.telegram.vocabulary import NotUnderstood, TooLong, Topics
 
 log = logging.getLogger(__name__)
 
 REMOVED = "the bot was removed from the chat"
 GONE_STATUSES = frozenset({ChatMember.LEFT, ChatMember.BANNED})
-
-
-async def _subscribers_at(session: AsyncSession, address: str) -> list[int]:
-    """Every subscriber of one chat: the chat itself and its forum topics."""
-    rows = await session.scalars(
-        select(Subscriber.id).where(Subscriber.channel == CHANNEL, Subscriber.address == address)
-    )
-    return list(rows)
 
 
 async def member_changed(update: Update, context: Context) -> None:
@@ -49,7 +38,7 @@ async def member_changed(update: Update, context: Context) -> None:
         return
     services = services_of(context)
     async with services.transaction() as session:
-        for subscriber_id in await _subscribers_at(session, str(change.chat.id)):
+        for subscriber_id in await subscribers_at(session, CHANNEL, str(change.chat.id)):
             await deactivate(session, subscriber_id, REMOVED, services.clock())
     log.info("telegram: removed from chat %s; its alerts are off", change.chat.id)
 
@@ -62,10 +51,10 @@ async def migrated(update: Update, context: Context) -> None:
     old, new = str(message.chat.id), str(message.migrate_to_chat_id)
     services = services_of(context)
     async with services.transaction() as session:
-        if await _subscribers_at(session, new):
+        if await subscribers_at(session, CHANNEL, new):
             log.warning("telegram: chat %s already has subscribers; not moving %s", new, old)
             return
-        for subscriber_id in await _subscribers_at(session, old):
+        for subscriber_id in await subscribers_at(session, CHANNEL, old):
             await move_address(session, subscriber_id, new, services.clock())
     log.info("telegram: chat %s migrated to %s; subscriptions moved", old, new)
 
@@ -160,7 +149,7 @@ async def failed(update: object, context: Context) -> None:
     if chat is not None and isinstance(error, Forbidden | ChatMigrated):
         services = services_of(context)
         async with services.transaction() as session:
-            for subscriber_id in await _subscribers_at(session, str(chat.id)):
+            for subscriber_id in await subscribers_at(session, CHANNEL, str(chat.id)):
                 if isinstance(error, ChatMigrated):
                     await move_address(
                         session, subscriber_id, str(error.new_chat_id), services.clock()

@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 from typing import TypedDict
 
-from bot.channels.telegram import bold, escape
 from bot.db.models import Subscriber
 from bot.db.subscribers import InvalidPreference, set_preferences
-from bot.i18n import LANGUAGES, Texts
 from bot.telegram import keyboards, layout
 from bot.telegram.callbacks import Press, StaleButton
+from bot.telegram.channel import bold, escape
 from bot.telegram.chats import Turn, command_text, handler, refuse_unless_allowed
+from bot.text.i18n import LANGUAGES, Texts
 
 MAX_SETTINGS_LENGTH = 200
 KEYS = {

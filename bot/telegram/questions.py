@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from telegram import Message
 
-from bot.channels.telegram import bold, escape, link
 from bot.db.subscribers import selection_of
+from bot.filters.vocabulary import NotUnderstood, TooLong
 from bot.telegram import layout
+from bot.telegram.channel import bold, escape, link
 from bot.telegram.chats import Turn, command_text, handler
-from bot.telegram.vocabulary import NotUnderstood, TooLong
+from config.vocabulary import ZONE
 from schedulers.timeline import Selection, country_timeline, upcoming
 
 UPCOMING_DAYS = 90
 MAX_UPCOMING = 30
-DEFAULT_ZONE = "Europe/Vienna"
+DEFAULT_ZONE = ZONE
 
 
 @handler

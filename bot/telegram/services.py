@@ -7,25 +7,21 @@ how tests hand the real `Application` a database, a fixed clock and a broadcast 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.channels.base import calendar_url
-from bot.db.models import Subscriber
-from bot.publisher import Publisher
-from bot.store import Store
-from bot.telegram.vocabulary import Vocabulary
+from bot.db.engine import Session
+from bot.db.store import Store
+from bot.filters.vocabulary import Vocabulary
+from bot.publishing.publisher import Publisher
 from config.dataset import Dataset
 from config.settings import Settings
+from schedulers.dates import Clock
 from schedulers.timeline import Selection
 
 SERVICES_KEY = "untoc_watch"
-Clock = Callable[[], dt.datetime]
 # Queues one message for every subscriber the selection matches; returns how many.
 Broadcast = Callable[[str, Selection], Awaitable[int]]
 
@@ -50,7 +46,7 @@ class Services:
         return self.settings.telegram_admin_ids
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
+    async def transaction(self) -> AsyncIterator[Session]:
         """One session in one transaction, committed when the block ends without error."""
         async with self.store.sessions() as session, session.begin():
             yield session
@@ -66,13 +62,3 @@ def services_of(context: Any) -> Services:
     if not isinstance(services, Services):
         raise RuntimeError("the Telegram application was not built by build_application")
     return services
-
-
-async def subscriber_counts(session: AsyncSession) -> dict[tuple[str, bool], int]:
-    """How many subscribers each channel has, active and not."""
-    rows = await session.execute(
-        select(Subscriber.channel, Subscriber.active, func.count()).group_by(
-            Subscriber.channel, Subscriber.active
-        )
-    )
-    return {(channel, bool(active)): count for channel, active, count in rows}

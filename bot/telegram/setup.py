@@ -10,14 +10,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot, ChatFullInfo, ChatMemberAdministrator, ChatMemberOwner
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden
 
+from bot.db.engine import Session
 from bot.db.models import Subscriber
 from bot.db.subscribers import ensure_subscriber, follow, set_preferences
-from bot.telegram.vocabulary import Topics
+from bot.filters.vocabulary import Topics
 
 Problem = Literal["not_found", "not_a_channel", "bot_not_admin", "cannot_post", "not_your_channel"]
 
@@ -60,7 +60,7 @@ async def check_channel(bot: Bot, name: str, user_id: int | None = None) -> Chat
 
 
 async def register_channel(
-    session: AsyncSession,
+    session: Session,
     chat: ChatFullInfo,
     topics: Topics,
     language: str,

@@ -14,8 +14,6 @@ import logging
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import TelegramError
 
-from bot import deeplink
-from bot.channels.telegram import bold, escape
 from bot.db.models import Subscriber
 from bot.db.subscribers import (
     MUTED,
@@ -28,9 +26,11 @@ from bot.db.subscribers import (
     set_preferences,
     unfollow,
 )
-from bot.i18n import LANGUAGES, Texts
+from bot.filters import deeplink
+from bot.filters.vocabulary import NotUnderstood, TooLong, Topics
 from bot.telegram import callbacks, keyboards, layout
 from bot.telegram.callbacks import Press, StaleButton
+from bot.telegram.channel import bold, escape
 from bot.telegram.chats import (
     UNSUBSCRIBED,
     Turn,
@@ -39,7 +39,7 @@ from bot.telegram.chats import (
     pressed_message,
     refuse_unless_allowed,
 )
-from bot.telegram.vocabulary import NotUnderstood, TooLong, Topics
+from bot.text.i18n import LANGUAGES, Texts
 from config.dataset import THEMES, Dataset
 from schedulers.timeline import KINDS, Selection
 

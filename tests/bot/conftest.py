@@ -22,7 +22,7 @@ from sqlalchemy.pool import NullPool
 
 from bot.db.engine import create_engine, session_factory
 from bot.db.migrate import upgrade
-from bot.store import Store
+from bot.db.store import Store
 from config.settings import normalise_database_url
 
 POSTGRES_URL_VARIABLE = "UNTOC_TEST_POSTGRES_URL"

@@ -20,8 +20,8 @@ from telegram.ext import TypeHandler
 
 from bot.db.engine import create_engine
 from bot.db.migrate import upgrade
-from bot.publisher import Publisher
-from bot.store import Store
+from bot.db.store import Store
+from bot.publishing.publisher import Publisher
 from bot.telegram.app import TelegramApplication, build_application, start_telegram, stop_telegram
 from config.dataset import Dataset, load_dataset
 from config.settings import Settings, load_settings

@@ -9,9 +9,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.app import app
 from bot.db import subscribers as subs
-from bot.store import Store
+from bot.db.store import Store
 
 NOW = dt.datetime(2022, 3, 1, tzinfo=dt.UTC)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.app import app
 from tests.fakes.unodc_site import FIXTURES, FakeUnodcSite
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,7 +159,7 @@ def test_an_unknown_proposal_id_exits_2(runner):
 
 def test_the_watcher_commands_add_nothing_heavy_to_every_command():
     heavy = ("httpx", "bs4", "feedparser", "icalendar", "sqlalchemy", "feeds.watcher")
-    probe = f"import sys, bot.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    probe = f"import sys, bot.cli.app; print([m for m in {heavy!r} if m in sys.modules])"
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
     )

@@ -19,12 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli_alerts import enqueue_broadcast
 from bot.db import subscribers as subs
 from bot.db.migrate import upgrade
-from bot.delivery import CONCURRENCY, RECORD_EVERY
-from bot.store import Store
-from config.settings import load_settings
+from bot.db.store import Store
+from bot.delivery.broadcasts import enqueue_broadcast
+from bot.delivery.dispatcher import CONCURRENCY, RECORD_EVERY
 from reliability.service import database
 from tests.fakes.telegram_api import FakeTelegram, RateLimits
 
@@ -70,8 +69,12 @@ async def _prepare(database_url: str, chats: range, text: str) -> int:
 
 
 async def _broadcast(database_url: str, text: str) -> int:
-    settings = load_settings(DATABASE_URL=database_url)
-    return await enqueue_broadcast(settings, text, set(), uuid.uuid4().hex[:12])
+    store = await Store.open(database_url)
+    try:
+        now = dt.datetime.now(dt.UTC)
+        return await enqueue_broadcast(store, text, (), uuid.uuid4().hex[:12], now)
+    finally:
+        await store.close()
 
 
 def _worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

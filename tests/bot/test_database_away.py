@@ -19,13 +19,13 @@ from sqlalchemy import make_url, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from bot import outbox
 from bot.channels.base import Alert, ChannelLimits, Target
+from bot.db import outbox
 from bot.db import subscribers as subs
 from bot.db.models import Delivery
-from bot.delivery import Dispatcher
-from bot.publisher import Publisher
-from bot.query import Query
+from bot.delivery.dispatcher import Dispatcher
+from bot.filters.query import Query
+from bot.publishing.publisher import Publisher
 from config.dataset import load_dataset
 from config.settings import normalise_database_url
 from schedulers.timeline import Deadline

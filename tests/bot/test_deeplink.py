@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.deeplink import KIND_CODES, MAX_LENGTH, THEME_CODES, BadPayload, decode, encode
+from bot.filters.deeplink import KIND_CODES, MAX_LENGTH, THEME_CODES, BadPayload, decode, encode
 from config.dataset import THEMES
 from schedulers.timeline import KINDS, Selection
 

@@ -13,7 +13,6 @@ from typing import ClassVar
 import pytest
 from sqlalchemy import select, text
 
-from bot import outbox
 from bot.channels.base import (
     Alert,
     ChannelLimits,
@@ -23,11 +22,14 @@ from bot.channels.base import (
     TargetMoved,
     calendar_links,
 )
+from bot.db import outbox
 from bot.db import subscribers as subs
 from bot.db.models import Delivery, Subscriber
-from bot.delivery import RATE_MIN_GAP, Dispatcher, Standing, _Rate
-from bot.publisher import Publisher
-from bot.worker import AlertPlanner, Leadership, Presence
+from bot.delivery.dispatcher import Dispatcher
+from bot.delivery.leadership import Leadership, Presence
+from bot.delivery.pacing import RATE_MIN_GAP, Rate, Standing
+from bot.delivery.worker import AlertPlanner
+from bot.publishing.publisher import Publisher
 from config.dataset import load_dataset
 
 NOW = dt.datetime(2022, 4, 30, 12, tzinfo=dt.UTC)
@@ -283,7 +285,7 @@ async def test_one_leader_at_a_time_and_a_successor_when_it_goes(store):
 async def test_readiness_and_metrics_come_from_the_database(store, monkeypatch):
     import httpx
 
-    from bot.web import create_app
+    from bot.web.app import create_app
     from config.settings import load_settings
 
     clock, channel = Clock(NOW), RecordingChannel()
@@ -394,7 +396,7 @@ async def test_each_chat_is_sent_to_by_one_worker_so_its_limits_hold(store):
 async def test_the_overall_pace_never_exceeds_the_rate_in_any_second():
     """However late the loop wakes, no second holds more sends than the rate allows, and
     sends never bunch closer than nearly an interval."""
-    rate = _Rate(30)
+    rate = Rate(30)
     moments = []
     for n in range(75):
         await rate.acquire()
@@ -415,7 +417,8 @@ async def test_a_leader_in_another_database_on_the_server_is_not_ours(store):
         pytest.skip("leadership is only contested on PostgreSQL")
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from bot.worker import ADVISORY_LOCK, leader_known
+    from bot.db import ADVISORY_LOCK
+    from bot.db.stats import leader_known
     from config.settings import normalise_database_url
 
     other = create_async_engine(normalise_database_url(os.environ["UNTOC_TEST_POSTGRES_URL"]))

@@ -13,14 +13,14 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from bot.channels.telegram import TelegramChannel
-from bot.cli_alerts import enqueue_broadcast
 from bot.db import subscribers as subs
 from bot.db.migrate import upgrade
 from bot.db.models import Delivery, Subscriber
-from bot.delivery import Dispatcher
-from bot.store import Store
+from bot.db.store import Store
+from bot.delivery.broadcasts import enqueue_broadcast
+from bot.delivery.dispatcher import Dispatcher
 from bot.telegram.app import build_bot
+from bot.telegram.channel import TelegramChannel
 from config.settings import load_settings
 from schedulers.timeline import Deadline
 from tests.fakes.telegram_api import (
@@ -70,9 +70,9 @@ async def test_faults_are_retried_and_only_the_blocked_chat_is_dropped(fake, dat
         fake.script(FAILING, SERVER_ERROR, SERVER_ERROR)
         fake.script(SLOW, slow(6))  # longer than the client's read time-out
         fake.script(BLOCKED_CHAT, always=BLOCKED)
-        assert await enqueue_broadcast(settings, "Fault drill", set(), uuid.uuid4().hex[:8]) == len(
-            CHATS
-        )
+        assert await enqueue_broadcast(
+            store, "Fault drill", (), uuid.uuid4().hex[:8], clock()
+        ) == len(CHATS)
         dispatcher = Dispatcher(
             store,
             {"telegram": channel},

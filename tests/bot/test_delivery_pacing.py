@@ -14,12 +14,12 @@ from typing import ClassVar
 
 from sqlalchemy import select
 
-from bot import outbox
 from bot.channels.base import Alert, ChannelLimits, Target
+from bot.db import outbox
 from bot.db import subscribers as subs
 from bot.db.models import Delivery
-from bot.delivery import CONCURRENCY, TURN_HOLD, Dispatcher
-from bot.store import Store
+from bot.db.store import Store
+from bot.delivery.dispatcher import CONCURRENCY, TURN_HOLD, Dispatcher
 from schedulers.timeline import Deadline
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

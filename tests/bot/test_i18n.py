@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from bot.i18n import LANGUAGES, LOCALE_DIR, Texts, negotiate
-from bot.i18n_extract import extract_python, template
+from bot.text.i18n import LANGUAGES, LOCALE_DIR, Texts, negotiate
+from bot.text.i18n_extract import extract_python, template
 
 ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")

@@ -21,17 +21,17 @@ from markupsafe import escape as html_escape
 from starlette.applications import Starlette
 from telegram import Bot
 
-from bot.bidi import FSI, PDI, strip_isolates
 from bot.channels.base import Alert, Target
-from bot.channels.slack import SlackChannel, escape
-from bot.channels.telegram import TelegramChannel
 from bot.db.migrate import upgrade
-from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, LOCALE_DIR, Texts
-from bot.publisher import Publisher
-from bot.render import STATUS_LABELS
+from bot.db.store import Store
+from bot.publishing.publisher import Publisher
 from bot.slack.app import build_slack_app, slack_routes
-from bot.store import Store
-from bot.web import create_app
+from bot.slack.channel import SlackChannel, escape
+from bot.telegram.channel import TelegramChannel
+from bot.text.bidi import FSI, PDI, strip_isolates
+from bot.text.i18n import DEFAULT_LANGUAGE, LANGUAGES, LOCALE_DIR, Texts
+from bot.text.render import STATUS_LABELS
+from bot.web.app import create_app
 from config.settings import load_settings
 from feeds.ical import Words, summary
 from schedulers.timeline import compute_deadlines

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 import pytest
 import uvicorn
 
-from bot.bidi import strip_isolates
-from bot.i18n import Texts
-from bot.publisher import Publisher
-from bot.web import create_app
+from bot.publishing.publisher import Publisher
+from bot.text.bidi import strip_isolates
+from bot.text.i18n import Texts
+from bot.web.app import create_app
 from config.dataset import load_dataset
 from config.settings import load_settings
 

@@ -18,10 +18,10 @@ import pytest
 from slack_bolt.request.async_request import AsyncBoltRequest
 from starlette.applications import Starlette
 
-from bot.channels.slack import APP_TARGET
 from bot.db import subscribers as subs
 from bot.db.models import Acknowledgement
-from bot.publisher import Publisher
+from bot.db.store import Store
+from bot.publishing.publisher import Publisher
 from bot.slack.app import (
     EVENTS_PATH,
     MAX_BODY_BYTES,
@@ -31,8 +31,8 @@ from bot.slack.app import (
     start_socket_mode,
     stop_socket_mode,
 )
-from bot.store import Store
-from bot.web import create_app
+from bot.slack.channel import APP_TARGET
+from bot.web.app import create_app
 from config.dataset import load_dataset
 from config.settings import load_settings
 from tests.fakes.slack_api import (
@@ -206,6 +206,34 @@ async def test_a_failed_membership_check_does_not_stop_a_subscription(slack):
     assert "subscribed this channel" in answer["text"] and CANNOT_REACH not in answer["text"]
     assert [(c.method, c.status) for c in slack.fake.calls][-1] == ("conversations.info", 503)
     assert (await slack.subscriber("C0FLAKY")).active
+
+
+# The words an NGO types, in each of our languages: Slack reads what Telegram reads.
+FOLLOW_AUSTRIA_AND_TRAFFICKING = {
+    "en": "Austria, trafficking in persons",
+    "fr": "Autriche, traite",
+    "es": "Austria, trata de personas",
+    "ru": "Австрия, торговля людьми",
+    "zh": "奥地利, 人口贩运",
+    "ar": "النمسا, الاتجار بالبشر",
+}
+
+
+@pytest.mark.parametrize("language", sorted(FOLLOW_AUSTRIA_AND_TRAFFICKING))
+async def test_subscribe_reads_countries_and_themes_in_every_language(slack, language):
+    answer = await slack.command("subscribe " + FOLLOW_AUSTRIA_AND_TRAFFICKING[language])
+    assert answer["response_type"] == "in_channel", answer["text"]
+    selection = await slack.selection()
+    assert selection.countries == {"AT"} and selection.themes == {"tip"}
+
+
+async def test_subscribe_in_french_follows_as_telegram_does(slack):
+    answer = await slack.command("subscribe Autriche, traite des personnes, armes à feu")
+    assert answer["response_type"] == "in_channel", answer["text"]
+    selection = await slack.selection()
+    assert selection.countries == {"AT"} and selection.themes == {"tip", "firearms"}
+    await slack.command("subscribe trafic de migrants, tráfico de migrantes, firearms")
+    assert (await slack.selection()).themes == {"tip", "firearms", "som"}
 
 
 async def test_subscribe_reads_names_with_spaces_kinds_clusters_and_all(slack):

@@ -10,7 +10,6 @@ import time
 
 import pytest
 
-from bot.bidi import FSI, PDI
 from bot.channels.base import (
     Alert,
     ChannelMisconfigured,
@@ -20,7 +19,7 @@ from bot.channels.base import (
     TargetGone,
     calendar_links,
 )
-from bot.channels.slack import (
+from bot.slack.channel import (
     APP_TARGET,
     HEADER_MAX,
     MAX_BLOCKS,
@@ -34,8 +33,9 @@ from bot.channels.slack import (
     mask_webhook_url,
     readable,
 )
-from bot.i18n import Texts
 from bot.slack.targets import ensure_default_webhook
+from bot.text.bidi import FSI, PDI
+from bot.text.i18n import Texts
 from config.dataset import load_dataset
 from schedulers.timeline import compute_deadlines
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack, block_problem

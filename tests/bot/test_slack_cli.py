@@ -9,12 +9,12 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from bot.channels.slack import WEBHOOK_TARGET
-from bot.cli import app
+from bot.cli.app import app
 from bot.db import subscribers as subs
 from bot.db.migrate import upgrade
+from bot.db.store import Store
+from bot.slack.channel import WEBHOOK_TARGET
 from bot.slack.targets import InvalidWebhookUrl, check_webhook_url
-from bot.store import Store
 from config.settings import SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]

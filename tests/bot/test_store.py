@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.db.migrate import upgrade
-from bot.store import (
+from bot.db.store import (
     Store,
     StoreNotReady,
     read_recorded_facts,

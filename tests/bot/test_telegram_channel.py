@@ -11,7 +11,6 @@ import pytest
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from bot.bidi import FSI, PDI
 from bot.channels.base import (
     Alert,
     ChannelMisconfigured,
@@ -21,10 +20,11 @@ from bot.channels.base import (
     TargetGone,
     TargetMoved,
 )
-from bot.channels.telegram import TelegramChannel, delivery_error, html_length, layout, split_html
-from bot.i18n import Texts
 from bot.telegram.app import build_bot
-from bot.wording import word
+from bot.telegram.channel import TelegramChannel, delivery_error, html_length, layout, split_html
+from bot.text.bidi import FSI, PDI
+from bot.text.i18n import Texts
+from bot.text.wording import word
 from config.dataset import load_dataset
 from config.settings import load_settings
 from schedulers.timeline import compute_deadlines

@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.channels.base import Alert, Target
-from bot.channels.telegram import TelegramChannel
 from bot.db.models import Acknowledgement, Subscriber
 from bot.db.subscribers import find_subscriber, selection_of
-from bot.deeplink import encode
+from bot.filters.deeplink import encode
+from bot.telegram.channel import TelegramChannel
 from schedulers.timeline import Selection, compute_deadlines
 from tests.bot.telegram_harness import (
     ALICE,

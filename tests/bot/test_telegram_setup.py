@@ -9,10 +9,10 @@ import logging
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.app import app
 from bot.db.engine import create_engine
+from bot.db.store import Store
 from bot.db.subscribers import find_subscriber, selection_of
-from bot.store import Store
 from bot.telegram.app import file_url, protect_token
 from config.settings import load_settings
 from tests.fakes.telegram_api import FakeTelegram

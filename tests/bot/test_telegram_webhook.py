@@ -8,8 +8,8 @@ from starlette.applications import Starlette
 
 from bot.db.engine import create_engine
 from bot.db.migrate import upgrade
-from bot.publisher import Publisher
-from bot.store import Store
+from bot.db.store import Store
+from bot.publishing.publisher import Publisher
 from bot.telegram.app import build_application, start_telegram, stop_telegram
 from bot.telegram.webhook import SECRET_HEADER, WEBHOOK_PATH, start_receiving, telegram_routes
 from config.settings import load_settings

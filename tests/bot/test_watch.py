@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 
 from bot.db.models import Delivery, Proposal, SourceChange, SourceSnapshot
 from bot.db.repositories import ProposalError
-from bot.store import Store
-from bot.watch import build_watcher, run_watcher
+from bot.db.store import Store
+from bot.delivery.watch import build_watcher, run_watcher
 from config.dataset import Source, load_dataset
 from config.settings import load_settings
 from feeds.fetch import LOOPBACK_NETWORKS

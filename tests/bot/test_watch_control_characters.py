@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import select
 
 from bot.db.models import SourceSnapshot
-from bot.watch import build_watcher
+from bot.delivery.watch import build_watcher
 from config.dataset import Source, load_dataset
 from config.settings import load_settings
 from feeds.fetch import LOOPBACK_NETWORKS

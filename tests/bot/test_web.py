@@ -14,9 +14,9 @@ from icalendar import Calendar
 from bot.db.migrate import upgrade
 from bot.db.models import Subscriber, SubscriberFilter
 from bot.db.repositories import new_calendar_token
-from bot.publisher import Publisher
-from bot.store import Store
-from bot.web import create_app
+from bot.db.store import Store
+from bot.publishing.publisher import Publisher
+from bot.web.app import create_app
 from config.dataset import load_dataset
 from config.settings import load_settings
 

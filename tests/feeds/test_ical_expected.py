@@ -8,7 +8,7 @@ import datetime as dt
 import icalendar
 import vobject
 
-from bot.i18n import Texts
+from bot.text.i18n import Texts
 from config.dataset import load_dataset
 from feeds.ical import CalendarBuilder, Words
 from schedulers.expected import expected_deadlines

@@ -21,7 +21,7 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from icalendar import Alarm, Calendar, Component, Event
 
-from bot.i18n import LANGUAGES, Texts
+from bot.text.i18n import LANGUAGES, Texts
 from config.dataset import load_dataset
 from feeds.ical import (
     EPOCH,

@@ -8,9 +8,13 @@ no stale reminder sent. (PostgreSQL stopped and started runs only in `make relia
 
 from __future__ import annotations
 
+import pytest
+
 from reliability.faults import run
 
 
+# The whole service in a short form: a minute alone, more beside a parallel suite.
+@pytest.mark.timeout(360)
 def test_crashes_restarts_and_failing_neighbours_lose_nothing():
     section = run(quick=True)
     assert section.held, section.markdown()

@@ -17,12 +17,12 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.app import app
 from bot.db.migrate import upgrade
 from bot.db.models import Subscriber
 from bot.db.subscribers import InvalidPreference, set_preferences
-from bot.query import QueryError, parse_query
-from bot.web import API_PARAMS
+from bot.filters.query import QueryError, parse_query
+from bot.web.app import API_PARAMS
 from config.dataset import check_zone, load_dataset
 from config.nesting import MAX_NESTING, json_too_deep
 from config.yamlfile import YamlError, read_yaml

@@ -11,14 +11,14 @@ import pytest
 from starlette.applications import Starlette
 from telegram.error import InvalidToken
 
-from bot.channels.telegram import delivery_error
 from bot.db.engine import create_engine
 from bot.db.migrate import upgrade
+from bot.db.store import Store
 from bot.main import HideCalendarTokens
-from bot.publisher import Publisher
+from bot.publishing.publisher import Publisher
 from bot.slack.app import EVENTS_PATH
-from bot.store import Store
 from bot.telegram.app import build_application, stop_telegram
+from bot.telegram.channel import delivery_error
 from bot.telegram.webhook import SECRET_HEADER, WEBHOOK_PATH, start_receiving, telegram_routes
 from config.settings import load_settings
 from reliability import security
@@ -52,6 +52,8 @@ CHECKS = (
 )
 
 
+# The whole service in a short form: a minute alone, more beside a parallel suite.
+@pytest.mark.timeout(360)
 def test_the_quick_form_holds_and_reports_every_check():
     section = security.run(quick=True)
     assert section.held, "\n".join(section.failures)

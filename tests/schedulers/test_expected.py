@@ -52,7 +52,7 @@ def test_no_countdown_reminder_is_planned_for_a_guessed_day():
     from schedulers.timeline import Selection
 
     expected = expected_deadlines(load_dataset(), NOW)
-    everyone = Preferences(subscriber_id=1, selection=Selection(), lead_days=[30, 14, 7, 1])
+    everyone = Preferences(subscriber_id=1, selection=Selection(), lead_days=(30, 14, 7, 1))
     days = [NOW + dt.timedelta(days=n) for n in range(0, 400, 15)]
     planned = [p for day in days for p in plan(expected, [everyone], day)]
     assert planned == [] or all(p.kind == "digest" for p in planned)

@@ -1,0 +1,303 @@
+"""The `untoc-watch` command line: what operators and the Procfile run.
+
+Imports are kept inside the commands so that `untoc-watch upcoming` answers quickly:
+a command pays only for the modules it uses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from bot.cli._common import country_code, evaluation_moment, fail, read_dataset, read_settings
+
+if TYPE_CHECKING:
+    from config.dataset import Dataset
+    from config.settings import Settings
+    from schedulers.timeline import Deadline
+
+app = typer.Typer(
+    name="untoc-watch",
+    help="Deadlines of the UNTOC Implementation Review Mechanism, for civil society.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+def _deadlines(settings: Settings, dataset: Dataset, now: dt.datetime) -> list[Deadline]:
+    """Every deadline, with the facts recorded in the database applied."""
+    import asyncio
+
+    from bot.db.store import read_recorded_facts
+    from schedulers.timeline import compute_deadlines
+
+    recorded, warning = asyncio.run(read_recorded_facts(settings.database_url))
+    if warning:
+        typer.echo(f"note: {warning}", err=True)
+    return compute_deadlines(recorded.apply(dataset), now)
+
+
+def _print(deadlines: list[Deadline], output: OutputFormat, title: str) -> None:
+    from bot.text.render import deadline_to_dict
+
+    if output is OutputFormat.json:
+        json.dump(
+            [deadline_to_dict(d) for d in deadlines], sys.stdout, ensure_ascii=False, indent=2
+        )
+        sys.stdout.write("\n")
+        return
+    from bot.text.console import deadline_table, make_console
+
+    make_console().print(deadline_table(deadlines, title))
+
+
+CountryOption = Annotated[
+    list[str] | None, typer.Option("--country", "-c", help="ISO code or English name; repeatable.")
+]
+AsOfOption = Annotated[
+    str | None, typer.Option("--as-of", help="Evaluate at this date (YYYY-MM-DD) instead of now.")
+]
+FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")]
+
+
+@app.command()
+def upcoming(
+    country: CountryOption = None,
+    cluster: Annotated[list[int] | None, typer.Option(help="Cluster number; repeatable.")] = None,
+    kind: Annotated[
+        list[str] | None, typer.Option(help="milestone, registration or event; repeatable.")
+    ] = None,
+    theme: Annotated[list[str] | None, typer.Option(help="tip, som, firearms, ...")] = None,
+    days: Annotated[int, typer.Option(min=0, max=3650, help="How far ahead to look.")] = 90,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Include overdue milestones.")] = False,
+    as_of: AsOfOption = None,
+    output: FormatOption = OutputFormat.table,
+) -> None:
+    """Deadlines still open in the next DAYS days, soonest first."""
+    from config.dataset import THEMES
+    from schedulers.timeline import KINDS, Selection
+    from schedulers.timeline import upcoming as select_upcoming
+
+    settings = read_settings()
+    dataset = read_dataset(settings)
+    for value in kind or []:
+        if value not in KINDS:
+            fail(f"--kind {value!r} is unknown; use one of: {', '.join(KINDS)}")
+    for value in theme or []:
+        if value not in THEMES:
+            fail(f"--theme {value!r} is unknown; use one of: {', '.join(THEMES)}")
+    for number in cluster or []:
+        if number not in dataset.clusters:
+            fail(f"--cluster {number} is unknown; clusters are {sorted(dataset.clusters)}")
+    selection = Selection(
+        countries={country_code(c, dataset) for c in country or []},
+        clusters=set(cluster or []),
+        kinds=set(kind or []),
+        themes=set(theme or []),
+    )
+    now = evaluation_moment(as_of)
+    found = select_upcoming(
+        _deadlines(settings, dataset, now), now, days, selection, include_overdue=overdue
+    )
+    _print(found, output, f"Open deadlines in the next {days} days (as of {now:%Y-%m-%d})")
+
+
+@app.command()
+def timeline(
+    country: Annotated[str, typer.Argument(help="ISO code or English name.")],
+    as_of: AsOfOption = None,
+    output: FormatOption = OutputFormat.table,
+) -> None:
+    """One State party's review milestones, with their status."""
+    from config.countries import country_name
+    from schedulers.timeline import country_timeline
+
+    settings = read_settings()
+    dataset = read_dataset(settings)
+    code = country_code(country, dataset)
+    now = evaluation_moment(as_of)
+    found = country_timeline(_deadlines(settings, dataset, now), code)
+    if not found and output is OutputFormat.table:
+        typer.echo(
+            f"No review dates are known for {country_name(code)} ({code}): its group and review "
+            "start are not in the dataset. Record them in a file in UNTOC_DATA_DIR "
+            "(groups.members or review_starts).",
+            err=True,
+        )
+    _print(found, output, f"{country_name(code)} ({code}): review milestones as of {now:%Y-%m-%d}")
+
+
+@app.command()
+def record(
+    country: Annotated[str, typer.Argument(help="ISO code or English name.")],
+    milestone: Annotated[str, typer.Argument(help="Milestone id, e.g. self-assessment.")],
+    date: Annotated[str, typer.Argument(help="The actual date, YYYY-MM-DD.")],
+    source: Annotated[str, typer.Option(help="Where this fact comes from (URL or document).")],
+    cluster: Annotated[int, typer.Option(help="Cluster number.")] = 1,
+    by: Annotated[str | None, typer.Option(help="Who records it.")] = None,
+) -> None:
+    """Record the actual date of a review step; chained deadlines move accordingly."""
+    import asyncio
+    import difflib
+
+    from bot.db.store import StoreNotReady, record_milestone_date
+    from schedulers.timeline import MECHANISM_ZONE, country_timeline
+
+    settings = read_settings()
+    dataset = read_dataset(settings)
+    code = country_code(country, dataset)
+    if milestone not in dataset.milestones:
+        close = difflib.get_close_matches(milestone, list(dataset.milestones), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        fail(f"unknown milestone {milestone!r}; {hint}known: {', '.join(dataset.milestones)}")
+    if cluster not in dataset.clusters:
+        fail(f"--cluster {cluster} is unknown; clusters are {sorted(dataset.clusters)}")
+    try:
+        day = dt.date.fromisoformat(date)
+    except ValueError:
+        fail(f"{date!r} is not a date; use YYYY-MM-DD, e.g. 2022-04-30")
+    now = dt.datetime.now(dt.UTC)
+    if day > now.astimezone(MECHANISM_ZONE).date():
+        fail(f"{day} is in the future; record a step only once it has happened")
+    if not source.strip():
+        fail("--source is empty; give the URL or document that reports this date")
+    try:
+        asyncio.run(
+            record_milestone_date(
+                settings.database_url,
+                country=code,
+                cluster=cluster,
+                milestone=milestone,
+                date=day,
+                source=source.strip(),
+                recorded_by=by,
+                now=now,
+            )
+        )
+    except StoreNotReady as exc:
+        fail(str(exc), code=1)
+    typer.echo(f"Recorded: {code} cluster {cluster} {milestone} completed on {day}.")
+    found = [
+        d
+        for d in country_timeline(_deadlines(settings, dataset, now), code)
+        if d.cluster == cluster
+    ]
+    if found:
+        _print(found, OutputFormat.table, f"{code} cluster {cluster} now")
+
+
+@app.command("check-config")
+def check_config() -> None:
+    """Validate the settings and the dataset, and print a summary."""
+    import asyncio
+
+    from bot.db.store import database_status
+    from bot.text.console import make_console
+    from schedulers.timeline import compute_deadlines
+
+    settings = read_settings()
+    dataset = read_dataset(settings)
+    deadlines = compute_deadlines(dataset, dt.datetime.now(dt.UTC))
+    known_group = sum(1 for code in dataset.states if dataset.group_of(code))
+    console = make_console()
+    console.print("[bold]Settings[/bold] OK")
+    console.print(f"  database: {_masked(settings.database_url)}")
+    console.print(f"  public base URL: {settings.public_base_url}")
+    console.print(f"  extra data directory: {settings.data_dir or '(none)'}")
+    console.print("[bold]Dataset[/bold] OK")
+    console.print(f"  files: {len(dataset.files)}")
+    console.print(
+        f"  States parties: {len(dataset.states)} ({known_group} with a known group); "
+        f"non-parties listed: {len(dataset.non_parties)}"
+    )
+    console.print(
+        f"  clusters: {len(dataset.clusters)}, milestone rules: {len(dataset.milestones)}, "
+        f"events: {len(dataset.events)}, watched sources: {len(dataset.sources)}"
+    )
+    console.print(f"  deadlines computed: {len(deadlines)}")
+    console.print(f"[bold]Database[/bold] {asyncio.run(database_status(settings.database_url))}")
+
+
+def _masked(url: str) -> str:
+    from bot.db.engine import masked_url
+
+    return masked_url(url)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations up to the newest."""
+    import asyncio
+
+    from bot.db.migrate import upgrade
+
+    settings = read_settings()
+    try:
+        asyncio.run(upgrade(settings.database_url))
+    except OSError as exc:
+        fail(f"cannot reach the database at {_masked(settings.database_url)}: {exc}", code=1)
+    typer.echo(f"Database at {_masked(settings.database_url)} is up to date.")
+
+
+@app.command()
+def run() -> None:
+    """Web and worker together in one process: what `make run` starts."""
+    from bot.main import run_service
+
+    run_service(read_settings(), web=True, worker=True)
+
+
+@app.command()
+def web(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default $PORT).")] = None,
+) -> None:
+    """The web process: feeds, page, API and health (the Procfile's `web`)."""
+    from bot.main import run_service
+
+    run_service(read_settings(), web=True, worker=False, host=host, port=port)
+
+
+@app.command()
+def worker() -> None:
+    """The worker process: scheduler, watcher and deliveries (the Procfile's `worker`)."""
+    from bot.main import run_service
+
+    run_service(read_settings(), web=False, worker=True)
+
+
+def _register_commands() -> None:
+    """Commands that live in modules of their own: alerts, the watcher, Slack, Telegram."""
+    from bot.cli import alerts, slack, telegram, watch
+
+    alerts.register(app)
+    app.add_typer(watch.sources_app, name="sources")
+    app.add_typer(watch.proposals_app, name="proposals")
+    app.command()(watch.extract)
+    app.add_typer(slack.slack_app, name="slack")
+    app.add_typer(telegram.telegram_app, name="telegram")
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    # We use no pydantic plugins; looking for them scans every installed package's
+    # metadata, a noticeable part of a short command's start-up.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    app()

@@ -1,0 +1,211 @@
+"""The one filter parser: countries and topics as people type them, in any of our languages.
+
+Telegram's `/subscribe` and Slack's `/untoc subscribe` read their words here; the words
+for themes, kinds and clusters come from the one vocabulary (`config/vocabulary.py`),
+country names from CLDR and the dataset's aliases.
+
+`/subscribe Austria tip`, `/subscribe Autriche, cluster 2`, `/unsubscribe AT events`:
+each word or phrase is a country (code, English name, local name, alias), a cluster, a
+theme or a kind. Phrases of several words are matched longest first, so "Bosnia and
+Herzegovina" and "trafficking in persons" need no quotes. Anything else is reported with
+suggestions; nothing is half-applied.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from bot.text.i18n import LANGUAGES, Texts
+from config.countries import UnknownCountry, country_name, resolve_country
+from config.dataset import Dataset
+from config.vocabulary import CLUSTER_WORDS, KIND_TERMS, THEME_TERMS
+from schedulers.timeline import Selection
+
+MAX_ARGUMENT_LENGTH = 400
+MAX_WORDS = 40
+MAX_PHRASE_WORDS = 5
+MAX_SEARCH_RESULTS = 12
+_SPLIT = re.compile(r"[,;\n]+")
+
+
+def fold(text: str) -> str:
+    """Lower case, accents and punctuation dropped: how names are compared."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if ch.isalnum())
+
+
+class TooLong(ValueError):
+    """More text than any real list of countries and topics."""
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """A word we could not place, and the country codes it might have meant."""
+
+    text: str
+    suggestions: tuple[str, ...] = ()
+
+
+class NotUnderstood(ValueError):
+    """Some words are neither countries nor topics; `unknown` lists them."""
+
+    def __init__(self, unknown: list[Unknown]) -> None:
+        super().__init__(", ".join(item.text for item in unknown))
+        self.unknown = unknown
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Countries, clusters, themes and kinds, as subscriber filters take them."""
+
+    countries: frozenset[str] = frozenset()
+    clusters: frozenset[int] = frozenset()
+    themes: frozenset[str] = frozenset()
+    kinds: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.countries or self.clusters or self.themes or self.kinds)
+
+    def filters(self) -> dict[str, set[str]]:
+        """Per dimension, the values `follow` and `unfollow` take."""
+        return {
+            "country": set(self.countries),
+            "cluster": {str(n) for n in self.clusters},
+            "theme": set(self.themes),
+            "kind": set(self.kinds),
+        }
+
+    @classmethod
+    def of(cls, selection: Selection) -> Topics:
+        return cls(
+            countries=frozenset(selection.countries),
+            clusters=frozenset(selection.clusters),
+            themes=frozenset(selection.themes),
+            kinds=frozenset(selection.kinds),
+        )
+
+
+@dataclass
+class Vocabulary:
+    """The words for one dataset, indexed per language on first use."""
+
+    dataset: Dataset
+    _indexes: dict[str, Mapping[str, tuple[str, str]]] = field(default_factory=dict)
+
+    def index(self, texts: Texts) -> Mapping[str, tuple[str, str]]:
+        """Folded phrase -> (dimension, value), in every language (the reader's first)."""
+        cached = self._indexes.get(texts.language)
+        if cached is not None:
+            return cached
+
+        index: dict[str, tuple[str, str]] = {}
+        readers = [texts] + [Texts(code) for code in LANGUAGES if code != texts.language]
+        for dimension, terms in (("theme", THEME_TERMS), ("kind", KIND_TERMS)):
+            for value, term in terms.items():
+                index[fold(value)] = (dimension, value)
+                index[fold(term.code)] = (dimension, value)
+                for reader in readers:
+                    index.setdefault(fold(reader(term.label)), (dimension, value))
+                    for word in term.words.get(reader.language, ()):
+                        index.setdefault(fold(word), (dimension, value))
+        for number in self.dataset.clusters:
+            index[fold(f"c{number}")] = ("cluster", str(number))
+            for reader in readers:
+                label = reader("cluster {number}").format(number=number)
+                index.setdefault(fold(label), ("cluster", str(number)))
+                for word in CLUSTER_WORDS.get(reader.language, ()):
+                    index.setdefault(fold(f"{word} {number}"), ("cluster", str(number)))
+        for code in self.dataset.states:
+            index.setdefault(fold(code), ("country", code))
+        for reader in readers:
+            for code in self.dataset.states:
+                for name in _spellings(country_name(code, reader.language)):
+                    index.setdefault(fold(name), ("country", code))
+        for alias, code in self.dataset.aliases.items():
+            index.setdefault(fold(alias), ("country", code))
+        self._indexes[texts.language] = index
+        return index
+
+    def parse(self, text: str, texts: Texts) -> Topics:
+        """The topics in `text`; raises `TooLong` or `NotUnderstood`."""
+        if len(text) > MAX_ARGUMENT_LENGTH:
+            raise TooLong(f"{len(text)} characters")
+        index = self.index(texts)
+        found: dict[str, set[str]] = {
+            "country": set(),
+            "cluster": set(),
+            "theme": set(),
+            "kind": set(),
+        }
+        unknown: list[Unknown] = []
+        words_seen = 0
+        for group in _SPLIT.split(text):
+            words = group.split()
+            words_seen += len(words)
+            if words_seen > MAX_WORDS:
+                raise TooLong(f"more than {MAX_WORDS} words")
+            start = 0
+            while start < len(words):
+                for end in range(min(len(words), start + MAX_PHRASE_WORDS), start, -1):
+                    hit = index.get(fold(" ".join(words[start:end])))
+                    if hit is not None:
+                        found[hit[0]].add(hit[1])
+                        start = end
+                        break
+                else:
+                    unknown.append(self._unknown(words[start]))
+                    start += 1
+        if unknown:
+            raise NotUnderstood(unknown[:5])
+        return Topics(
+            countries=frozenset(found["country"]),
+            clusters=frozenset(int(n) for n in found["cluster"]),
+            themes=frozenset(found["theme"]),
+            kinds=frozenset(found["kind"]),
+        )
+
+    def country(self, text: str, texts: Texts) -> str:
+        """One State party from a code or a name; raises `NotUnderstood` with suggestions."""
+        if len(text) > MAX_ARGUMENT_LENGTH:
+            raise TooLong(f"{len(text)} characters")
+        hit = self.index(texts).get(fold(text))
+        if hit is not None and hit[0] == "country":
+            return hit[1]
+        raise NotUnderstood([self._unknown(text)])
+
+    def search(self, text: str, texts: Texts) -> tuple[list[str], bool]:
+        """States parties whose name (in any of our languages) contains `text`.
+
+        The flag is False when nothing contains it and the list holds close spellings.
+        """
+        wanted = fold(text)
+        if not wanted:
+            return [], False
+        found = []
+        for code in self.dataset.states:
+            names = [country_name(code, language) for language in LANGUAGES]
+            if wanted == fold(code) or any(wanted in fold(name) for name in names):
+                found.append(code)
+        exact = bool(found)
+        if not exact:
+            found = list(self._unknown(text).suggestions)
+        ordered = sorted(found, key=lambda code: fold(texts.country(code)))
+        return ordered[:MAX_SEARCH_RESULTS], exact
+
+    def _unknown(self, text: str) -> Unknown:
+        shown = text[:40]
+        try:
+            code = resolve_country(text[:60], self.dataset.states, self.dataset.aliases)
+        except UnknownCountry as exc:
+            return Unknown(shown, tuple(exc.suggestions))
+        return Unknown(shown, (code,))
+
+
+def _spellings(name: str) -> tuple[str, ...]:
+    """A name as CLDR writes it, and with "&" written out ("Bosnia and Herzegovina")."""
+    if "&" not in name:
+        return (name,)
+    return (name, *(name.replace("&", word) for word in ("and", "et", "y")))

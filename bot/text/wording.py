@@ -1,0 +1,161 @@
+"""What an alert says, in the reader's language: the same words for every channel.
+
+Pure: an `Alert`, the reader's `Texts` and time zone in, a `Wording` out. Channels only
+lay it out (Telegram HTML, Slack blocks, console text). A deadline announced in another
+zone (registration closes at midnight Vienna time) is given in the reader's zone and in
+the announced one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Literal
+
+from bot.text.i18n import Texts
+from bot.text.render import CONFIDENCE_LABELS, STATUS_LABELS
+from schedulers.timeline import MECHANISM_ZONE, Deadline
+
+AlertKind = Literal["reminder", "last_call", "overdue", "change", "digest", "broadcast", "operator"]
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One thing to tell one target, with everything needed to word it.
+
+    `deadline` is the deadline as it stands now; for a date change `previous` is how it
+    stood before. `late` marks a reminder sent after its moment (the service was down).
+    """
+
+    key: str
+    kind: AlertKind
+    deadline: Deadline | None = None
+    previous: Deadline | None = None
+    lead_days: int | None = None
+    late: bool = False
+    text: str | None = None
+    digest: tuple[Deadline, ...] = field(default=())
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class Wording:
+    """The parts of a message; any of the optional ones may be left out by a channel."""
+
+    headline: str
+    title: str | None = None
+    when: str | None = None
+    when_announced: str | None = None
+    status: str | None = None
+    confidence: str | None = None
+    hint: str | None = None
+    note: str | None = None
+    source: str | None = None
+    url: str | None = None
+    deadline_id: str | None = None
+    country: str | None = None
+
+
+def title_of(deadline: Deadline, texts: Texts) -> str:
+    """A deadline's title in the reader's language, with the country where it has one."""
+    if deadline.country:
+        return f"{texts.country(deadline.country)}: {texts(deadline.title)}"
+    if deadline.kind == "registration":
+        event = deadline.title.removeprefix("Registration closes: ")
+        return texts("Registration closes: {event}").format(event=texts(event))
+    return texts(deadline.title)
+
+
+def when_of(deadline: Deadline, texts: Texts, zone: str) -> tuple[str, str | None]:
+    """When, in the reader's zone, and in the announced zone if that is another one."""
+    if not isinstance(deadline.due, dt.datetime):
+        text = texts.date(deadline.due)
+        if isinstance(deadline.end, dt.date) and deadline.end != deadline.due:
+            text = texts("{start} to {end}").format(start=text, end=texts.date(deadline.end))
+        return text, None
+    announced_zone = deadline.zone or "UTC"
+    if deadline.end_of_day and isinstance(deadline.local, dt.datetime):
+        day = texts.date((deadline.local - dt.timedelta(days=1)).date())
+        announced = texts("{date}, midnight (end of day), {zone} time").format(
+            date=day, zone=texts.city(announced_zone)
+        )
+    else:
+        announced = texts.moment(deadline.due, announced_zone)
+    if announced_zone == zone:
+        return announced, None
+    return texts.moment(deadline.due, zone), announced
+
+
+def _headline(alert: Alert, deadline: Deadline, texts: Texts, now: dt.datetime) -> str:
+    title = title_of(deadline, texts)
+    if alert.kind == "overdue":
+        return texts("Overdue: {title}").format(title=title)
+    if alert.kind == "change":
+        return texts("Date changed: {title}").format(title=title)
+    if alert.kind == "last_call":
+        left = texts.countdown(_moment(deadline) - now)
+        return texts("Last call, closes {countdown}: {title}").format(countdown=left, title=title)
+    if alert.lead_days == 0:
+        return texts("Due today: {title}").format(title=title)
+    left = texts.countdown(_moment(deadline) - now)
+    return texts("Due {countdown}: {title}").format(countdown=left, title=title)
+
+
+def _digest(alert: Alert, texts: Texts, zone: str) -> Wording:
+    count = len(alert.digest)
+    headline = texts.plural(
+        "Your digest: {count} deadline in the next {days} days",
+        "Your digest: {count} deadlines in the next {days} days",
+        count,
+    ).format(count=count, days=alert.lead_days or 7)
+    lines = [f"• {when_of(d, texts, zone)[0]}: {title_of(d, texts)}" for d in alert.digest]
+    if not lines:
+        lines.append(texts("Nothing is due for what you follow."))
+    return Wording(headline=headline, note="\n".join(lines))
+
+
+def _moment(deadline: Deadline) -> dt.datetime:
+    if isinstance(deadline.due, dt.datetime):
+        return deadline.due
+    return dt.datetime.combine(deadline.due, dt.time(0), tzinfo=MECHANISM_ZONE)
+
+
+def word(alert: Alert, texts: Texts, zone: str, now: dt.datetime) -> Wording:
+    """The wording of `alert` for a reader in `zone`, at `now`."""
+    deadline = alert.deadline
+    if alert.kind == "digest":
+        return _digest(alert, texts, zone)
+    if deadline is None and alert.kind == "change":
+        return Wording(headline=texts("A page you follow changed"), note=alert.text, url=alert.link)
+    if deadline is None:
+        return Wording(headline=alert.text or "", url=alert.link)
+    when, announced = when_of(deadline, texts, zone)
+    notes = []
+    if alert.kind == "change" and alert.previous is not None:
+        before, _ = when_of(alert.previous, texts, zone)
+        notes.append(texts("It moved from {before} to {after}.").format(before=before, after=when))
+    if alert.kind == "overdue":
+        notes.append(
+            texts(
+                "No completion has been recorded. Delays are common: ask the focal point "
+                "where things stand, and tell us when it happens."
+            )
+        )
+    if alert.late:
+        notes.append(texts("Sent late: the service was not running at the planned time."))
+    if alert.text:
+        notes.append(alert.text)
+    return Wording(
+        headline=_headline(alert, deadline, texts, now),
+        title=title_of(deadline, texts),
+        when=when,
+        when_announced=announced,
+        status=texts(STATUS_LABELS[deadline.status]),
+        confidence=texts(CONFIDENCE_LABELS[deadline.confidence]),
+        hint=texts(deadline.hint) if deadline.hint else None,
+        note=" ".join(notes) or None,
+        source=deadline.source,
+        url=deadline.url or alert.link,
+        deadline_id=deadline.id,
+        country=deadline.country,
+    )

@@ -1,0 +1,173 @@
+"""Hostile query strings and calendar addresses, given to the real Starlette app."""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.parse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from reliability.inputs._common import (
+    FOLDED_AWAY,
+    NOW,
+    QUERY,
+    QUERY_PARAMS,
+    Case,
+    Lab,
+    Tally,
+    _first,
+    damage,
+    hostile,
+    rows,
+    shown,
+)
+
+
+@dataclass(frozen=True)
+class WebRequest:
+    """A GET with a raw query string; `words` must appear in the error (None: a 2xx)."""
+
+    path: str
+    query: bytes
+    words: str | None
+    status: tuple[int, ...] = (400,)
+    # Country names are compared folded (case, accents, invisible marks dropped), so
+    # "A\u200bT" may read as Austria: then a normal answer is right too.
+    may_be_valid: bool = False
+
+
+def _query_cases() -> list[Case]:
+    cases = []
+    for index, (family, text) in enumerate(hostile()):
+        for offset, (name, paths) in enumerate(QUERY_PARAMS.items()):
+            path = paths[(index + offset) % len(paths)]
+            query = f"{name}={urllib.parse.quote(text, safe='')}".encode()
+            words, status = (name[:5], (400,))
+            if len(query) > 2048:
+                words, status = ("longer than", (414,))
+            label = f"GET {path}?{name}={shown(text, 40)}"
+            folded = name == "country" and family in FOLDED_AWAY
+            request = WebRequest(path, query, words, status, may_be_valid=folded)
+            cases.append(Case(QUERY, family, label, request))
+    structure = [
+        ("unknown", "/calendar.ics", b"colour=red", "unknown parameter"),
+        ("unknown", "/api/upcoming", b"country%5B%5D=AT", "unknown parameter"),
+        ("unknown", "/", b"__proto__=x", "unknown parameter"),
+        ("unknown", "/calendar.ics", b"=AT", "unknown parameter"),
+        ("sql", "/api/upcoming", b"%27%3B%20DROP%20TABLE%20x%3B--=1", "unknown parameter"),
+        ("duplicate", "/calendar.ics", b"lang=fr&lang=es", "more than once"),
+        ("duplicate", "/api/upcoming", b"days=1&days=2", "more than once"),
+        ("duplicate", "/calendar.ics", b"alarms=P1D&alarms=P2D", "more than once"),
+        ("encoding", "/calendar.ics", b"country=%ff%fe", "country"),
+        ("encoding", "/api/upcoming", b"country=%", "country"),
+        ("encoding", "/", b"country=%zz", "country"),
+        ("encoding", "/calendar.ics", b"country=%ed%a0%80", "country"),
+        ("encoding", "/calendar.ics", b"theme=%c0%af", "theme"),
+        ("overlong", "/calendar.ics", b"country=AT&" * 300, "longer than"),
+        (
+            "overlong",
+            "/calendar.ics",
+            b"alarms=" + b",".join(b"PT%dH" % n for n in range(1, 13)),
+            "alarms",
+        ),
+        ("number", "/calendar.ics", b"alarms=P999W", "longer than a year"),
+        ("number", "/api/upcoming", b"days=3651", "days"),
+        ("number", "/calendar.ics", b"cluster=0", "cluster"),
+        ("number", "/calendar.ics", b"cluster=%2B1", "cluster"),
+    ]
+    for family, path, query, words in structure:
+        status = (414,) if len(query) > 2048 else (400,)
+        label = f"GET {path}?{shown(query, 50)}"
+        cases.append(Case(QUERY, family, label, WebRequest(path, query, words, status)))
+    odd_but_valid = [
+        b"country=",
+        b"country=%20",
+        b"country=,,,",
+        b"country=AT,AT,at",
+        b"theme=tip&theme=tip",
+        b"days=0",
+        b"alarms=",
+    ]
+    for query in odd_but_valid:
+        path = "/api/upcoming" if query.startswith(b"days") else "/calendar.ics"
+        request = WebRequest(path, query, None, (200,))
+        cases.append(Case(QUERY, "blank", f"GET {path}?{shown(query)}", request))
+    tokens = [text for _, text in hostile()] + [
+        "A" * 43,
+        "A" * 64,
+        "A" * 65,
+        "-" * 43,
+        "..%2F..%2Fetc%2Fpasswd",
+    ]
+    for token in tokens:
+        path = "/calendar/" + urllib.parse.quote(token, safe="") + ".ics"
+        request = WebRequest(path, b"", "Not Found", (404,))
+        cases.append(Case(QUERY, "token", f"GET /calendar/{shown(token, 40)}.ics", request))
+    return cases
+
+
+def _web_problem(request: WebRequest, status: int, content_type: str, text: str) -> str | None:
+    if status >= 500:
+        return f"HTTP {status}"
+    if "Traceback" in text:
+        return "a traceback in the answer"
+    if request.words is None or (request.may_be_valid and status == 200):
+        return None if status == 200 else f"HTTP {status} for a valid query: {text[:80]!r}"
+    if status not in request.status:
+        return f"HTTP {status}, expected {request.status}: {text[:80]!r}"
+    if not content_type.startswith("text/plain"):
+        return f"the error is {content_type}, not plain text"
+    if request.words.lower() not in text.lower():
+        return f"the error does not name the problem: {text[:80]!r}"
+    return None
+
+
+async def _web_cases(cases: Sequence[Case], lab: Lab, url: str, path: Path, tally: Tally) -> None:
+    import httpx
+
+    from bot.db import subscribers
+    from bot.db.engine import create_engine
+    from bot.db.store import Store
+    from bot.publishing.publisher import Publisher
+    from bot.web.app import create_app
+    from config.settings import load_settings
+
+    store = Store(create_engine(url))
+    try:
+        async with store.sessions() as session, session.begin():
+            await subscribers.ensure_subscriber(
+                session, channel="telegram", address="1001", now=NOW, display_name="Ada"
+            )
+        settings = load_settings(DATABASE_URL=url, PUBLIC_BASE_URL="https://watch.example.org")
+        publisher = Publisher(lab.dataset, store, settings.public_base_url, clock=lambda: NOW)
+        app = create_app(settings, lab.dataset, publisher)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://web") as http:
+            for warm in ("/calendar.ics", "/api/upcoming", "/"):
+                await http.get(warm)  # the feeds record their versions once
+            for case in cases:
+                request: WebRequest = case.payload
+                before, mark = rows(path), lab.errors.mark()
+                response = await http.get(
+                    httpx.URL("http://web" + request.path, query=request.query)
+                )
+                problem = _first(
+                    _web_problem(
+                        request,
+                        response.status_code,
+                        response.headers.get("content-type", ""),
+                        response.text,
+                    ),
+                    damage(before, rows(path), frozenset()),
+                    lab.logged(mark),
+                )
+                tally.add(case, problem, accepted=response.status_code == 200)
+    finally:
+        await store.close()
+
+
+def run_web(cases: Sequence[Case], lab: Lab, tally: Tally) -> None:
+    """Query strings and calendar addresses, through the ASGI app."""
+    url, path = lab.database("web")
+    asyncio.run(_web_cases(cases, lab, url, path, tally))
