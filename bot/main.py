@@ -26,6 +26,7 @@ log = logging.getLogger("untoc_watch")
 # A personal calendar's address holds its token, a secret: the access log shows it without.
 _CALENDAR_PATH = re.compile(r"/calendar/[^/?#\s]+\.ics")
 
+EXPECTED_PREVIEW_DAYS = 400
 WORKER_PREVIEW_DAYS = 60
 WATCH_EVERY = dt.timedelta(minutes=1)  # each source keeps its own interval; this checks who is due
 
@@ -305,19 +306,28 @@ def _show_upcoming(console: Any, deadlines: list[Deadline], now: dt.datetime) ->
     from schedulers.timeline import upcoming
 
     soon = upcoming(deadlines, now, WORKER_PREVIEW_DAYS)
-    console.print(
-        deadline_table(soon, f"UNTOC Watch: open deadlines in the next {WORKER_PREVIEW_DAYS} days")
-    )
-    if not soon:
-        overdue = [d for d in deadlines if d.status == "overdue"]
-        latest = max((d for d in deadlines if d.kind == "event"), key=lambda d: d.sort_key)
+    if soon:
+        title = f"UNTOC Watch: open deadlines in the next {WORKER_PREVIEW_DAYS} days"
+        console.print(deadline_table(soon, title))
+    if not [d for d in soon if d.status != "expected"]:
+        # never a dead end: what the rhythm makes likely next, and what did happen last
+        ahead = [
+            d for d in upcoming(deadlines, now, EXPECTED_PREVIEW_DAYS) if d.status == "expected"
+        ]
+        if ahead and not soon:
+            console.print(deadline_table(ahead[:5], "Expected next (projected, not announced yet)"))
+        past = [d for d in deadlines if d.kind == "event" and d.status == "done"]
+        latest = max(past, key=lambda d: d.sort_key) if past else None
         console.print(
-            f"No open deadline is known for the next {WORKER_PREVIEW_DAYS} days. "
-            f"{len(overdue)} review milestones of "
-            f"{len({d.country for d in overdue})} States are overdue with no completion "
-            f"recorded (`untoc-watch upcoming --overdue`). The latest known event is "
-            f"{latest.title!r} on {latest.local}. To see a busy window, try "
-            "`untoc-watch upcoming --as-of 2022-03-01`; to add dates, see docs/DATASET.md."
+            f"Nothing is announced for the next {WORKER_PREVIEW_DAYS} days. "
+            + (
+                f"The latest event on record is {latest.title!r} on {latest.local}. "
+                if latest
+                else ""
+            )
+            + "Expected dates come from the mechanism's rhythm and are replaced when UNODC "
+            "announces them: `untoc-watch upcoming --days 365`; one State's review: "
+            "`untoc-watch timeline AT`; to add dates, see docs/DATASET.md."
         )
     log.info(
         "worker: %d deadlines known, %d in the next %d days",

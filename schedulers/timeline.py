@@ -143,6 +143,10 @@ def fingerprint(deadline: Deadline) -> str:
 
     Calendar SEQUENCE numbers rise and reminders are re-planned when it changes.
     """
+    if deadline.status == "expected":
+        # A guess moves as the days pass (its window is cut at today): that is no news, and
+        # must not raise SEQUENCE or send "date changed". The announcement changes it.
+        return "expected"
     parts = (deadline.due, deadline.end, deadline.zone, deadline.status == "cancelled")
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
@@ -362,13 +366,14 @@ def upcoming(
     *,
     include_overdue: bool = False,
 ) -> list[Deadline]:
-    """Deadlines still open within `days` of `now` that match `selection`, soonest first.
+    """Deadlines still open within `days` of `now` that match `selection`, soonest first
+    (the rhythm's `expected` occurrences among them, when the caller passes them in).
 
     `include_overdue` adds the steps whose date passed with no completion recorded:
     `overdue` (a source says so) and `no_news` (nobody said anything).
     """
     horizon = now + dt.timedelta(days=days)
-    wanted = {"due_soon", "upcoming"} | (PASSED if include_overdue else set())
+    wanted = {"due_soon", "upcoming", "expected"} | (PASSED if include_overdue else set())
     return [
         d
         for d in deadlines

@@ -43,12 +43,12 @@ def _deadlines(settings: Settings, dataset: Dataset, now: dt.datetime) -> list[D
     import asyncio
 
     from bot.db.store import read_recorded_facts
-    from schedulers.timeline import compute_deadlines
+    from bot.publishing.publisher import with_expected
 
     recorded, warning = asyncio.run(read_recorded_facts(settings.database_url))
     if warning:
         typer.echo(f"note: {warning}", err=True)
-    return compute_deadlines(recorded.apply(dataset), now)
+    return with_expected(recorded.apply(dataset), now)
 
 
 def _print(deadlines: list[Deadline], output: OutputFormat, title: str) -> None:

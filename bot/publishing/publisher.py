@@ -23,6 +23,7 @@ from bot.text.i18n import DEFAULT_LANGUAGE, Texts
 from config.dataset import Dataset
 from feeds.ical import EPOCH, CalendarBuilder, Version, Words
 from schedulers.dates import Clock
+from schedulers.expected import expected_deadlines
 from schedulers.reminders import Change
 from schedulers.timeline import Deadline, Selection, compute_deadlines, fingerprint
 
@@ -30,6 +31,14 @@ log = logging.getLogger(__name__)
 
 FACTS_TTL = dt.timedelta(seconds=5)
 MAX_CACHED_FEEDS = 256
+
+
+def with_expected(dataset: Dataset, now: dt.datetime) -> list[Deadline]:
+    """The announced deadlines and, where nothing is announced yet, the expected ones."""
+    return sorted(
+        [*compute_deadlines(dataset, now), *expected_deadlines(dataset, now)],
+        key=lambda d: d.sort_key,
+    )
 
 
 def system_clock() -> dt.datetime:
@@ -127,7 +136,7 @@ class Publisher:
 
     async def _rebuild(self, facts: RecordedFacts, now: dt.datetime) -> Snapshot:
         dataset = facts.apply(self.dataset)
-        deadlines = compute_deadlines(dataset, now)
+        deadlines = with_expected(dataset, now)
         versions: dict[str, Version] = {}
         if self.store is not None:
             stored = await self.store.deadline_versions(
@@ -164,7 +173,7 @@ class Publisher:
         minute = self.clock().replace(second=0, microsecond=0)
         key = (snapshot.revision, minute)
         if self._statuses is None or self._statuses[0] != key:
-            self._statuses = (key, compute_deadlines(snapshot.dataset, self.clock()))
+            self._statuses = (key, with_expected(snapshot.dataset, self.clock()))
         return self._statuses[1]
 
     async def feed(self, query: Query, language: str | None = None) -> Feed:

@@ -12,6 +12,7 @@ STATUS_STYLES = {
     "done": "green",
     "overdue": "bold red",
     "no_news": "magenta",
+    "expected": "cyan",
     "due_soon": "yellow",
     "upcoming": "cyan",
     "cancelled": "dim strike",

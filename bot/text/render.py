@@ -22,6 +22,7 @@ STATUS_LABELS = {
     "due_soon": N_("due soon"),
     "upcoming": N_("upcoming"),
     "cancelled": N_("cancelled"),
+    "expected": N_("expected, not announced yet"),
 }
 CONFIDENCE_LABELS = {
     "confirmed": N_("confirmed"),
@@ -76,12 +77,20 @@ def deadline_to_dict(deadline: Deadline) -> dict[str, Any]:
         "url": deadline.url,
         "place": deadline.place,
         "note": deadline.note,
+        # an expected occurrence: the window it may fall in, and why it is expected
+        "earliest": _iso(deadline.earliest),
+        "latest": _iso(deadline.latest),
+        "basis": deadline.basis,
     }
 
 
 def when_text(deadline: Deadline) -> str:
     """A short human form: '2022-05-08 24:00 Europe/Vienna' or '2022-05-01'."""
     local = deadline.local
+    if deadline.status == "expected" and deadline.earliest and deadline.latest:
+        return f"expected {deadline.earliest.isoformat()} to {deadline.latest.isoformat()}"
+    if deadline.precision == "month" and not isinstance(local, dt.datetime):
+        return local.strftime("%Y-%m") + " (month only)"
     if not isinstance(local, dt.datetime):
         text = local.isoformat()
         if isinstance(deadline.end, dt.date) and not isinstance(deadline.end, dt.datetime):

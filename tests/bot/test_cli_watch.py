@@ -79,7 +79,11 @@ def test_check_then_review_then_approve_puts_the_date_in_the_timeline(runner, si
     upcoming = invoke(
         runner, "upcoming", "--as-of", "2030-01-15", "--kind", "registration", "--format", "json"
     )
-    (deadline,) = json.loads(upcoming.stdout)
+    found = json.loads(upcoming.stdout)
+    # the approved date takes the place of the projected one, under the same id
+    (deadline,) = [d for d in found if d["id"] == "r-cd-2030-firearms"]
+    assert deadline["status"] != "expected"
+    assert all(d["status"] == "expected" for d in found if d is not deadline)
     assert deadline["id"] == "r-cd-2030-firearms"
     assert deadline["due"] == "2030-02-12T23:00:00Z"
     assert deadline["source"] == site.url(PAGE) and deadline["confidence"] == "reported"

@@ -24,7 +24,7 @@ from telegram import Bot
 from bot.channels.base import Alert, Target
 from bot.db.migrate import upgrade
 from bot.db.store import Store
-from bot.publishing.publisher import Publisher
+from bot.publishing.publisher import Publisher, with_expected
 from bot.slack.app import build_slack_app, slack_routes
 from bot.slack.channel import SlackChannel, escape
 from bot.telegram.channel import TelegramChannel
@@ -276,7 +276,7 @@ async def test_the_feed_summaries_in_each_language(web, language):
         for event in Calendar.from_ical(response.content).walk("VEVENT")
     }
     words = Words(gettext=texts, country_name=texts.country)
-    deadlines = {d.id: d for d in compute_deadlines(dataset(), MARCH_2022)}
+    deadlines = {d.id: d for d in with_expected(dataset(), MARCH_2022)}
     assert events and set(events) <= set(deadlines)
     assert events == {uid: summary(deadlines[uid], words) for uid in events}
     focal = deadlines[AUSTRIA_FOCAL_POINTS]
