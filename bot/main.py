@@ -303,6 +303,7 @@ async def _ensure_console_subscriber(store: Store) -> None:
 def _show_upcoming(console: Any, deadlines: list[Deadline], now: dt.datetime) -> None:
     # loaded only where this process runs it (web or worker, each service when configured)
     from bot.text.console import deadline_table
+    from bot.text.render import when_text
     from schedulers.timeline import upcoming
 
     soon = upcoming(deadlines, now, WORKER_PREVIEW_DAYS)
@@ -321,7 +322,7 @@ def _show_upcoming(console: Any, deadlines: list[Deadline], now: dt.datetime) ->
         console.print(
             f"Nothing is announced for the next {WORKER_PREVIEW_DAYS} days. "
             + (
-                f"The latest event on record is {latest.title!r} on {latest.local}. "
+                f"The latest event on record is {latest.title!r}, {when_text(latest)}. "
                 if latest
                 else ""
             )
