@@ -122,8 +122,16 @@ class NonParty(_Fact):
 
 
 def _check_precision(day: dt.date, precision: Precision, what: str) -> None:
-    if precision == "month" and day.day != 1:
-        raise ValueError(f"{what} {day} has precision 'month': write the 1st of the month")
+    """Nothing to refuse: with precision "month" only the month of the date is read.
+
+    Readers take such a date as its month (`month_start`), so a date copied with its
+    precision and moved by some days still says the right month.
+    """
+
+
+def month_start(day: dt.date, precision: Precision) -> dt.date:
+    """The first day a date may mean: the 1st of its month if only the month is known."""
+    return day.replace(day=1) if precision == "month" else day
 
 
 class Accession(_Fact):

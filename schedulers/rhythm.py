@@ -205,7 +205,8 @@ class Rhythm:
                 if event.precision == "month"
                 else event.end or event.start
             )
-            return _Placed(event.start, last, event.start, event)
+            first = event.start.replace(day=1) if event.precision == "month" else event.start
+            return _Placed(first, last, first, event)
         if series.before is not None:
             return self._place_before(series, year)
         window = self.window_for(series, year)

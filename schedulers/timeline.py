@@ -267,6 +267,8 @@ def _in_dependency_order(rules: Iterable[MilestoneRule]) -> Iterator[MilestoneRu
 def event_deadlines(event: Event, now: dt.datetime) -> list[Deadline]:
     """The event itself, and its registration deadline if it has one."""
     zone = ZoneInfo(event.zone)
+    if event.precision == "month":  # only the month is known: it spans the month
+        event = event.model_copy(update={"start": event.start.replace(day=1)})
     last_day = event.end or (
         last_of_month(event.start) if event.precision == "month" else event.start
     )
