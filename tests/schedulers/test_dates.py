@@ -72,7 +72,10 @@ def test_weeks_are_exactly_seven_days(start, weeks):
 @given(dates, st.sampled_from(ZONES))
 def test_end_of_day_is_the_first_instant_that_is_no_longer_that_day(day, zone):
     end = end_of_day(day, zone)
-    assert (end - dt.timedelta(microseconds=1)).astimezone(zone).date() == day
+    # in UTC: arithmetic on an aware local datetime moves its wall clock, and the wall
+    # clock just before a skipped midnight (Santiago in September) does not exist
+    before = end.astimezone(dt.UTC) - dt.timedelta(microseconds=1)
+    assert before.astimezone(zone).date() == day
     assert end.astimezone(zone).date() > day
 
 
@@ -121,3 +124,10 @@ def test_wall_times_in_the_spring_gap_are_refused_and_the_autumn_fold_takes_the_
 def test_naive_datetimes_are_refused():
     with pytest.raises(ValueError, match="naive"):
         to_utc(dt.datetime(2022, 1, 1))
+
+
+@pytest.mark.parametrize("day", [dt.date(2022, 9, 10), dt.date(2028, 9, 2)])
+def test_the_instant_before_a_skipped_midnight_is_still_that_day(day):
+    zone = ZoneInfo("America/Santiago")
+    end = end_of_day(day, zone)
+    assert (end.astimezone(dt.UTC) - dt.timedelta(microseconds=1)).astimezone(zone).date() == day
