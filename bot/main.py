@@ -206,6 +206,19 @@ async def _run_worker(service: Service, stop: asyncio.Event) -> None:
         await ensure_default_webhook(
             service.store, settings.slack_webhook_url.get_secret_value(), system_clock()
         )
+    if settings.smtp_url is not None and settings.mail_from is not None:
+        # loaded only when email is configured, like each chat service
+        from bot.email.channel import EmailChannel
+        from bot.email.message import Links
+        from config.settings import parse_smtp_url
+
+        calendar = calendar_links(settings.public_base_url)
+        channels["email"] = EmailChannel(
+            parse_smtp_url(settings.smtp_url.get_secret_value()),
+            settings.mail_from,
+            system_clock,
+            lambda target: Links(calendar=calendar(target)),
+        )
     telegram = None
     if settings.telegram_bot_token is None:
         log.info("worker: TELEGRAM_BOT_TOKEN is not set; running without Telegram")
@@ -253,7 +266,7 @@ async def _run_worker(service: Service, stop: asyncio.Event) -> None:
         publisher.deadlines,
         system_clock,
         lease=dt.timedelta(seconds=settings.delivery_lease_seconds),
-        rates={"telegram": settings.telegram_max_rate},
+        rates={"telegram": settings.telegram_max_rate, "email": settings.email_max_rate},
         operator_targets=lambda: [
             Target(None, "console", "operator"),
             *(Target(None, "telegram", str(admin)) for admin in settings.telegram_admin_ids),
