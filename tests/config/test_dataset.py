@@ -350,6 +350,17 @@ def test_a_cache_directory_others_may_write_is_not_read(tmp_path):
     before = entry.stat().st_mtime_ns
     load_dataset(cache_dir=cache)
     assert entry.stat().st_mtime_ns == before  # neither read nor rewritten there
+    # even a file signed with the right key is not unpickled once others may write there
+    import hmac
+    import pickle
+
+    marker = tmp_path / "ran"
+    data = pickle.dumps(_Planted(str(marker)))
+    key = (cache / "dataset-cache.key").read_bytes()
+    entry.write_bytes(hmac.digest(key, data, "sha256") + data)
+    entry.chmod(0o600)
+    assert load_dataset(cache_dir=cache).events
+    assert not marker.exists()
 
 
 def test_the_sessions_found_after_2022_are_in_the_dataset_with_their_sources(bundled):
