@@ -22,7 +22,7 @@ from icalendar import Calendar, vDDDTypes
 
 from config.urls import web_url
 from feeds.vtimezone import vtimezone
-from schedulers.timeline import Deadline
+from schedulers.timeline import Deadline, reader_title
 
 PRODID = "-//UNTOC Watch//Review mechanism deadlines//EN"
 UID_DOMAIN = "untoc-watch"
@@ -70,10 +70,7 @@ def _summary(deadline: Deadline, words: Words) -> str:
         title = words(deadline.title)
         cluster = words("cluster {number}").format(number=deadline.cluster)
         return f"{words.country_name(deadline.country)}: {title} ({cluster})"
-    if deadline.kind == "registration":
-        event_title = deadline.title.removeprefix("Registration closes: ")
-        return words("Registration closes: {event}").format(event=words(event_title))
-    return words(deadline.title)
+    return reader_title(deadline, words)
 
 
 def description(deadline: Deadline, words: Words) -> str:

@@ -27,14 +27,11 @@ def _kind(projection: Projection) -> Kind:
 def as_deadline(projection: Projection) -> Deadline:
     """One projection as the deadline its announced occurrence will replace."""
     kind = _kind(projection)
-    title = (
-        f"Registration closes: {projection.title}" if kind == "registration" else projection.title
-    )
     start = dt.datetime.combine(projection.best, dt.time(0), tzinfo=MECHANISM_ZONE)
     return Deadline(
         id=projection.id,
         kind=kind,
-        title=title,
+        title=projection.title,
         due=projection.best,
         local=projection.best,
         zone=projection.zone,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -330,7 +330,7 @@ def event_deadlines(event: Event, now: dt.datetime) -> list[Deadline]:
         happening,
         id=f"r-{event.id}",
         kind="registration",
-        title=f"Registration closes: {event.title}",
+        title=event.title,
         due=instant,
         local=closes,
         zone=registration.zone,
@@ -406,6 +406,30 @@ def status_words(deadline: Deadline) -> str:
     if deadline.status == "done":
         return f"done {deadline.actual.isoformat()}" if deadline.actual else "done"
     return f"{deadline.status.replace('_', ' ')}: due {when}"
+
+
+def _as_written(message: str) -> str:
+    return message
+
+
+def reader_title(
+    deadline: Deadline,
+    words: Callable[[str], str] = _as_written,
+    country_name: Callable[[str], str] | None = None,
+) -> str:
+    """The title every presenter shows, translated by `words` (English when not given).
+
+    The timeline keeps each deadline's plain title: a registration keeps its event's.
+    This is the one place that makes "Registration closes: <event>", and, given
+    `country_name`, puts a State's name before its review steps ("Austria: ...").
+    """
+    if deadline.kind == "registration":
+        title = words("Registration closes: {event}").format(event=words(deadline.title))
+    else:
+        title = words(deadline.title)
+    if country_name is not None and deadline.country:
+        return f"{country_name(deadline.country)}: {title}"
+    return title
 
 
 def country_timeline(deadlines: Iterable[Deadline], country: str) -> list[Deadline]:

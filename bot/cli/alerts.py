@@ -59,7 +59,7 @@ def preview(
     from bot.db.store import read_recorded_facts
     from config.dataset import THEMES
     from schedulers.reminders import Preferences, plan
-    from schedulers.timeline import KINDS, Selection, compute_deadlines
+    from schedulers.timeline import KINDS, Selection, compute_deadlines, reader_title
 
     try:
         first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
@@ -112,7 +112,7 @@ def preview(
             "at": item.at.astimezone(zone).isoformat(),
             "kind": item.kind,
             "deadline": item.deadline_id,
-            "title": deadlines[item.deadline_id].title if item.deadline_id else None,
+            "title": reader_title(deadlines[item.deadline_id]) if item.deadline_id else None,
             "lead_days": item.lead_days,
         }
         for item in sorted(found.values(), key=lambda p: (p.at, p.key))

@@ -33,7 +33,14 @@ from bot.text.wording import title_of, when_of
 from config.countries import UnknownCountry, country_name
 from config.dataset import THEMES, Dataset
 from config.vocabulary import ZONE
-from schedulers.timeline import KINDS, Deadline, Selection, country_timeline, upcoming
+from schedulers.timeline import (
+    KINDS,
+    Deadline,
+    Selection,
+    country_timeline,
+    reader_title,
+    upcoming,
+)
 
 SUBCOMMANDS = ("subscribe", "unsubscribe", "list", "upcoming", "country", "calendar", "settings")
 HELP = "help"
@@ -551,7 +558,7 @@ def _deadline_line(deadline: Deadline, texts: Texts, zone: str, *, with_title: b
     shown = (
         date_token(deadline.due, when) if isinstance(deadline.due, dt.datetime) else escape(when)
     )
-    title = title_of(deadline, texts) if with_title else texts(deadline.title)
+    title = title_of(deadline, texts) if with_title else reader_title(deadline, texts)
     status = texts(STATUS_LABELS[deadline.status])
     confidence = texts(CONFIDENCE_LABELS[deadline.confidence])
     return f"• {shown} · *{escape(title)}* · {escape(status)}, {escape(confidence)}"

@@ -17,7 +17,7 @@ from bot.text.i18n import N_, Texts
 from bot.text.render import CONFIDENCE_LABELS, KIND_NAMES, STATUS_LABELS, THEME_NAMES
 from bot.text.wording import title_of, when_of
 from config.dataset import Dataset
-from schedulers.timeline import Deadline, Selection
+from schedulers.timeline import Deadline, Selection, reader_title
 
 COMMANDS = (
     ("start", N_("Welcome and language")),
@@ -45,7 +45,7 @@ def deadline_entry(
     deadline: Deadline, texts: Texts, zone: str, *, with_country: bool = True
 ) -> str:
     """One deadline: title, when (here and as announced), status and confidence."""
-    title = title_of(deadline, texts) if with_country else texts(deadline.title)
+    title = title_of(deadline, texts) if with_country else reader_title(deadline, texts)
     when, announced = when_of(deadline, texts, zone)
     if announced is None and deadline.end_of_day and isinstance(deadline.local, dt.datetime):
         # In the announced zone itself, "midnight" reads better than 00:00 the next day.

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.text.render import STATUS_LABELS, when_text
-from schedulers.timeline import Deadline
+from schedulers.timeline import Deadline, reader_title
 
 STATUS_STYLES = {
     "done": "green",
@@ -40,7 +40,7 @@ def deadline_table(deadlines: list[Deadline], title: str) -> Table:
         style = STATUS_STYLES[deadline.status]
         table.add_row(
             when_text(deadline),
-            deadline.title,
+            reader_title(deadline),
             where,
             f"[{style}]{STATUS_LABELS[deadline.status]}[/{style}]",
             deadline.confidence,

@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.text.marks import N_
 from config.vocabulary import KIND_TERMS, KINDS, THEME_TERMS, THEMES
-from schedulers.timeline import Deadline
+from schedulers.timeline import Deadline, reader_title
 
 STATUS_LABELS = {
     "done": N_("done"),
@@ -57,7 +57,7 @@ def deadline_to_dict(deadline: Deadline) -> dict[str, Any]:
     return {
         "id": deadline.id,
         "kind": deadline.kind,
-        "title": deadline.title,
+        "title": reader_title(deadline),
         "country": deadline.country,
         "cluster": deadline.cluster,
         "milestone": deadline.milestone,

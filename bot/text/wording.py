@@ -14,7 +14,7 @@ from typing import Literal
 
 from bot.text.i18n import Texts
 from bot.text.render import CONFIDENCE_LABELS, STATUS_LABELS
-from schedulers.timeline import MECHANISM_ZONE, Deadline
+from schedulers.timeline import MECHANISM_ZONE, Deadline, reader_title
 
 AlertKind = Literal["reminder", "last_call", "overdue", "change", "digest", "broadcast", "operator"]
 
@@ -58,12 +58,7 @@ class Wording:
 
 def title_of(deadline: Deadline, texts: Texts) -> str:
     """A deadline's title in the reader's language, with the country where it has one."""
-    if deadline.country:
-        return f"{texts.country(deadline.country)}: {texts(deadline.title)}"
-    if deadline.kind == "registration":
-        event = deadline.title.removeprefix("Registration closes: ")
-        return texts("Registration closes: {event}").format(event=texts(event))
-    return texts(deadline.title)
+    return reader_title(deadline, texts, texts.country)
 
 
 def when_of(deadline: Deadline, texts: Texts, zone: str) -> tuple[str, str | None]:

@@ -38,7 +38,7 @@ from bot.text.render import (
 from bot.web.operations import metrics, readiness
 from config.dataset import THEMES, Dataset
 from config.settings import Settings
-from schedulers.timeline import Deadline, upcoming
+from schedulers.timeline import Deadline, reader_title, upcoming
 
 FEED_PARAMS = frozenset({"country", "cluster", "kind", "theme", "lang", "alarms"})
 PAGE_PARAMS = frozenset({"country", "cluster", "kind", "theme", "lang", "days"})
@@ -250,13 +250,7 @@ def _readable(context: Context, text: object) -> str:
 
 def _row(deadline: Deadline, texts: Texts, now: dt.datetime) -> dict[str, object]:
     """What the page shows for one deadline, in the reader's language."""
-    if deadline.country:
-        title = f"{texts.country(deadline.country)}: {texts(deadline.title)}"
-    elif deadline.kind == "registration":
-        event = deadline.title.removeprefix("Registration closes: ")
-        title = texts("Registration closes: {event}").format(event=texts(event))
-    else:
-        title = texts(deadline.title)
+    title = reader_title(deadline, texts, texts.country)
     if isinstance(deadline.due, dt.datetime) and isinstance(deadline.local, dt.datetime):
         moment = deadline.due
         when = texts.moment(deadline.due, deadline.zone or "UTC")
