@@ -1,7 +1,9 @@
 """Filters from a query string, validated: one parser for the feeds, the page and the API.
 
 Every problem becomes a `QueryError` whose message names the bad value and what is
-allowed, and whose status says which 4xx it is.
+allowed, and whose status says which 4xx it is. Values are read by the one vocabulary
+(`bot.filters.vocabulary`), so `?country=Autriche&theme=traite` means what Telegram's
+`/subscribe Autriche, traite` means.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from bot.filters.vocabulary import Vocabulary
 from bot.text.i18n import LANGUAGES
 from config.countries import UnknownCountry, resolve_country
 from config.dataset import THEMES, Dataset
@@ -83,8 +86,14 @@ def parse_query(
     allowed: frozenset[str],
     *,
     raw_length: int = 0,
+    vocabulary: Vocabulary | None = None,
 ) -> Query:
-    """Validate query parameters against the dataset; raise `QueryError` on any problem."""
+    """Validate query parameters against the dataset; raise `QueryError` on any problem.
+
+    Codes and English identifiers are read at once; anything else goes to `vocabulary`
+    (one is made for `dataset` when none is given), in any of the six languages.
+    """
+    words = vocabulary if vocabulary is not None else Vocabulary(dataset)
     if raw_length > MAX_QUERY_LENGTH:
         raise QueryError(f"the query is longer than {MAX_QUERY_LENGTH} characters", status=414)
     seen: set[str] = set()
@@ -103,21 +112,21 @@ def parse_query(
         try:
             countries.add(resolve_country(text, dataset.states, dataset.aliases))
         except UnknownCountry as exc:
-            raise QueryError(f"{exc} Countries are ISO codes (AT) or English names.") from None
+            code = words.lookup(text, "country")
+            if code is None:
+                raise QueryError(
+                    f"{exc} Countries are ISO codes (AT) or names in any of the six UN languages."
+                ) from None
+            countries.add(code)
     clusters = set()
     for text in _values(params, "cluster"):
-        if not _is_number(text) or int(text) not in dataset.clusters:
+        number = text if _is_number(text) else words.lookup(text, "cluster")
+        if number is None or int(number) not in dataset.clusters:
             known = ", ".join(str(n) for n in dataset.clusters)
             raise QueryError(f"cluster {text!r} is unknown; allowed: {known}")
-        clusters.add(int(text))
-    kinds = set(_values(params, "kind"))
-    for kind in kinds:
-        if kind not in KINDS:
-            raise QueryError(f"kind {kind!r} is unknown; allowed: {', '.join(KINDS)}")
-    themes = set(_values(params, "theme"))
-    for theme in themes:
-        if theme not in THEMES:
-            raise QueryError(f"theme {theme!r} is unknown; allowed: {', '.join(THEMES)}")
+        clusters.add(int(number))
+    kinds = {_named(words, text, "kind", KINDS) for text in _values(params, "kind")}
+    themes = {_named(words, text, "theme", THEMES) for text in _values(params, "theme")}
     if len(countries) + len(clusters) + len(kinds) + len(themes) > MAX_VALUES:
         raise QueryError(f"more than {MAX_VALUES} filter values; follow fewer at once")
     language = None
@@ -136,6 +145,16 @@ def parse_query(
         days = int(text)
     selection = Selection(countries=countries, clusters=clusters, kinds=kinds, themes=themes)
     return Query(selection=selection, language=language, alarms=alarms, days=days)
+
+
+def _named(words: Vocabulary, text: str, dimension: str, allowed: Sequence[str]) -> str:
+    """A kind or a theme, by its identifier or by a word for it in any of our languages."""
+    if text in allowed:
+        return text
+    value = words.lookup(text[:MAX_VALUE_LENGTH], dimension)
+    if value is None:
+        raise QueryError(f"{dimension} {text[:40]!r} is unknown; allowed: {', '.join(allowed)}")
+    return value
 
 
 def query_string(query: Query, *, with_days: bool = False) -> list[tuple[str, str]]:

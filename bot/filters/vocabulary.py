@@ -29,6 +29,32 @@ MAX_WORDS = 40
 MAX_PHRASE_WORDS = 5
 MAX_SEARCH_RESULTS = 12
 _SPLIT = re.compile(r"[,;\n]+")
+_CLUSTER_CODE = re.compile(r"^c([1-9])$")
+_COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
+# The short codes of themes and kinds (config/vocabulary.py), the one table deep links use.
+_CODES: dict[str, tuple[str, str]] = {
+    **{term.code: ("theme", theme) for theme, term in THEME_TERMS.items()},
+    **{term.code: ("kind", kind) for kind, term in KIND_TERMS.items()},
+}
+
+
+def code_for(dimension: str, value: str) -> str:
+    """The short code of one filter value: `AT`, `c2`, `tip`, `km`."""
+    if dimension == "country":
+        return value
+    if dimension == "cluster":
+        return f"c{value}"
+    codes: dict[str, str] = {v: t.code for v, t in (*THEME_TERMS.items(), *KIND_TERMS.items())}
+    return codes[value]
+
+
+def read_code(token: str) -> tuple[str, str] | None:
+    """(dimension, value) for a short code as `code_for` writes it, or None: exact, no words."""
+    if _COUNTRY_CODE.match(token):
+        return ("country", token)
+    if match := _CLUSTER_CODE.match(token):
+        return ("cluster", match.group(1))
+    return _CODES.get(token)
 
 
 def fold(text: str) -> str:
@@ -101,12 +127,11 @@ class Vocabulary:
         if cached is not None:
             return cached
 
-        index: dict[str, tuple[str, str]] = {}
+        index: dict[str, tuple[str, str]] = {fold(code): hit for code, hit in _CODES.items()}
         readers = [texts] + [Texts(code) for code in LANGUAGES if code != texts.language]
         for dimension, terms in (("theme", THEME_TERMS), ("kind", KIND_TERMS)):
             for value, term in terms.items():
                 index[fold(value)] = (dimension, value)
-                index[fold(term.code)] = (dimension, value)
                 for reader in readers:
                     index.setdefault(fold(reader(term.label)), (dimension, value))
                     for word in term.words.get(reader.language, ()):
@@ -166,6 +191,13 @@ class Vocabulary:
             themes=frozenset(found["theme"]),
             kinds=frozenset(found["kind"]),
         )
+
+    def lookup(self, text: str, dimension: str, texts: Texts | None = None) -> str | None:
+        """The value one phrase names in `dimension` ("Autriche" -> "AT"), or None."""
+        if len(text) > MAX_ARGUMENT_LENGTH:
+            return None
+        hit = self.index(texts or Texts("en")).get(fold(text))
+        return hit[1] if hit is not None and hit[0] == dimension else None
 
     def country(self, text: str, texts: Texts) -> str:
         """One State party from a code or a name; raises `NotUnderstood` with suggestions."""

@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, Route
 from bot.db.engine import DatabaseError
 from bot.filters import deeplink
 from bot.filters.query import Query, QueryError, parse_query, query_string
+from bot.filters.vocabulary import Vocabulary
 from bot.publishing.publisher import Feed, Publisher
 from bot.text.bidi import isolate
 from bot.text.i18n import LANGUAGES, Texts, negotiate
@@ -50,12 +51,15 @@ Handler = Callable[[Request], Awaitable[Response]]
 log = logging.getLogger(__name__)
 
 
-def _query(request: Request, dataset: Dataset, allowed: frozenset[str]) -> Query:
+def _query(
+    request: Request, dataset: Dataset, allowed: frozenset[str], vocabulary: Vocabulary
+) -> Query:
     return parse_query(
         request.query_params.multi_items(),
         dataset,
         allowed,
         raw_length=len(request.url.query),
+        vocabulary=vocabulary,
     )
 
 
@@ -130,6 +134,7 @@ def create_app(
     )
     templates.filters["readable"] = _readable
     page_template = templates.get_template("index.html")
+    vocabulary = Vocabulary(dataset)
     base_url = settings.public_base_url
 
     async def healthz(request: Request) -> Response:
@@ -146,7 +151,7 @@ def create_app(
 
     @_bad_request
     async def calendar(request: Request) -> Response:
-        query = _query(request, dataset, FEED_PARAMS)
+        query = _query(request, dataset, FEED_PARAMS, vocabulary)
         feed = await publisher.feed(query)
         return calendar_response(request, feed, "untoc-watch.ics")
 
@@ -173,14 +178,14 @@ def create_app(
 
     @_bad_request
     async def api_upcoming(request: Request) -> Response:
-        query = _query(request, dataset, API_PARAMS)
+        query = _query(request, dataset, API_PARAMS, vocabulary)
         now = publisher.clock()
         found = upcoming(await publisher.deadlines(), now, query.days, query.selection)
         return JSONResponse([deadline_to_dict(d) for d in found])
 
     @_bad_request
     async def page(request: Request) -> Response:
-        query = _query(request, dataset, PAGE_PARAMS)
+        query = _query(request, dataset, PAGE_PARAMS, vocabulary)
         language = query.language or negotiate(request.headers.get("accept-language"))
         texts = Texts(language)
         now = publisher.clock()
