@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from email.headerregistry import Address
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import unquote, urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -96,7 +99,6 @@ class SmtpRelay:
 
 def parse_smtp_url(url: str) -> SmtpRelay:
     """`smtp://[user:password@]host[:port]` or `smtps://...`; raises ValueError saying why."""
-    from urllib.parse import unquote, urlsplit
 
     try:
         parts = urlsplit(url.strip())
@@ -239,8 +241,6 @@ class Settings(BaseSettings):
     def _mail_from_form(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        from email.headerregistry import Address
-        from email.utils import parseaddr
 
         name, address = parseaddr(value)
         if "@" not in address or address.startswith("@") or address.endswith("@"):

@@ -885,6 +885,8 @@ def _clock(text: str) -> _Clock:
 @cache
 def _city_zones() -> dict[str, str]:
     """Every exemplar city CLDR gives a zone, in the six UN languages, folded, to its zone."""
+    # loaded on the first city time read: most pages name no city, and CLDR's zone names
+    # are a large table
     from babel.dates import get_timezone, get_timezone_location
 
     cities: dict[str, str] = {}
@@ -899,6 +901,7 @@ def _city_zones() -> dict[str, str]:
 
 
 def _zones_with_cities() -> set[str]:
+    # with _city_zones, loaded on the first city time read
     from zoneinfo import available_timezones
 
     return {

@@ -95,6 +95,7 @@ def read_calendar(body: bytes) -> Document:
 
     DTSTAMP and SEQUENCE change at every export, so they are left out of the lines.
     """
+    # icalendar is loaded only when a watched source is a calendar
     from icalendar import Calendar
 
     try:

@@ -156,6 +156,7 @@ def page_text(html: str, selector: str | None = None) -> PageText:
     Malformed HTML is read as a browser would; block elements start new lines, table
     cells are joined with " | " so a row stays one line.
     """
+    # the HTML parser is loaded in the reading process only, not in every importer
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(html, "html.parser")
@@ -175,6 +176,7 @@ def page_text(html: str, selector: str | None = None) -> PageText:
 
 def _lines(roots: Sequence[object], *, drop: frozenset[str]) -> Iterable[str]:
     """Walk the tree without recursion (malformed pages nest deeply) and cut it into lines."""
+    # the HTML parser is loaded in the reading process only, not in every importer
     from bs4.element import NavigableString, Tag
 
     parts: list[str] = []

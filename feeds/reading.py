@@ -59,6 +59,7 @@ class ThreadReader:
 
 def _limit_memory(limit: int) -> None:
     """In the child: cap its address space, so a page that needs more fails there alone."""
+    # `resource` exists on POSIX only; the limit is set in the child alone
     import resource
 
     _soft, hard = resource.getrlimit(resource.RLIMIT_AS)

@@ -74,7 +74,7 @@ def test_the_query_reads_countries_and_themes_in_every_language(language):
     query = parse_query([("country", country), ("theme", theme)], data, ALL)
     assert query.selection.countries == {"AT"} and query.selection.themes == {"tip"}
     typed = Vocabulary(data).parse(f"{country}, {theme}", Texts(language))
-    assert (typed.countries, typed.themes) == (query.selection.countries, query.selection.themes)
+    assert typed.countries == query.selection.countries and typed.themes == query.selection.themes
 
 
 def test_the_query_reads_kinds_and_clusters_by_their_words_and_still_refuses_the_rest():
