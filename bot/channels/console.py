@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable
 from typing import ClassVar
 
 from rich.console import Console
@@ -15,6 +13,7 @@ from rich.panel import Panel
 from bot.channels.base import Alert, ChannelLimits, Target
 from bot.text.i18n import Texts
 from bot.text.wording import word
+from schedulers.dates import Clock
 
 
 class ConsoleChannel:
@@ -25,7 +24,7 @@ class ConsoleChannel:
         messages_per_second=1000, per_target_per_second=1000, max_text_length=100_000
     )
 
-    def __init__(self, console: Console, clock: Callable[[], dt.datetime]) -> None:
+    def __init__(self, console: Console, clock: Clock) -> None:
         self.console = console
         self.clock = clock
         self.sent: list[tuple[Target, Alert]] = []

@@ -11,7 +11,6 @@ channel's limit, `EMAIL_MAX_RATE` messages a second, enforced by the delivery lo
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import ssl
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from bot.channels.base import (
 )
 from bot.email.message import Links, build_message
 from config.settings import SmtpRelay
+from schedulers.dates import Clock
 
 log = logging.getLogger("untoc_watch.email")
 
@@ -53,7 +53,7 @@ class EmailChannel:
         self,
         relay: SmtpRelay,
         sender: str,
-        clock: Callable[[], dt.datetime],
+        clock: Clock,
         links: LinksOf = _no_links,
         *,
         tls_context: ssl.SSLContext | None = None,

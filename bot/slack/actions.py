@@ -7,9 +7,7 @@ service knows before anything is stored, and the answer is seen only by whoever 
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.db import subscribers as subs
@@ -20,6 +18,7 @@ from bot.text.bidi import isolate
 from bot.text.i18n import Texts
 from bot.text.wording import title_of
 from config.dataset import Dataset
+from schedulers.dates import Clock
 
 ACK = "ack"
 MUTE = "mute"
@@ -65,7 +64,7 @@ class AlertButtons:
         store: Store | None,
         publisher: Publisher,
         dataset: Dataset,
-        clock: Callable[[], dt.datetime],
+        clock: Clock,
     ) -> None:
         self.store = store
         self.publisher = publisher

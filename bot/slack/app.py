@@ -12,9 +12,7 @@ the connection on its own event loop instead (`start_socket_mode`).
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -23,6 +21,7 @@ from starlette.routing import Route
 
 from bot.slack.actions import AlertButtons, ButtonPress
 from bot.slack.commands import Answer, Invocation, Reachable, UntocCommand
+from schedulers.dates import Clock
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -59,7 +58,7 @@ def build_slack_app(
     store: Store | None,
     publisher: Publisher,
     dataset: Dataset,
-    clock: Callable[[], dt.datetime],
+    clock: Clock,
 ) -> AsyncApp:
     """The bolt app with `/untoc` and the alert buttons, its client on SLACK_API_BASE_URL."""
     # slack-bolt is loaded only when Slack is configured

@@ -19,7 +19,6 @@ import html
 import logging
 import re
 import warnings
-from collections.abc import Callable
 from typing import ClassVar
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
@@ -51,6 +50,7 @@ from bot.telegram import callbacks
 from bot.text.bidi import isolate
 from bot.text.i18n import DEFAULT_LANGUAGE, LANGUAGES, Texts
 from bot.text.wording import Wording, word
+from schedulers.dates import Clock
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +246,7 @@ class TelegramChannel:
     def __init__(
         self,
         bot: Bot,
-        clock: Callable[[], dt.datetime],
+        clock: Clock,
         calendar_link: CalendarLink | None = None,
         *,
         part_spacing: float = PART_SPACING,
