@@ -6,6 +6,10 @@ hours before a timed registration closes, overdue notices for milestones whose d
 passed with no completion recorded, date-change alerts, and digests. Only alerts due
 within `horizon` are planned, so the outbox holds what is near, not every future alert.
 
+A guess gets no countdown: an expected occurrence gets one "heads_up" when the time to
+look for its application call comes (its `watch_from`), and one "announced" alert when
+its real dates arrive (with the registration deadline in the same message).
+
 Every alert has a key naming the subscriber, the deadline, the kind, the lead time and
 the deadline's date fingerprint: planning twice yields the same keys, and when a date
 moves the new reminders have new keys while the old ones are recognised as superseded.
@@ -74,6 +78,8 @@ class Change:
     sequence: int
     changed_at: dt.datetime
     previous: Mapping[str, Any] = field(default_factory=dict)
+    # The first change of an occurrence that was expected: its announcement.
+    announced: bool = False
 
 
 def _quiet(hour: int, quiet: tuple[int, int] | None) -> bool:
@@ -287,8 +293,18 @@ def plan(
     deadlines = list(deadlines)
     by_id = {d.id: d for d in deadlines}
     reachable = [r for r in (_reach(d, now, horizon, grace) for d in deadlines) if not r.empty]
-    recent = [c for c in changes if now - c.changed_at <= CHANGE_WINDOW and c.deadline_id in by_id]
-    followed: dict[tuple[frozenset[object], ...], tuple[list[_Reach], list[Change]]] = {}
+    recent = _told_once(
+        [c for c in changes if now - c.changed_at <= CHANGE_WINDOW and c.deadline_id in by_id]
+    )
+    last = (now + horizon).date()
+    calls = [
+        d
+        for d in deadlines
+        if d.status == "expected" and d.watch_from is not None and d.watch_from <= last
+    ]
+    followed: dict[
+        tuple[frozenset[object], ...], tuple[list[_Reach], list[Change], list[Deadline]]
+    ] = {}
     planned: list[Planned] = []
     for prefs in subscribers:
         selection = prefs.selection
@@ -297,29 +313,72 @@ def plan(
             mine = followed[selection.key()] = (
                 [r for r in reachable if selection.matches(r.deadline)],
                 [c for c in recent if selection.matches(by_id[c.deadline_id])],
+                [d for d in calls if selection.matches(d)],
             )
-        reaches, changed = mine
+        reaches, changed, watched = mine
         for reach in reaches:
             if reach.deadline.id in prefs.acknowledged:
                 continue
             planned.extend(_reminders(reach, prefs, now, horizon, grace))
             planned.extend(_overdue(reach, prefs, now, horizon, grace))
         for change in changed:
-            if change.deadline_id in prefs.acknowledged:
-                continue
-            planned.append(
-                Planned(
-                    key=f"s{prefs.subscriber_id}|{change.deadline_id}|change|{change.sequence}",
-                    subscriber_id=prefs.subscriber_id,
-                    kind="change",
-                    at=now,
-                    deadline_id=change.deadline_id,
-                    payload={"sequence": change.sequence, "previous": dict(change.previous)},
-                )
-            )
+            if change.deadline_id not in prefs.acknowledged:
+                planned.append(_change(change, prefs, now, by_id))
+        planned.extend(_heads_up(d, prefs, now) for d in watched if d.id not in prefs.acknowledged)
         planned.extend(_digests(prefs, now, horizon, grace))
     planned.sort(key=lambda p: (p.at, p.key))
     return planned
+
+
+def _told_once(changes: list[Change]) -> list[Change]:
+    """An announced registration goes out in its event's "announced" alert, not alone."""
+    events = {c.deadline_id for c in changes if c.announced}
+    return [
+        c
+        for c in changes
+        if not (
+            c.announced and c.deadline_id.startswith("r-") and f"e-{c.deadline_id[2:]}" in events
+        )
+    ]
+
+
+def _change(
+    change: Change, prefs: Preferences, now: dt.datetime, by_id: Mapping[str, Deadline]
+) -> Planned:
+    if change.announced:
+        registration = (
+            f"r-{change.deadline_id[2:]}" if change.deadline_id.startswith("e-") else None
+        )
+        return Planned(
+            key=f"s{prefs.subscriber_id}|{change.deadline_id}|announced",
+            subscriber_id=prefs.subscriber_id,
+            kind="announced",
+            at=now,
+            deadline_id=change.deadline_id,
+            payload={"registration": registration if registration in by_id else None},
+        )
+    return Planned(
+        key=f"s{prefs.subscriber_id}|{change.deadline_id}|change|{change.sequence}",
+        subscriber_id=prefs.subscriber_id,
+        kind="change",
+        at=now,
+        deadline_id=change.deadline_id,
+        payload={"sequence": change.sequence, "previous": dict(change.previous)},
+    )
+
+
+def _heads_up(deadline: Deadline, prefs: Preferences, now: dt.datetime) -> Planned:
+    """Once per reader: the time to look for an expected application call has come."""
+    assert deadline.watch_from is not None
+    zone = ZoneInfo(prefs.timezone)
+    at = at_local_hour(deadline.watch_from, prefs.morning_hour, zone, prefs.quiet)
+    return Planned(
+        key=f"s{prefs.subscriber_id}|{deadline.id}|heads_up",
+        subscriber_id=prefs.subscriber_id,
+        kind="heads_up",
+        at=max(at, now),
+        deadline_id=deadline.id,
+    )
 
 
 @dataclass(frozen=True)

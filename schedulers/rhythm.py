@@ -161,6 +161,15 @@ class Rhythm:
             for event in _occurrences_of(series, data.events.values()):
                 self._by_series_year.setdefault((series.id, event.start.year), event)
 
+    def occurrences(self, series: Series) -> list[tuple[int, Event]]:
+        """(year, event) for each announced occurrence of `series` (none for a call)."""
+        found = [
+            (year, event)
+            for (series_id, year), event in self._by_series_year.items()
+            if series_id == series.id
+        ]
+        return sorted(found, key=lambda pair: pair[0])
+
     def cop_year(self, year: int) -> bool:
         return self._cop is not None and self._cop.runs_in(year)
 

@@ -88,6 +88,8 @@ class Deadline:
     # For an expected occurrence: every day it may fall on; `due`..`end` is the best guess.
     earliest: dt.date | None = None
     latest: dt.date | None = None
+    # For an expected application deadline: the day to start looking for its call.
+    watch_from: dt.date | None = None
 
     @property
     def all_day(self) -> bool:

@@ -56,6 +56,15 @@ def rebuild_alert(
         previous = payload.get("previous") or {}
         before = _previous(deadline, previous) if previous else None
         return Alert(key=row.key, kind="change", deadline=deadline, previous=before)
+    if row.kind == "announced":
+        if deadline.status == "expected":
+            return None  # the announcement was taken back before it went out
+        related = deadlines.get(str(payload.get("registration") or ""))
+        return Alert(key=row.key, kind="announced", deadline=deadline, related=related)
+    if row.kind == "heads_up":
+        if deadline.status != "expected":
+            return None  # announced meanwhile: the "announced" alert says it
+        return Alert(key=row.key, kind="heads_up", deadline=deadline)
     if payload.get("fingerprint") != fingerprint(deadline):
         return None  # the date moved since this was planned; the new plan has its own
     if row.kind == "overdue" and deadline.status != "overdue":

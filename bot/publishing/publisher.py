@@ -23,9 +23,9 @@ from bot.text.i18n import DEFAULT_LANGUAGE, Texts
 from config.dataset import Dataset
 from feeds.ical import EPOCH, CalendarBuilder, Version, Words
 from schedulers.dates import Clock
-from schedulers.expected import expected_deadlines
+from schedulers.expected import announced_ids, timeline
 from schedulers.reminders import Change
-from schedulers.timeline import Deadline, Selection, compute_deadlines, fingerprint
+from schedulers.timeline import Deadline, Selection, fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +35,7 @@ MAX_CACHED_FEEDS = 256
 
 def with_expected(dataset: Dataset, now: dt.datetime) -> list[Deadline]:
     """The announced deadlines and, where nothing is announced yet, the expected ones."""
-    return sorted(
-        [*compute_deadlines(dataset, now), *expected_deadlines(dataset, now)],
-        key=lambda d: d.sort_key,
-    )
+    return timeline(dataset, now)
 
 
 def system_clock() -> dt.datetime:
@@ -153,15 +150,21 @@ class Publisher:
         return Snapshot(revision, facts, dataset, deadlines, versions)
 
     def changes(self) -> list[Change]:
-        """Deadlines whose dates changed, with the dates before where this process saw them."""
+        """Deadlines whose dates changed, with the dates before where this process saw them.
+
+        The first change of an occurrence announced after its series was declared is its
+        announcement: the guess (fingerprint "expected") became a date.
+        """
         if self._snapshot is None:
             return []
+        announced = announced_ids(self._snapshot.dataset)
         return [
             Change(
                 deadline_id=deadline_id,
                 sequence=version.sequence,
                 changed_at=version.modified_at,
                 previous=self._previous.get(deadline_id, {}),
+                announced=version.sequence == 1 and deadline_id in announced,
             )
             for deadline_id, version in self._snapshot.versions.items()
             if version.sequence > 0

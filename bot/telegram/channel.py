@@ -72,7 +72,9 @@ GONE_PHRASES = (
     "peer_id_invalid",
     "group chat was deactivated",
 )
-ALERTS_WITH_CALENDAR = frozenset({"reminder", "last_call", "overdue", "change", "digest"})
+ALERTS_WITH_CALENDAR = frozenset(
+    {"reminder", "last_call", "overdue", "change", "announced", "heads_up", "digest"}
+)
 _TOKEN = re.compile(r"<[^>]*>|&#?[A-Za-z0-9]+;|[^<&]")
 _TAG_NAME = re.compile(r"^</?\s*([A-Za-z][A-Za-z0-9-]*)")
 

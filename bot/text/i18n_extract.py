@@ -42,6 +42,7 @@ METHODS = [
     ("bot/**.py", "bot.text.i18n_extract:extract_python"),
     ("feeds/**.py", "bot.text.i18n_extract:extract_python"),
     ("config/**.py", "bot.text.i18n_extract:extract_python"),
+    ("schedulers/**.py", "bot.text.i18n_extract:extract_python"),
     ("bot/web/templates/**.html", "jinja2.ext:babel_extract"),
     ("config/data/*.yaml", "bot.text.i18n_extract:extract_dataset"),
 ]

@@ -16,7 +16,17 @@ from bot.text.i18n import Texts
 from bot.text.render import CONFIDENCE_LABELS, STATUS_LABELS
 from schedulers.timeline import MECHANISM_ZONE, Deadline, reader_title
 
-AlertKind = Literal["reminder", "last_call", "overdue", "change", "digest", "broadcast", "operator"]
+AlertKind = Literal[
+    "reminder",
+    "last_call",
+    "overdue",
+    "change",
+    "announced",
+    "heads_up",
+    "digest",
+    "broadcast",
+    "operator",
+]
 
 
 @dataclass(frozen=True)
@@ -24,13 +34,15 @@ class Alert:
     """One thing to tell one target, with everything needed to word it.
 
     `deadline` is the deadline as it stands now; for a date change `previous` is how it
-    stood before. `late` marks a reminder sent after its moment (the service was down).
+    stood before; for an announcement `related` is the event's registration deadline.
+    `late` marks a reminder sent after its moment (the service was down).
     """
 
     key: str
     kind: AlertKind
     deadline: Deadline | None = None
     previous: Deadline | None = None
+    related: Deadline | None = None
     lead_days: int | None = None
     late: bool = False
     text: str | None = None
@@ -87,6 +99,10 @@ def _headline(alert: Alert, deadline: Deadline, texts: Texts, now: dt.datetime) 
         return texts("Overdue: {title}").format(title=title)
     if alert.kind == "change":
         return texts("Date changed: {title}").format(title=title)
+    if alert.kind == "announced":
+        return texts("Announced: {title}").format(title=title)
+    if alert.kind == "heads_up":
+        return texts("Watch for the call: {event}").format(event=texts(deadline.title))
     if alert.kind == "last_call":
         left = texts.countdown(_moment(deadline) - now)
         return texts("Last call, closes {countdown}: {title}").format(countdown=left, title=title)
@@ -109,6 +125,21 @@ def _digest(alert: Alert, texts: Texts, zone: str) -> Wording:
     return Wording(headline=headline, note="\n".join(lines))
 
 
+def _heads_up(deadline: Deadline, texts: Texts) -> str:
+    """Why now, for an expected application call: when it usually closes, what we do."""
+    first, last = deadline.earliest or deadline.due, deadline.latest or deadline.due
+    assert isinstance(first, dt.date) and isinstance(last, dt.date)
+    return texts(
+        "Not announced yet. Applications usually close between {first} and {last} (our "
+        "guess: {guess}), and the call appears a few weeks before. We are watching the "
+        "UNODC pages and will tell you as soon as it is announced."
+    ).format(
+        first=texts.date(first),
+        last=texts.date(last),
+        guess=texts.date(deadline.due if not isinstance(deadline.due, dt.datetime) else first),
+    )
+
+
 def _moment(deadline: Deadline) -> dt.datetime:
     if isinstance(deadline.due, dt.datetime):
         return deadline.due
@@ -129,6 +160,13 @@ def word(alert: Alert, texts: Texts, zone: str, now: dt.datetime) -> Wording:
     if alert.kind == "change" and alert.previous is not None:
         before, _ = when_of(alert.previous, texts, zone)
         notes.append(texts("It moved from {before} to {after}.").format(before=before, after=when))
+    if alert.kind == "announced":
+        notes.append(texts("It is no longer a guess: these are the announced dates."))
+        if alert.related is not None:
+            closes, _ = when_of(alert.related, texts, zone)
+            notes.append(texts("Registration closes {when}.").format(when=closes))
+    if alert.kind == "heads_up":
+        notes.append(_heads_up(deadline, texts))
     if alert.kind == "overdue":
         notes.append(
             texts(

@@ -55,4 +55,7 @@ def test_no_countdown_reminder_is_planned_for_a_guessed_day():
     everyone = Preferences(subscriber_id=1, selection=Selection(), lead_days=(30, 14, 7, 1))
     days = [NOW + dt.timedelta(days=n) for n in range(0, 400, 15)]
     planned = [p for day in days for p in plan(expected, [everyone], day)]
-    assert planned == [] or all(p.kind == "digest" for p in planned)
+    assert all(p.kind == "heads_up" for p in planned)  # never a countdown to a guess
+    last = days[-1].date() + dt.timedelta(days=1)
+    calls = {d.id for d in expected if d.watch_from is not None and d.watch_from <= last}
+    assert {p.deadline_id for p in planned} == calls  # one heads-up per call to watch for
