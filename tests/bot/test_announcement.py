@@ -8,8 +8,8 @@ from pathlib import Path
 
 import icalendar
 
-from bot.delivery.alerts import rebuild_alert
 from bot.db.models import Delivery
+from bot.delivery.alerts import rebuild_alert
 from bot.filters.query import Query
 from bot.publishing.publisher import Publisher
 from bot.text.i18n import Texts
