@@ -1,5 +1,6 @@
 // Reads an .ics file with Mozilla's ical.js and prints, per UID, the start as a UTC
-// instant (timed events) or a date (all-day events), plus SEQUENCE and STATUS.
+// instant (timed events) or a date (all-day events), plus SEQUENCE, STATUS, TRANSP and
+// SUMMARY.
 import { readFileSync } from "node:fs";
 import ICAL from "ical.js";
 
@@ -16,6 +17,8 @@ for (const component of calendar.getAllSubcomponents("vevent")) {
     start: start.isDate ? start.toString() : start.toJSDate().toISOString().replace(".000Z", "Z"),
     sequence: event.sequence,
     status: component.getFirstPropertyValue("status"),
+    transp: component.getFirstPropertyValue("transp"),
+    summary: event.summary,
     alarms: component.getAllSubcomponents("valarm").length,
   };
 }

@@ -20,10 +20,14 @@ from icalendar import Calendar
 
 from config.dataset import load_dataset
 from feeds.ical import CalendarBuilder, Version, Words, uid
+from schedulers.expected import expected_deadlines
 from schedulers.timeline import compute_deadlines, fingerprint
 
 PARSERS_DIR = Path(__file__).resolve().parents[1] / "calendar_parsers"
 NOW = dt.datetime(2022, 3, 1, tzinfo=dt.UTC)
+# The year ahead as of the day nothing of 2027 was announced: the rhythm's guesses.
+GUESSING = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+GUESS = "e-cd-2027-firearms@untoc-watch"
 WORDS = Words(gettext=lambda text: text, country_name=lambda code: code)
 REQUIRED = os.environ.get("UNTOC_REQUIRE_PARSERS") == "1"
 
@@ -75,7 +79,8 @@ events:
 def deadlines(tmp_path_factory):
     extra = tmp_path_factory.mktemp("data")
     (extra / "cancelled.yaml").write_text(EXTRA_EVENTS)
-    return compute_deadlines(load_dataset(extra), NOW)
+    data = load_dataset(extra)
+    return [*compute_deadlines(data, NOW), *expected_deadlines(data, GUESSING)]
 
 
 @pytest.fixture(scope="module")
@@ -170,12 +175,19 @@ def test_icalendar_reads_the_same_instants(feed, deadlines):
     assert parsed["r-cd-2022-firearms@untoc-watch"] == "2022-03-17T23:00:00Z"
     assert parsed["r-cd-2022-som-tip@untoc-watch"] == "2022-05-08T22:00:00Z"
     assert parsed["r-late-night-in-new-york@untoc-watch"] == "2022-03-14T03:30:00Z"  # EDT
+    guess = next(e for e in events if str(e["UID"]) == GUESS)
+    assert (str(guess["STATUS"]), str(guess["TRANSP"])) == ("TENTATIVE", "TRANSPARENT")
+    assert not guess.walk("VALARM")
 
 
 def test_vobject_reads_the_same_instants(feed, deadlines):
     calendar = vobject.readOne(feed.read_text(encoding="utf-8"))
     parsed = {str(e.uid.value): _normalise(e.dtstart.value) for e in calendar.vevent_list}
     assert parsed == expected(deadlines)
+    guess = next(e for e in calendar.vevent_list if e.uid.value == GUESS)
+    assert (guess.status.value, guess.transp.value) == ("TENTATIVE", "TRANSPARENT")
+    assert guess.summary.value == "Expected: Constructive Dialogue on Firearms"
+    assert not guess.contents.get("valarm")
 
 
 def test_icaljs_reads_the_same_instants(feed, deadlines):
@@ -197,6 +209,10 @@ def test_icaljs_reads_the_same_instants(feed, deadlines):
     assert parsed["r-cd-2022-som-tip@untoc-watch"]["sequence"] == 3
     assert parsed["m-at-c1-written-feedback@untoc-watch"]["status"] == "TENTATIVE"
     assert parsed["m-at-c1-focal-points@untoc-watch"]["alarms"] == 2
+    # a guess: tentative, free time, marked expected, and no alarm to a guessed day
+    guess = parsed[GUESS]
+    assert (guess["status"], guess["transp"], guess["alarms"]) == ("TENTATIVE", "TRANSPARENT", 0)
+    assert guess["summary"] == "Expected: Constructive Dialogue on Firearms"
 
 
 def test_khal_imports_the_feed(feed, tmp_path, deadlines):
@@ -240,6 +256,17 @@ def test_khal_imports_the_feed(feed, tmp_path, deadlines):
         check=True,
     )
     assert "2022-05-08 22:00 Registration closes: Constructive Dialogues" in listing.stdout
+    guess = next(d for d in deadlines if uid(d) == GUESS)
+    guessed = subprocess.run(
+        [khal, "-c", str(config), "list", "--format", "{start} {title} {status}"]
+        + [guess.due.isoformat(), "1d"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert f"{guess.due.isoformat()} Expected: Constructive Dialogue on Firearms" in guessed.stdout
+    assert "TENTATIVE" in guessed.stdout
 
 
 def test_fingerprint_changes_only_with_the_dates(deadlines):
