@@ -258,8 +258,16 @@ def test_khal_imports_the_feed(feed, tmp_path, deadlines):
     assert "2022-05-08 22:00 Registration closes: Constructive Dialogues" in listing.stdout
     guess = next(d for d in deadlines if uid(d) == GUESS)
     guessed = subprocess.run(
-        [khal, "-c", str(config), "list", "--format", "{start} {title} {status}"]
-        + [guess.due.isoformat(), "1d"],
+        [
+            khal,
+            "-c",
+            str(config),
+            "list",
+            "--format",
+            "{start} {title} {status}",
+            guess.due.isoformat(),
+            "1d",
+        ],
         capture_output=True,
         text=True,
         timeout=60,
