@@ -24,13 +24,13 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 from babel import Locale
 
 from config.dataset import VIENNA, EventKind, Theme, wall_time_exists
+from config.zones import city_zones, spellings
 from schedulers.dates import UTC, end_of_day, local_instant
 
 # A finding below this certainty is shown by `untoc-watch extract` but never proposed.
@@ -882,60 +882,15 @@ def _clock(text: str) -> _Clock:
     return _Clock(times, _zone_in(text))
 
 
-@cache
-def _city_zones() -> dict[str, str]:
-    """Every exemplar city CLDR gives a zone, in the six UN languages, folded, to its zone."""
-    # loaded on the first city time read: most pages name no city, and CLDR's zone names
-    # are a large table
-    from babel.dates import get_timezone, get_timezone_location
-
-    cities: dict[str, str] = {}
-    for zone in sorted(Locale.parse("en").time_zones) + sorted(_zones_with_cities()):
-        for language in ("en", "fr", "es", "ru", "ar", "zh"):
-            try:
-                city = get_timezone_location(get_timezone(zone), locale=language, return_city=True)
-            except (LookupError, ValueError):
-                continue
-            cities.setdefault(_fold_city(city), zone)
-    return cities
-
-
-def _zones_with_cities() -> set[str]:
-    # with _city_zones, loaded on the first city time read
-    from zoneinfo import available_timezones
-
-    return {
-        zone
-        for zone in available_timezones()
-        if "/" in zone and not zone.startswith(("Etc/", "SystemV/", "US/", "posix/", "right/"))
-    }
-
-
-def _fold_city(name: str) -> str:
-    decomposed = unicodedata.normalize("NFD", name.lower().replace("\u2019", "'"))
-    folded = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
-    return " ".join(folded.strip(".,;:()'\"").split())
-
-
-# Russian names a city's time in the genitive: "по времени Каира" (Каир), "Москвы" (Москва).
-_GENITIVE_ENDINGS = (("а", ""), ("ы", "а"), ("и", "ь"), ("и", "я"), ("я", "ь"))
-
-
-def _spellings(name: str) -> list[str]:
-    folded = _fold_city(name)
-    more = [folded[: -len(end)] + base for end, base in _GENITIVE_ENDINGS if folded.endswith(end)]
-    return [folded, *more]
-
-
 def _city_zone(text: str) -> str | None:
     """The zone of a city named as "<city> time" (or as the other languages say it)."""
-    cities = _city_zones()
+    cities = city_zones()
     for pattern in _CITY_TIME:
         for match in pattern.finditer(text):
             words = match.group("city").split()
             # "Constructive Dialogue Vienna time": try the shortest ending first
             for start in range(len(words) - 1, -1, -1):
-                for spelling in _spellings(" ".join(words[start:])):
+                for spelling in spellings(" ".join(words[start:])):
                     zone = cities.get(spelling)
                     if zone is not None:
                         return zone
