@@ -252,7 +252,9 @@ def create_app(
             **links,
             rows=[row(d, texts, now) for d in found],
             announced=announced,
-            quiet=None if announced else quiet_context(deadlines, snapshot.dataset, texts, now),
+            quiet=None
+            if announced
+            else quiet_context(deadlines, snapshot.dataset, texts, now, query.days),
             fresh=await freshness(),
             days=query.days,
             selected=query.selection,
@@ -337,10 +339,11 @@ def create_app(
             (code, "?" + urllib.parse.urlencode(index_params(query, lang=code)))
             for code in LANGUAGES
         ]
+        rows = country_index(snapshot.dataset, query, now)
         body = index_template.render(
             **common(language, switch),
-            **index_context(query, texts),
-            rows=country_index(snapshot.dataset, query, now),
+            **index_context(query, texts, len(rows)),
+            rows=rows,
             fresh=await freshness(),
         )
         return html(body, language)

@@ -102,8 +102,8 @@ def country_context(
     }
 
 
-def index_context(query: IndexQuery, texts: Texts) -> dict[str, Any]:
-    """The sort choices and their links for `countries.html`."""
+def index_context(query: IndexQuery, texts: Texts, count: int) -> dict[str, Any]:
+    """The sort choices and their links for `countries.html`, and how many are listed."""
     sorts = [
         ("name", texts("State")),
         ("group", texts("Group")),
@@ -112,17 +112,29 @@ def index_context(query: IndexQuery, texts: Texts) -> dict[str, Any]:
     links = {
         value: "?" + urllib.parse.urlencode(index_params(query, sort=value)) for value, _ in sorts
     }
-    return {"sorts": sorts, "sort_links": links, "query": query}
+    counted = texts.plural("{count} State party", "{count} States parties", count)
+    return {
+        "sorts": sorts,
+        "sort_links": links,
+        "query": query,
+        "count_text": counted.format(count=count),
+    }
 
 
 def quiet_context(
-    deadlines: Sequence[Deadline], data: Dataset, texts: Texts, now: dt.datetime
+    deadlines: Sequence[Deadline], data: Dataset, texts: Texts, now: dt.datetime, days: int
 ) -> dict[str, Any]:
     """The front page when nothing announced falls in its window: what is expected next
     (with window and basis), what happened last, and what to do meanwhile."""
     expected = [d for d in deadlines if d.status == "expected" and d.country is None]
     _, held = mechanism_events(deadlines)
+    heading = texts.plural(
+        "Nothing is announced for the next {days} day.",
+        "Nothing is announced for the next {days} days.",
+        days,
+    )
     return {
+        "heading": heading.format(days=days),
         "expected": [row(d, texts, now) for d in expected[:QUIET_EXPECTED]],
         "held": [row(d, texts, now) for d in held],
         "actions": list(data.ngo_actions.values())[:3],
