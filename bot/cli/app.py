@@ -38,17 +38,28 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
-def _deadlines(settings: Settings, dataset: Dataset, now: dt.datetime) -> list[Deadline]:
-    """Every deadline, with the facts recorded in the database applied."""
+def _facts(settings: Settings, dataset: Dataset) -> Dataset:
+    """The dataset with the facts recorded in the database applied."""
     import asyncio
 
     from bot.db.store import read_recorded_facts
-    from bot.publishing.publisher import with_expected
 
     recorded, warning = asyncio.run(read_recorded_facts(settings.database_url))
     if warning:
         typer.echo(f"note: {warning}", err=True)
-    return with_expected(recorded.apply(dataset), now)
+    return recorded.apply(dataset)
+
+
+def with_expected_deadlines(dataset: Dataset, now: dt.datetime) -> list[Deadline]:
+    """Every deadline of `dataset` at `now`, the expected ones among them."""
+    from bot.publishing.publisher import with_expected
+
+    return with_expected(dataset, now)
+
+
+def _deadlines(settings: Settings, dataset: Dataset, now: dt.datetime) -> list[Deadline]:
+    """Every deadline, with the facts recorded in the database applied."""
+    return with_expected_deadlines(_facts(settings, dataset), now)
 
 
 def _print(deadlines: list[Deadline], output: OutputFormat, title: str) -> None:
@@ -122,23 +133,38 @@ def timeline(
     as_of: AsOfOption = None,
     output: FormatOption = OutputFormat.table,
 ) -> None:
-    """One State party's review milestones, with their status."""
+    """One State party's review: its steps with their status, the later clusters as
+    planned, or what is known when its group is not."""
     from config.countries import country_name
-    from schedulers.timeline import country_timeline
+    from schedulers.review import country_review
+    from schedulers.timeline import MECHANISM_ZONE, country_timeline
 
     settings = read_settings()
     dataset = read_dataset(settings)
     code = country_code(country, dataset)
     now = evaluation_moment(as_of)
-    found = country_timeline(_deadlines(settings, dataset, now), code)
-    if not found and output is OutputFormat.table:
-        typer.echo(
-            f"No review dates are known for {country_name(code)} ({code}): its group and review "
-            "start are not in the dataset. Record them in a file in UNTOC_DATA_DIR "
-            "(groups.members or review_starts).",
-            err=True,
+    facts = _facts(settings, dataset)
+    found = country_timeline(with_expected_deadlines(facts, now), code)
+    if output is OutputFormat.json:
+        _print(found, output, "")
+        return
+    from bot.text.console import known_lines, make_console, planned_table
+
+    review = country_review(facts, code, now.astimezone(MECHANISM_ZONE).date())
+    console = make_console()
+    name = f"{country_name(code)} ({code})"
+    if found:
+        _print(found, output, f"{name}: review milestones as of {now:%Y-%m-%d}")
+        console.print('"no news since": the date passed and nobody reported the step done or late.')
+    if review.phases:
+        console.print(planned_table(review.phases, f"{name}: the later clusters, as planned"))
+    if review.known is not None:
+        for line in known_lines(review.known, name):
+            console.print(line)
+        console.print(
+            "Know its group or a date of its review? Tell the operators, with a source; they "
+            "record it in a file in UNTOC_DATA_DIR (groups.members or review_starts)."
         )
-    _print(found, output, f"{country_name(code)} ({code}): review milestones as of {now:%Y-%m-%d}")
 
 
 @app.command()

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.dates import (
     format_date,
+    format_skeleton,
     format_time,
     format_timedelta,
     get_timezone_location,
@@ -86,6 +87,26 @@ class Texts:
 
     def date(self, day: dt.date) -> str:
         return format_date(day, format="long", locale=self.locale)
+
+    def month(self, day: dt.date) -> str:
+        """A month and its year ("October 2026"), for a date known only to the month."""
+        return format_skeleton("yMMMM", day, locale=self.locale)
+
+    def span(self, months: int = 0, weeks: int = 0, days: int = 0) -> str:
+        """A length of time in words ("6 months", "2 weeks"), as a review rule gives it."""
+        parts = []
+        if months:
+            parts.append(self.plural("{count} month", "{count} months", months))
+            parts[-1] = parts[-1].format(count=months)
+        if weeks:
+            parts.append(self.plural("{count} week", "{count} weeks", weeks).format(count=weeks))
+        if days:
+            parts.append(self.plural("{count} day", "{count} days", days).format(count=days))
+        if len(parts) > 1:
+            return self("{first} and {second}").format(
+                first=", ".join(parts[:-1]), second=parts[-1]
+            )
+        return parts[0] if parts else ""
 
     def moment(self, moment: dt.datetime, zone: str) -> str:
         """A date and time in `zone`, with the zone's name in this language."""

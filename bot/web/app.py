@@ -12,6 +12,7 @@ import email.utils
 import logging
 import urllib.parse
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
@@ -29,21 +30,32 @@ from bot.filters.vocabulary import Vocabulary
 from bot.publishing.publisher import Feed, Publisher
 from bot.text.bidi import isolate
 from bot.text.i18n import LANGUAGES, Texts, negotiate
-from bot.text.render import (
-    CONFIDENCE_LABELS,
-    KIND_NAMES,
-    STATUS_LABELS,
-    THEME_NAMES,
-    deadline_to_dict,
+from bot.text.render import THEME_NAMES, deadline_to_dict
+from bot.web.countries import (
+    CountryView,
+    Freshness,
+    IndexQuery,
+    UnknownState,
+    country_index,
+    country_json,
+    country_view,
+    index_json,
+    index_params,
+    latest_fact,
+    parse_index_query,
+    state_code,
 )
 from bot.web.operations import metrics, readiness
+from bot.web.rows import row
+from bot.web.views import country_context, index_context, quiet_context, subscribe_links
 from config.dataset import THEMES, Dataset
 from config.settings import Settings
-from schedulers.timeline import Deadline, reader_title, upcoming
+from schedulers.timeline import MECHANISM_ZONE, Selection, upcoming
 
 FEED_PARAMS = frozenset({"country", "cluster", "kind", "theme", "lang", "alarms"})
 PAGE_PARAMS = frozenset({"country", "cluster", "kind", "theme", "lang", "days"})
 API_PARAMS = frozenset({"country", "cluster", "kind", "theme", "days"})
+STATE_PAGE_PARAMS = frozenset({"lang"})
 CALENDAR_TYPE = "text/calendar; charset=utf-8"
 # Seconds a client is asked to wait while the database does not answer.
 DATABASE_RETRY_AFTER = 60
@@ -135,6 +147,9 @@ def create_app(
     templates.filters["readable"] = _readable
     page_template = templates.get_template("index.html")
     vocabulary = Vocabulary(dataset)
+    country_template = templates.get_template("country.html")
+    index_template = templates.get_template("countries.html")
+    not_found_template = templates.get_template("not_found.html")
     base_url = settings.public_base_url
 
     async def healthz(request: Request) -> Response:
@@ -183,53 +198,169 @@ def create_app(
         found = upcoming(await publisher.deadlines(), now, query.days, query.selection)
         return JSONResponse([deadline_to_dict(d) for d in found])
 
+    async def checked_at() -> dt.datetime | None:
+        """When the watcher last read a source successfully, if the database says."""
+        if publisher.store is None:
+            return None
+        try:
+            states = await publisher.store.source_states()
+        except (DatabaseError, OSError):
+            return None
+        return max((s.last_success_at for s in states.values() if s.last_success_at), default=None)
+
+    def common(language: str, switch: list[tuple[str, str]]) -> dict[str, object]:
+        return {
+            "t": Texts(language),
+            "language": language,
+            "languages": [(code, Texts(code).language_name) for code in LANGUAGES],
+            "switch_links": switch,
+        }
+
+    def html(body: str, language: str, status: int = 200) -> Response:
+        headers = {"Content-Language": language, "Vary": "Accept-Language"}
+        return HTMLResponse(body, status_code=status, headers=headers)
+
+    def lang_switch() -> list[tuple[str, str]]:
+        return [(code, f"?lang={code}") for code in LANGUAGES]
+
     @_bad_request
     async def page(request: Request) -> Response:
         query = _query(request, dataset, PAGE_PARAMS, vocabulary)
         language = query.language or negotiate(request.headers.get("accept-language"))
         texts = Texts(language)
         now = publisher.clock()
-        found = upcoming(await publisher.deadlines(), now, query.days, query.selection)
-        feed_params = query_string(Query(selection=query.selection, language=language))
-        feed_path = "/calendar.ics" + (
-            "?" + urllib.parse.urlencode(feed_params) if feed_params else ""
+        deadlines = await publisher.deadlines()
+        found = upcoming(deadlines, now, query.days, query.selection)
+        announced = any(d.status != "expected" for d in found)
+        snapshot = await publisher.snapshot()
+        links = subscribe_links(
+            base_url,
+            query_string(Query(selection=query.selection, language=language)),
+            settings.telegram_bot_username,
+            query.selection,
         )
-        https_url = base_url + feed_path
-        webcal_url = "webcal://" + https_url.split("://", 1)[1]
-        payload = deeplink.encode(query.selection)
-        telegram = settings.telegram_bot_username
-        html = page_template.render(
-            t=texts,
-            language=language,
-            languages=[(code, Texts(code).language_name) for code in LANGUAGES],
-            rows=[_row(d, texts, now) for d in found],
+        switch = [
+            (
+                code,
+                "?"
+                + urllib.parse.urlencode(
+                    query_string(
+                        Query(selection=query.selection, language=code, days=query.days),
+                        with_days=True,
+                    )
+                ),
+            )
+            for code in LANGUAGES
+        ]
+        body = page_template.render(
+            **common(language, switch),
+            **links,
+            rows=[row(d, texts, now) for d in found],
+            announced=announced,
+            quiet=None
+            if announced
+            else quiet_context(deadlines, snapshot.dataset, texts, now, query.days),
+            fresh=await freshness(),
             days=query.days,
             selected=query.selection,
             countries=sorted(dataset.states, key=texts.country),
             clusters=list(dataset.clusters.values()),
             themes=[(theme, texts(THEME_NAMES[theme])) for theme in THEMES],
-            webcal_url=webcal_url,
-            download_url=feed_path,
-            google_url="https://calendar.google.com/calendar/r?cid="
-            + urllib.parse.quote(webcal_url, safe=""),
-            telegram_url=(
-                f"https://t.me/{telegram}?start={payload}" if telegram and payload else None
-            ),
-            switch_links=[
-                (
-                    code,
-                    "?"
-                    + urllib.parse.urlencode(
-                        query_string(
-                            Query(selection=query.selection, language=code, days=query.days),
-                            with_days=True,
-                        )
-                    ),
-                )
-                for code in LANGUAGES
-            ],
         )
-        return HTMLResponse(html, headers={"Content-Language": language, "Vary": "Accept-Language"})
+        return html(body, language)
+
+    async def freshness() -> Freshness:
+        now = publisher.clock()
+        today = now.astimezone(MECHANISM_ZONE).date()
+        data = (await publisher.snapshot()).dataset
+        known = latest_fact(data, await publisher.deadlines(), today)
+        return Freshness(today, known, await checked_at())
+
+    async def state_view(request: Request) -> CountryView | UnknownState:
+        """The view of the State a path names, or why there is none."""
+        snapshot = await publisher.snapshot()
+        try:
+            code = state_code(request.path_params["code"], snapshot.dataset)
+        except UnknownState as exc:
+            return exc
+        now = publisher.clock()
+        return country_view(
+            snapshot.dataset,
+            code,
+            await publisher.deadlines(),
+            now,
+            checked_at=await checked_at(),
+            telegram_payload=deeplink.encode(Selection(countries={code})),
+        )
+
+    @_bad_request
+    async def country_page(request: Request) -> Response:
+        query = _query(request, dataset, STATE_PAGE_PARAMS, vocabulary)
+        language = query.language or negotiate(request.headers.get("accept-language"))
+        texts = Texts(language)
+        view = await state_view(request)
+        if isinstance(view, UnknownState):
+            raw = str(request.path_params["code"])
+            shown = repr(raw if len(raw) <= 12 else raw[:12] + "...")
+            body = not_found_template.render(**common(language, lang_switch()), shown=shown)
+            return html(body, language, status=404)
+        snapshot = await publisher.snapshot()
+        selection = Selection(countries={view.code})
+        links = subscribe_links(
+            base_url,
+            [("country", view.code), ("lang", language)],
+            settings.telegram_bot_username,
+            selection,
+        )
+        body = country_template.render(
+            **common(language, lang_switch()),
+            **links,
+            **country_context(view, snapshot.dataset, texts, publisher.clock()),
+        )
+        return html(body, language)
+
+    async def api_country(request: Request) -> Response:
+        if request.url.query:
+            return PlainTextResponse("this address takes no parameters\n", status_code=400)
+        view = await state_view(request)
+        if isinstance(view, UnknownState):
+            return JSONResponse({"error": str(view)}, status_code=404)
+        return JSONResponse(country_json(view, base_url))
+
+    def index_query(request: Request) -> IndexQuery:
+        return parse_index_query(
+            request.query_params.multi_items(), LANGUAGES, raw_length=len(request.url.query)
+        )
+
+    @_bad_request
+    async def countries_page(request: Request) -> Response:
+        query = index_query(request)
+        language = query.language or negotiate(request.headers.get("accept-language"))
+        query = replace(query, language=language)
+        texts = Texts(language)
+        now = publisher.clock()
+        snapshot = await publisher.snapshot()
+        switch = [
+            (code, "?" + urllib.parse.urlencode(index_params(query, lang=code)))
+            for code in LANGUAGES
+        ]
+        rows = country_index(snapshot.dataset, query, now)
+        body = index_template.render(
+            **common(language, switch),
+            **index_context(query, texts, len(rows)),
+            rows=rows,
+            fresh=await freshness(),
+        )
+        return html(body, language)
+
+    @_bad_request
+    async def api_countries(request: Request) -> Response:
+        query = index_query(request)
+        if query.language is not None:
+            raise QueryError("lang is for the page; the API answers in the dataset's English")
+        snapshot = await publisher.snapshot()
+        rows = country_index(snapshot.dataset, query, publisher.clock())
+        return JSONResponse(index_json(rows, query))
 
     return Starlette(
         routes=[
@@ -237,6 +368,10 @@ def create_app(
             Route("/calendar.ics", calendar, methods=["GET"]),
             Route("/calendar/{token}.ics", personal_calendar, methods=["GET"]),
             Route("/api/upcoming", api_upcoming, methods=["GET"]),
+            Route("/countries", countries_page, methods=["GET"]),
+            Route("/country/{code}", country_page, methods=["GET"]),
+            Route("/api/countries", api_countries, methods=["GET"]),
+            Route("/api/country/{code}", api_country, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
@@ -251,38 +386,3 @@ def _readable(context: Context, text: object) -> str:
     reader (".ics", not "ics."), in the page's language as the template's `t` says."""
     texts: Texts = context["t"]
     return isolate(str(text), "plain", texts.direction)
-
-
-def _row(deadline: Deadline, texts: Texts, now: dt.datetime) -> dict[str, object]:
-    """What the page shows for one deadline, in the reader's language."""
-    title = reader_title(deadline, texts, texts.country)
-    if isinstance(deadline.due, dt.datetime) and isinstance(deadline.local, dt.datetime):
-        moment = deadline.due
-        when = texts.moment(deadline.due, deadline.zone or "UTC")
-        if deadline.end_of_day:
-            when = texts("{date}, midnight (end of day), {zone} time").format(
-                date=texts.date((deadline.local - dt.timedelta(days=1)).date()),
-                zone=texts.city(deadline.zone or "UTC"),
-            )
-    else:
-        day = deadline.due if isinstance(deadline.due, dt.date) else now.date()
-        moment = dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC)
-        when = texts.date(day)
-        if isinstance(deadline.end, dt.date) and deadline.end != deadline.due:
-            when = texts("{start} to {end}").format(start=when, end=texts.date(deadline.end))
-    return {
-        "id": deadline.id,
-        "title": title,
-        "when": when,
-        "iso": deadline.due.isoformat(),
-        "countdown": texts.countdown(moment - now),
-        "status": deadline.status,
-        "status_label": texts(STATUS_LABELS[deadline.status]),
-        "confidence": deadline.confidence,
-        "confidence_label": texts(CONFIDENCE_LABELS[deadline.confidence]),
-        "kind_label": texts(KIND_NAMES[deadline.kind]),
-        "hint": texts(deadline.hint) if deadline.hint else None,
-        "url": deadline.url,
-        "source": deadline.source,
-        "cluster": deadline.cluster,
-    }

@@ -35,6 +35,8 @@ class WebRequest:
     # Country names are compared folded (case, accents, invisible marks dropped), so
     # "A\u200bT" may read as Austria: then a normal answer is right too.
     may_be_valid: bool = False
+    # A State's page answers an unknown code with an HTML page that links to the index.
+    html_error: bool = False
 
 
 def _query_cases() -> list[Case]:
@@ -75,6 +77,13 @@ def _query_cases() -> list[Case]:
         ("number", "/api/upcoming", b"days=3651", "days"),
         ("number", "/calendar.ics", b"cluster=0", "cluster"),
         ("number", "/calendar.ics", b"cluster=%2B1", "cluster"),
+        ("unknown", "/countries", b"sort=evil", "allowed: name, group, news"),
+        ("unknown", "/countries", b"group=7", "allowed: 1, 2, 3, unknown"),
+        ("unknown", "/api/countries", b"country=AT", "unknown parameter"),
+        ("unknown", "/country/AT", b"sort=name", "unknown parameter"),
+        ("duplicate", "/countries", b"sort=name&sort=news", "more than once"),
+        ("overlong", "/countries", b"q=" + b"x" * 200, "too long"),
+        ("overlong", "/api/countries", b"q=" + b"x" * 10_000, "longer than"),
     ]
     for family, path, query, words in structure:
         status = (414,) if len(query) > 2048 else (400,)
@@ -104,6 +113,16 @@ def _query_cases() -> list[Case]:
         path = "/calendar/" + urllib.parse.quote(token, safe="") + ".ics"
         request = WebRequest(path, b"", "Not Found", (404,))
         cases.append(Case(QUERY, "token", f"GET /calendar/{shown(token, 40)}.ics", request))
+    for family, text in hostile():
+        code = urllib.parse.quote(text, safe="")
+        for path, html_error in ((f"/country/{code}", True), (f"/api/country/{code}", False)):
+            # a "/" in the code is another path, which no route serves
+            words = "Not Found" if "/" in text or not text else "ISO code"
+            valid = len(text.strip()) == 2 and text.isascii() and text.strip().isalpha()
+            request = WebRequest(
+                path, b"", words, (404,), may_be_valid=valid, html_error=html_error
+            )
+            cases.append(Case(QUERY, family, f"GET {shown(path, 50)}", request))
     return cases
 
 
@@ -116,7 +135,10 @@ def _web_problem(request: WebRequest, status: int, content_type: str, text: str)
         return None if status == 200 else f"HTTP {status} for a valid query: {text[:80]!r}"
     if status not in request.status:
         return f"HTTP {status}, expected {request.status}: {text[:80]!r}"
-    if not content_type.startswith("text/plain"):
+    # a State's page answers in HTML, its JSON twin in JSON; every other error is plain text
+    html_page = request.html_error and content_type.startswith("text/html")
+    json_twin = status == 404 and content_type.startswith("application/json")
+    if not (html_page or json_twin or content_type.startswith("text/plain")):
         return f"the error is {content_type}, not plain text"
     if request.words.lower() not in text.lower():
         return f"the error does not name the problem: {text[:80]!r}"

@@ -171,3 +171,22 @@ def test_check_config_summarises_dataset_and_database(runner):
     invoke(runner, "db", "upgrade")
     after = invoke(runner, "check-config")
     assert "Database OK (revision" in after.stdout
+
+
+def test_timeline_of_a_state_whose_group_is_unknown_explains_what_is_known(runner):
+    result = invoke(runner, "timeline", "FR", "--as-of", "2026-12-01")
+    assert result.exit_code == 0
+    assert "No review dates are known" not in result.stdout + result.stderr
+    assert "which group it was drawn into is not known" in result.stdout
+    assert "group 2: started November 2021" in result.stdout
+    assert "81 reviews progressing and 108 not started" in result.stdout
+    assert "Responses to the self-assessment questionnaire: within 6 months" in result.stdout
+    assert "Write to your State's focal point" in result.stdout
+
+
+def test_timeline_of_austria_shows_no_step_overdue_and_the_later_clusters_as_planned(runner):
+    result = invoke(runner, "timeline", "AT", "--as-of", "2026-12-01")
+    assert result.exit_code == 0
+    assert "overdue" not in result.stdout and "no news since" in result.stdout
+    assert "the later clusters, as planned" in result.stdout
+    assert "behind schedule" in result.stdout and "2027-11 to 2029-11" in result.stdout

@@ -303,7 +303,7 @@ QUERY_VALUES = st.one_of(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
-    path=st.sampled_from(["/", "/calendar.ics", "/api/upcoming"]),
+    path=st.sampled_from(["/", "/calendar.ics", "/api/upcoming", "/countries", "/country/AT"]),
     pairs=st.lists(st.tuples(QUERY_KEYS, QUERY_VALUES), max_size=6),
 )
 async def test_no_query_string_makes_the_server_fail(client, path, pairs):
@@ -312,3 +312,111 @@ async def test_no_query_string_makes_the_server_fail(client, path, pairs):
     assert response.status_code in {200, 400, 414}, (path, query, response.text[:200])
     if response.status_code != 200:
         assert response.text.strip()
+
+
+DECEMBER_2026 = dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+async def late_client(dataset, monkeypatch):
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://watch.example.org")
+    monkeypatch.setenv("TELEGRAM_BOT_USERNAME", "untoc_watch_bot")
+    async with make_client(dataset, clock=Clock(DECEMBER_2026)) as http:
+        yield http
+
+
+@pytest.mark.parametrize("language", ["ar", "en", "es", "fr", "ru", "zh"])
+async def test_a_state_page_in_each_language(late_client, language):
+    response = await late_client.get(f"/country/at?lang={language}")
+    assert response.status_code == 200
+    html = response.text
+    assert f'lang="{language}"' in html
+    assert ('dir="rtl"' in html) == (language == "ar")
+    assert 'id="m-at-c1-self-assessment"' in html and 'data-status="no_news"' in html
+    assert 'data-status="overdue"' not in html
+    assert 'id="phase-2" data-status="planned" data-behind="true"' in html
+    assert 'href="/calendar.ics?country=AT&amp;lang=' in html
+    assert 'href="https://t.me/untoc_watch_bot?start=sub-AT"' in html
+    assert 'id="ngo-actions"' in html and 'id="freshness"' in html
+
+
+async def test_a_state_whose_group_is_unknown_gets_what_is_known(late_client):
+    html = (await late_client.get("/country/FR")).text
+    assert 'id="what-is-known"' in html and 'id="tell-us"' in html
+    assert "81 reviews progressing and 108 not started" in html
+    assert "within 6 months of the start of the review" in html
+    assert 'id="steps-1"' not in html
+    assert "expected between" in html and "Why we expect it" in html
+
+
+async def test_the_api_gives_the_facts_of_the_page(late_client):
+    facts = (await late_client.get("/api/country/at")).json()
+    html = (await late_client.get("/country/AT")).text
+    assert facts["country"] == "AT" and facts["group"] == 2
+    steps = [s for cluster in facts["clusters"] for s in cluster["steps"]]
+    assert {s["status"] for s in steps} == {"no_news"}
+    for step in steps:
+        assert f'id="{step["id"]}" data-status="{step["status"]}"' in html
+    for phase in facts["planned"]:
+        assert phase["status"] == "planned"
+        assert f'id="phase-{phase["cluster"]}"' in html
+    for event in facts["events"]:
+        assert f'id="{event["id"]}" data-status="{event["status"]}"' in html
+    assert facts["calendar"] == "https://watch.example.org/calendar.ics?country=AT"
+    france = (await late_client.get("/api/country/FR")).json()
+    assert france["group"] is None and france["clusters"] == []
+    assert [g["group"] for g in france["what_is_known"]["groups"]] == [1, 2, 3]
+
+
+async def test_the_index_sorts_filters_and_links_as_the_api(late_client):
+    page = await late_client.get("/countries?group=2&sort=name&lang=en")
+    assert page.status_code == 200
+    api = (await late_client.get("/api/countries?group=2&sort=name")).json()
+    codes = [row["country"] for row in api["countries"]]
+    assert "AT" in codes and "FR" not in codes and api["count"] == len(codes)
+    listed = [part.split('"')[0] for part in page.text.split('<tr id="state-')[1:]]
+    assert listed == codes
+    unknown = (await late_client.get("/api/countries?group=unknown")).json()
+    assert "FR" in [row["country"] for row in unknown["countries"]]
+    for query in ("q=Autriche", "q=奥地利", "q=австрия", "q=aus"):
+        found = (await late_client.get(f"/api/countries?{query}")).json()["countries"]
+        assert "AT" in [row["country"] for row in found], query
+    by_group = (await late_client.get("/api/countries?sort=group")).json()["countries"]
+    groups = [row["group"] or 99 for row in by_group]
+    assert groups == sorted(groups)
+    assert 'aria-sort="ascending"' in page.text and "sort=group" in page.text
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "words"),
+    [
+        ("/country/%00", 404, "is not the ISO code"),
+        ("/country/" + "A" * 5000, 404, "is not the ISO code"),
+        ("/country/XX", 404, "is not the ISO code"),
+        ("/country/AT?sort=name", 400, "unknown parameter"),
+        ("/api/country/ZZ", 404, "not the ISO code"),
+        ("/api/country/AT?x=1", 400, "no parameters"),
+        ("/countries?sort=evil", 400, "allowed: name, group, news"),
+        ("/countries?group=7", 400, "allowed: 1, 2, 3, unknown"),
+        ("/countries?q=" + "x" * 10_000, 414, "longer than"),
+        ("/countries?q=" + "x" * 200, 400, "too long"),
+        ("/countries?sort=name&sort=group", 400, "more than once"),
+        ("/api/countries?lang=fr", 400, "lang is for the page"),
+    ],
+)
+async def test_hostile_state_addresses_get_a_clear_4xx(late_client, path, status, words):
+    response = await late_client.get(path)
+    assert response.status_code == status, response.text[:200]
+    assert words in response.text
+    if path.startswith("/country/") and status == 404:
+        assert 'href="/countries?lang=en"' in response.text
+
+
+async def test_the_front_page_when_nothing_is_announced(late_client):
+    html = (await late_client.get("/?days=30")).text
+    assert 'id="nothing-announced"' in html and 'id="deadlines"' not in html
+    assert 'id="expected-next"' in html and "expected between" in html
+    assert "Why we expect it" in html
+    assert 'id="latest-held"' in html and 'id="next-actions"' in html
+    assert 'id="freshness"' in html and "has not checked the UNODC pages yet" in html
+    assert "in 3 months" not in html  # no countdown to a guess
