@@ -581,7 +581,7 @@ async def _ready_store(url: str) -> Store:
 def _decide(proposal_id: int, by: str | None, *, approve: bool) -> None:
     import asyncio
 
-    from bot.db.repositories import ProposalError
+    from bot.db.watch import ProposalError
 
     settings, _ = _context()
 

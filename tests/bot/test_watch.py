@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.db.models import Delivery, Proposal, SourceChange, SourceSnapshot
-from bot.db.repositories import ProposalError
 from bot.db.store import Store
+from bot.db.watch import ProposalError
 from bot.delivery.watch import build_watcher, run_watcher
 from config.dataset import Source, load_dataset
 from config.settings import load_settings
@@ -113,7 +113,7 @@ async def test_polls_are_stored_and_what_is_told_is_told_once(site, store, clien
 
 
 async def test_a_state_reads_back_as_it_was_saved(store):
-    from bot.db import repositories
+    from bot.db.watch import latest_snapshot_lines
     from feeds.watcher import PollRecord
 
     state = SourceState(
@@ -136,7 +136,7 @@ async def test_a_state_reads_back_as_it_was_saved(store):
     await store.record_poll(PollRecord(state), NOW)
     assert (await store.source_states())["cd"] == state
     async with store.sessions() as session:
-        assert await repositories.latest_snapshot_lines(session, "cd") is None
+        assert await latest_snapshot_lines(session, "cd") is None
 
 
 async def test_an_approved_proposal_enters_the_timeline_with_the_page_as_its_source(
