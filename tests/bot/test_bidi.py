@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.channels.base import Alert
-from bot.slack.channel import layout as slack_layout
+from bot.slack.layout import layout as slack_layout
 from bot.telegram.channel import layout as telegram_layout
 from bot.text.bidi import FSI, PDI, isolate, strip_isolates
 from bot.text.i18n import LANGUAGES, Texts

@@ -19,18 +19,15 @@ from bot.channels.base import (
     TargetGone,
     calendar_links,
 )
-from bot.slack.channel import (
-    APP_TARGET,
+from bot.slack.channel import APP_TARGET, WEBHOOK_TARGET, SlackChannel, mask_webhook_url
+from bot.slack.layout import (
     HEADER_MAX,
     MAX_BLOCKS,
     SECTION_MAX,
-    WEBHOOK_TARGET,
-    SlackChannel,
     SlackMessage,
     clip,
     escape,
     layout,
-    mask_webhook_url,
     readable,
 )
 from bot.slack.targets import ensure_default_webhook
