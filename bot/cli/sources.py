@@ -26,7 +26,8 @@ from bot.cli._common import (
 if TYPE_CHECKING:
     from config.dataset import Dataset
     from config.settings import Settings
-    from feeds.watcher import PollOutcome, SourceState
+    from feeds.ledger import SourceState
+    from feeds.watcher import PollOutcome
 
 sources_app = typer.Typer(help="The pages and feeds the watcher polls.", no_args_is_help=True)
 
@@ -141,8 +142,8 @@ async def _check(
 
     from bot.delivery.watch import build_watcher, utc_now
     from feeds.fetch import http_client
+    from feeds.ledger import MemoryLedger, WatchLedger
     from feeds.reading import ProcessReader
-    from feeds.watcher import MemoryLedger, WatchLedger
 
     # The table shows every failure; the watcher's own log lines would repeat them.
     logging.getLogger("untoc_watch.watcher").setLevel(logging.ERROR)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from bot.db.models import Proposal
-    from feeds.watcher import PollRecord, SourceState
+    from feeds.ledger import PollRecord, SourceState
 
 MIGRATE_HINT = "run `untoc-watch db upgrade` (`make run` does it for you)"
 RECORDED_CONFIDENCE = "confirmed"
@@ -204,7 +204,7 @@ class Store:
                 now=now,
             )
 
-    # The watcher's memory: `Store` is the `feeds.watcher.WatchLedger` of the service.
+    # The watcher's memory: `Store` is the `feeds.ledger.WatchLedger` of the service.
 
     async def source_states(self) -> dict[str, SourceState]:
         """The watcher's remembered state of every source it polled before."""

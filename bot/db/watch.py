@@ -20,10 +20,11 @@ from sqlalchemy.sql.dml import ReturningInsert
 
 from bot.db.models import Base, Proposal, SourceSnapshot, SourceStateRecord
 from config.dataset import Event
+from feeds.ledger import SourceState
 
 if TYPE_CHECKING:
+    from feeds.ledger import OperatorNotice, PageChange, Snapshot
     from feeds.proposals import ProposalDraft
-    from feeds.watcher import OperatorNotice, PageChange, Snapshot, SourceState
 
 
 class ProposalError(Exception):
@@ -32,9 +33,6 @@ class ProposalError(Exception):
 
 async def load_source_states(session: AsyncSession) -> dict[str, SourceState]:
     """The watcher's remembered state of every source it polled before."""
-    # the watcher's module loads feedparser and friends; only the watcher's state needs it
-    from feeds.watcher import SourceState
-
     rows = await session.scalars(select(SourceStateRecord))
     return {
         row.source_id: SourceState(

@@ -22,8 +22,8 @@ from bot.delivery.watch import build_watcher, run_watcher
 from config.dataset import Source, load_dataset
 from config.settings import load_settings
 from feeds.fetch import LOOPBACK_NETWORKS
+from feeds.ledger import SourceState
 from feeds.reading import ThreadReader
-from feeds.watcher import SourceState
 from schedulers.timeline import compute_deadlines
 from tests.fakes.unodc_site import FakeUnodcSite, fixture
 
@@ -114,7 +114,7 @@ async def test_polls_are_stored_and_what_is_told_is_told_once(site, store, clien
 
 async def test_a_state_reads_back_as_it_was_saved(store):
     from bot.db.watch import latest_snapshot_lines
-    from feeds.watcher import PollRecord
+    from feeds.ledger import PollRecord
 
     state = SourceState(
         source_id="cd",

@@ -14,12 +14,8 @@ import pytest
 
 from config.dataset import Source, load_dataset
 from feeds.fetch import Fetcher, HostPacer
-from feeds.watcher import (
-    BACKOFF_BASE,
-    MemoryLedger,
-    Watcher,
-    backoff,
-)
+from feeds.ledger import MemoryLedger
+from feeds.watcher import BACKOFF_BASE, Watcher, backoff
 from tests.fakes.unodc_site import fixture
 
 PAGE = "/unodc/en/ngos/constructive-dialogues.html"
