@@ -40,7 +40,8 @@ from bot.db.store import Store
 from bot.delivery.dispatcher import CONCURRENCY, RECORD_EVERY
 from bot.delivery.worker import AlertPlanner
 from bot.publishing.publisher import Publisher
-from config.dataset import Dataset, load_dataset
+from config.dataset import Dataset
+from config.dataset_loader import load_dataset
 from feeds.watcher import BACKOFF_BASE
 from reliability.deliveries import (
     outbox_rows,

@@ -47,7 +47,7 @@ def read_settings() -> Settings:
 
 
 def read_dataset(settings: Settings) -> Dataset:
-    from config.dataset import DatasetError, load_dataset
+    from config.dataset_loader import DatasetError, load_dataset
 
     try:
         return load_dataset(settings.data_dir, cache_dir=settings.cache_dir)

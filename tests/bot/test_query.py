@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from bot.filters.query import QueryError, parse_duration, parse_query, query_string
-from config.dataset import load_dataset
+from config.dataset_loader import load_dataset
 
 ALL = frozenset({"country", "cluster", "kind", "theme", "lang", "alarms", "days"})
 

@@ -33,7 +33,7 @@ from bot.slack.layout import (
 from bot.slack.targets import ensure_default_webhook
 from bot.text.bidi import FSI, PDI
 from bot.text.i18n import Texts
-from config.dataset import load_dataset
+from config.dataset_loader import load_dataset
 from schedulers.timeline import compute_deadlines
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack, block_problem
 

@@ -19,7 +19,8 @@ from bot.db.models import Delivery, Proposal, SourceChange, SourceSnapshot
 from bot.db.store import Store
 from bot.db.watch import ProposalError
 from bot.delivery.watch import build_watcher, run_watcher
-from config.dataset import Source, load_dataset
+from config.dataset import Source
+from config.dataset_loader import load_dataset
 from config.settings import load_settings
 from feeds.fetch import LOOPBACK_NETWORKS
 from feeds.ledger import SourceState

@@ -12,7 +12,8 @@ import socket
 
 import pytest
 
-from config.dataset import Source, load_dataset
+from config.dataset import Source
+from config.dataset_loader import load_dataset
 from feeds.fetch import Fetcher, HostPacer
 from feeds.ledger import MemoryLedger
 from feeds.watcher import BACKOFF_BASE, Watcher, backoff
