@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from config.dataset import load_dataset
+from config.dataset_loader import load_dataset
 from schedulers.timeline import compute_deadlines
 
 ROUNDS = 20

@@ -34,7 +34,8 @@ import httpx  # noqa: E402
 from bot.db.migrate import upgrade  # noqa: E402
 from bot.db.store import Store  # noqa: E402
 from bot.delivery.watch import build_watcher  # noqa: E402
-from config.dataset import Source, load_dataset  # noqa: E402
+from config.dataset import Source  # noqa: E402
+from config.dataset_loader import load_dataset  # noqa: E402
 from config.settings import load_settings  # noqa: E402
 from feeds.extract import extract_findings  # noqa: E402
 from feeds.fetch import LOOPBACK_NETWORKS  # noqa: E402

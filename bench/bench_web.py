@@ -24,7 +24,7 @@ import urllib.request
 from bot.filters.query import Query
 from bot.publishing.publisher import Publisher
 from bot.text.i18n import Texts
-from config.dataset import load_dataset
+from config.dataset_loader import load_dataset
 from feeds.ical import CalendarBuilder, Version, Words
 from schedulers.timeline import compute_deadlines
 

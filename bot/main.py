@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.db.store import Store, StoreNotReady
-from config.dataset import Dataset, load_dataset
+from config.dataset import Dataset
+from config.dataset_loader import load_dataset
 from config.settings import Settings
 from schedulers.timeline import Deadline, Selection
 

@@ -15,6 +15,10 @@ together: "أيار/مايو"), Chinese 年月日 dates, and other scripts' digi
 A deadline given as "midnight" closes at the end of that date in the zone named; with no
 zone named, Vienna (the mechanism's seat) is assumed and the finding says so. Every
 finding carries a certainty between 0 and 1 and the assumptions made, in words.
+
+This is one grammar, so it is one file: the date, range, time and zone patterns are
+built from one another, and the deadline phrases and event names are read around the
+spans those patterns find; split apart, the pieces would import one another's internals.
 """
 
 from __future__ import annotations

@@ -31,7 +31,8 @@ from bot.db.models import Delivery
 from bot.db.store import Store
 from bot.delivery.worker import AlertPlanner
 from bot.publishing.publisher import Publisher
-from config.dataset import Dataset, load_dataset
+from config.dataset import Dataset
+from config.dataset_loader import load_dataset
 from reliability.deliveries import (
     outbox_rows,
     queue_broadcast,

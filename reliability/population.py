@@ -22,8 +22,8 @@ import yaml
 from sqlalchemy import insert
 
 from bot.db.models import Subscriber, SubscriberFilter
-from bot.db.repositories import new_calendar_token
 from bot.db.store import Store
+from bot.db.subscribers import new_calendar_token
 from bot.text.i18n import LANGUAGES
 from config.dataset import THEMES, Dataset
 from schedulers.reminders import DEFAULT_LEAD_DAYS

@@ -314,7 +314,7 @@ def _place(entry: Any) -> tuple[str, str, str, str | None]:
 async def _import(settings: Settings, dataset: Dataset, entries: Any) -> int:
     from bot.db import subscribers as subs
     from bot.db.engine import DuplicateKey
-    from bot.db.repositories import CALENDAR_TOKEN
+    from bot.db.subscribers import CALENDAR_TOKEN
 
     if not isinstance(entries, list):
         raise ValueError("'subscribers' must be a list")

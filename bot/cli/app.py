@@ -308,12 +308,12 @@ def worker() -> None:
 
 def _register_commands() -> None:
     """Commands that live in modules of their own: alerts, the watcher, Slack, Telegram."""
-    from bot.cli import alerts, slack, telegram, watch
+    from bot.cli import alerts, extract, proposals, slack, sources, telegram
 
     alerts.register(app)
-    app.add_typer(watch.sources_app, name="sources")
-    app.add_typer(watch.proposals_app, name="proposals")
-    app.command()(watch.extract)
+    app.add_typer(sources.sources_app, name="sources")
+    app.add_typer(proposals.proposals_app, name="proposals")
+    app.command()(extract.extract)
     app.add_typer(slack.slack_app, name="slack")
     app.add_typer(telegram.telegram_app, name="telegram")
 

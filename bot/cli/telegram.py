@@ -52,7 +52,8 @@ def add_channel(
 
     from bot.text.i18n import LANGUAGES
     from config.countries import UnknownCountry, resolve_country
-    from config.dataset import THEMES, DatasetError, load_dataset
+    from config.dataset import THEMES
+    from config.dataset_loader import DatasetError, load_dataset
     from config.settings import SettingsError, load_settings
     from schedulers.timeline import KINDS
 

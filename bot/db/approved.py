@@ -1,8 +1,8 @@
 """Approved proposals read back as events, the same way on both reading paths.
 
-Kept apart from the repositories (and free of SQLAlchemy) because the CLI's SQLite fast
-path in `store.py` reads the payloads with the standard library's driver and needs the
-same rule as `repositories.list_approved_events`.
+Kept apart from `facts.py` (and free of SQLAlchemy) because the CLI's SQLite fast path
+in `store.py` reads the payloads with the standard library's driver and needs the same
+rule as `facts.list_approved_events`.
 """
 
 from __future__ import annotations

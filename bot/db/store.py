@@ -6,7 +6,7 @@ Two ways in, for two lifetimes:
 - The module functions serve one CLI command each. Reading recorded dates from the
   default SQLite file goes through the standard library's driver: importing SQLAlchemy
   and Alembic would cost a short command several times its own work. A test keeps that
-  reader equal to the repository's.
+  reader equal to the one in `facts.py`.
 
 A database that does not exist yet, or is not migrated, is not an error for reading:
 the dataset still answers, and the caller gets a note that says how to set it up.
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from bot.db.models import Proposal
-    from feeds.watcher import PollRecord, SourceState
+    from feeds.ledger import PollRecord, SourceState
 
 MIGRATE_HINT = "run `untoc-watch db upgrade` (`make run` does it for you)"
 RECORDED_CONFIDENCE = "confirmed"
@@ -112,7 +112,7 @@ class Store:
     async def recorded_facts(self) -> RecordedFacts:
         """Every fact recorded at run time, ready to apply to the dataset."""
         # imported when first used: the CLI's fast path must not load SQLAlchemy
-        from bot.db.repositories import list_approved_events, list_milestone_dates
+        from bot.db.facts import list_approved_events, list_milestone_dates
 
         async with self.sessions() as session:
             return RecordedFacts(
@@ -125,7 +125,7 @@ class Store:
     ) -> dict[str, tuple[int, dt.datetime]]:
         """Each deadline's (sequence, last modified), raised where its fingerprint changed."""
         # imported when first used: the CLI's fast path must not load SQLAlchemy
-        from bot.db.repositories import bump_deadline_version
+        from bot.db.facts import bump_deadline_version
 
         versions = {}
         async with self.sessions() as session, session.begin():
@@ -138,7 +138,7 @@ class Store:
     async def personal_feed(self, token: str) -> PersonalFeed | None:
         """The filters and language behind a calendar token, or None if it is unknown."""
         # imported when first used: the CLI's fast path must not load SQLAlchemy
-        from bot.db.repositories import find_subscriber_by_token
+        from bot.db.subscribers import find_subscriber_by_token
 
         async with self.sessions() as session:
             subscriber = await find_subscriber_by_token(session, token)
@@ -190,10 +190,10 @@ class Store:
     ) -> None:
         """Store an actual milestone date (replacing an earlier one for the same step)."""
         # imported when first used: the CLI's fast path must not load SQLAlchemy
-        from bot.db import repositories
+        from bot.db import facts
 
         async with self.sessions() as session, session.begin():
-            await repositories.record_milestone_date(
+            await facts.record_milestone_date(
                 session,
                 country=country,
                 cluster=cluster,
@@ -204,12 +204,12 @@ class Store:
                 now=now,
             )
 
-    # The watcher's memory: `Store` is the `feeds.watcher.WatchLedger` of the service.
+    # The watcher's memory: `Store` is the `feeds.ledger.WatchLedger` of the service.
 
     async def source_states(self) -> dict[str, SourceState]:
         """The watcher's remembered state of every source it polled before."""
         # imported when first used: the CLI's fast path must not load SQLAlchemy
-        from bot.db.repositories import load_source_states
+        from bot.db.watch import load_source_states
 
         async with self.sessions() as session:
             return await load_source_states(session)
@@ -217,7 +217,7 @@ class Store:
     async def previous_lines(self, source_id: str) -> tuple[str, ...] | None:
         """The normalised lines of a source's latest stored version."""
         # imported when first used: the CLI's fast path must not load SQLAlchemy
-        from bot.db.repositories import latest_snapshot_lines
+        from bot.db.watch import latest_snapshot_lines
 
         async with self.sessions() as session:
             return await latest_snapshot_lines(session, source_id)
@@ -225,7 +225,7 @@ class Store:
     async def approved_events(self) -> list[Event]:
         """Events operators approved from the watcher's proposals."""
         # imported when first used: the CLI's fast path must not load SQLAlchemy
-        from bot.db.repositories import list_approved_events
+        from bot.db.facts import list_approved_events
 
         async with self.sessions() as session:
             return await list_approved_events(session)
@@ -233,25 +233,25 @@ class Store:
     async def record_poll(self, record: PollRecord, now: dt.datetime) -> int:
         """Store one poll of one source in one transaction; returns the new proposals."""
         # imported when first used: the CLI's fast path must not load SQLAlchemy
-        from bot.db import repositories
+        from bot.db import watch
 
         async with self.sessions() as session, session.begin():
-            await repositories.save_source_state(session, record.state)
+            await watch.save_source_state(session, record.state)
             if record.snapshot is not None:
-                await repositories.add_source_snapshot(session, record.snapshot)
+                await watch.add_source_snapshot(session, record.snapshot)
             if record.change is not None:
-                await repositories.add_source_change(session, record.change, now)
+                await watch.add_source_change(session, record.change, now)
             for notice in record.notices:
-                await repositories.enqueue_operator_notice(session, notice, now)
+                await watch.enqueue_operator_notice(session, notice, now)
             new = 0
             for draft in record.proposals:
-                new += await repositories.add_proposal(session, draft, now)
+                new += await watch.add_proposal(session, draft, now)
         return new
 
     async def proposals(self, state: str | None = None) -> list[Proposal]:
         """The watcher's proposals, newest first, all or those in one state."""
         # imported when first used: the CLI's fast path must not load SQLAlchemy
-        from bot.db.repositories import list_proposals
+        from bot.db.watch import list_proposals
 
         async with self.sessions() as session:
             return await list_proposals(session, state)
@@ -261,7 +261,7 @@ class Store:
     ) -> Event:
         """Approve a proposal: its event enters the timeline (raises `ProposalError`)."""
         # imported when first used: the CLI's fast path must not load SQLAlchemy
-        from bot.db.repositories import approve_proposal
+        from bot.db.watch import approve_proposal
 
         async with self.sessions() as session, session.begin():
             return await approve_proposal(session, proposal_id, decided_by=decided_by, now=now)
@@ -271,7 +271,7 @@ class Store:
     ) -> None:
         """Reject a proposal; the same finding is not proposed again (raises `ProposalError`)."""
         # imported when first used: the CLI's fast path must not load SQLAlchemy
-        from bot.db.repositories import reject_proposal
+        from bot.db.watch import reject_proposal
 
         async with self.sessions() as session, session.begin():
             await reject_proposal(session, proposal_id, decided_by=decided_by, now=now)

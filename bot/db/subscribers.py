@@ -1,13 +1,16 @@
 """Subscribers and what they follow: the operations every channel's commands share.
 
-Telegram chats, Slack channels and webhooks are all `Subscriber` rows with filters.
-A filter value `!XX` on the `country` dimension mutes that country for a subscriber
-who otherwise follows all of them. Functions take `now` and never commit.
+Telegram chats, Slack channels and webhooks are all `Subscriber` rows with filters and a
+personal calendar token. A filter value `!XX` on the `country` dimension mutes that
+country for a subscriber who otherwise follows all of them. Functions take `now` and
+never commit.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+import secrets
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,7 +19,6 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import NO_THREAD, Acknowledgement, Subscriber, SubscriberFilter
-from bot.db.repositories import new_calendar_token
 from bot.text.i18n import LANGUAGES
 from schedulers.reminders import Preferences
 from schedulers.timeline import Selection
@@ -24,6 +26,7 @@ from schedulers.timeline import Selection
 DIMENSIONS = ("country", "cluster", "theme", "kind")
 MUTED = "!"
 MAX_LEAD_DAYS = 365
+CALENDAR_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 
 
 class InvalidPreference(ValueError):
@@ -75,6 +78,24 @@ async def ensure_subscriber(
         subscriber.deactivated_reason = None
         subscriber.updated_at = now
     return subscriber
+
+
+async def find_subscriber_by_token(session: AsyncSession, token: str) -> Subscriber | None:
+    """The active subscriber whose personal calendar token is `token`, with its filters."""
+    if not CALENDAR_TOKEN.match(token):
+        return None  # not one of ours: no query, and nothing to learn from timing
+    found = await session.scalar(
+        select(Subscriber).where(Subscriber.calendar_token == token, Subscriber.active)
+    )
+    # The index found the row; compare in constant time before trusting it.
+    if found is None or not secrets.compare_digest(found.calendar_token, token):
+        return None
+    return found
+
+
+def new_calendar_token() -> str:
+    """A long, random, URL-safe token (256 bits) for a personal calendar feed."""
+    return secrets.token_urlsafe(32)
 
 
 def selection_of(subscriber: Subscriber) -> Selection:

@@ -18,8 +18,9 @@ import httpx
 from config.dataset import Dataset
 from config.settings import Settings
 from feeds.fetch import AddressPolicy, Fetcher, HostPacer, IPNetwork
+from feeds.ledger import WatchLedger
 from feeds.reading import PageReader
-from feeds.watcher import Watcher, WatchLedger
+from feeds.watcher import Watcher
 from schedulers.dates import Clock
 
 log = logging.getLogger("untoc_watch.watcher")

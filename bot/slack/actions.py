@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from bot.db import subscribers as subs
 from bot.db.store import Store
 from bot.publishing.publisher import Publisher
-from bot.slack.channel import APP_TARGET, escape
+from bot.slack.channel import APP_TARGET
+from bot.slack.layout import escape
 from bot.text.bidi import isolate
 from bot.text.i18n import Texts
 from bot.text.wording import title_of

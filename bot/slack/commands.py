@@ -25,7 +25,8 @@ from bot.db.store import Store
 from bot.filters.query import Query, query_string
 from bot.filters.vocabulary import MAX_WORDS, NotUnderstood, TooLong, Vocabulary
 from bot.publishing.publisher import Publisher
-from bot.slack.channel import APP_TARGET, clip, date_token, escape, link
+from bot.slack.channel import APP_TARGET
+from bot.slack.layout import clip, date_token, escape, link
 from bot.text.bidi import isolate
 from bot.text.i18n import LANGUAGES, N_, Texts
 from bot.text.render import CONFIDENCE_LABELS, KIND_NAMES, STATUS_LABELS, THEME_NAMES

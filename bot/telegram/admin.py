@@ -15,8 +15,8 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 
-from bot.db.repositories import ProposalError
 from bot.db.subscribers import subscriber_counts
+from bot.db.watch import ProposalError
 from bot.filters.vocabulary import NotUnderstood, TooLong
 from bot.telegram import keyboards
 from bot.telegram.callbacks import Press, StaleButton

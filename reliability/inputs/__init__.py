@@ -138,7 +138,7 @@ RUNNERS: tuple[tuple[frozenset[str], Callable[[Sequence[Case], Lab, Tally], None
 
 def run(quick: bool = False) -> Section:
     """Send the corpus (or its quick sample) to every entry point; figures per entry point."""
-    from config.dataset import load_dataset
+    from config.dataset_loader import load_dataset
 
     everything = corpus()
     cases = sample(everything) if quick else everything

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from config.dataset import BUNDLED_DATA_DIR
+from config.dataset_loader import BUNDLED_DATA_DIR
 from reliability.inputs._common import (
     DATASET,
     EVENT,
@@ -295,7 +295,7 @@ def _renders(dataset: Any, title: str) -> str | None:
 
 def run_datasets(cases: Sequence[Case], lab: Lab, tally: Tally) -> None:
     """Broken dataset files, read by the loader from a scratch copy of the dataset."""
-    from config.dataset import DatasetError, load_dataset
+    from config.dataset_loader import DatasetError, load_dataset
 
     bundled = lab.root / "bundled"
     shutil.copytree(BUNDLED_DATA_DIR, bundled)

@@ -55,7 +55,7 @@ __all__ = ["run", "secret_comparisons"]
 
 def run(quick: bool = False) -> Section:
     """Every check, each a figure; a check that does not hold is a failure."""
-    from config.dataset import load_dataset
+    from config.dataset_loader import load_dataset
 
     section = Section("Security" + (" (quick form)" if quick else ""))
     findings: list[Finding] = []

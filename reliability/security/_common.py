@@ -107,8 +107,8 @@ def _proposal_draft(key: str, event_id: str, excerpt: str) -> ProposalDraft:
 
 async def _pending_proposals(url: str, count: int) -> list[int]:
     from bot.db.engine import create_engine
-    from bot.db.repositories import add_proposal
     from bot.db.store import Store
+    from bot.db.watch import add_proposal
 
     store = Store(create_engine(url))
     try:

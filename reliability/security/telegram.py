@@ -131,7 +131,7 @@ async def _webhook_checks(lab: Lab) -> list[Finding]:
 
 
 async def _operator_checks(lab: Lab) -> list[Finding]:
-    from bot.db.repositories import add_proposal
+    from bot.db.watch import add_proposal
     from tests.bot.telegram_harness import answers, button_data, private, running_bot, texts_of
     from tests.fakes.telegram_api import FakeTelegram
 

@@ -29,7 +29,7 @@ def _common_prefix(a: str, b: str) -> int:
 
 
 def _token_entropy(samples: int) -> Finding:
-    from bot.db.repositories import new_calendar_token
+    from bot.db.subscribers import new_calendar_token
 
     tokens = [new_calendar_token() for _ in range(samples)]
     counts = Counter(char for token in tokens for char in token)

@@ -23,7 +23,8 @@ from bot.db.migrate import upgrade
 from bot.db.store import Store
 from bot.publishing.publisher import Publisher
 from bot.telegram.app import TelegramApplication, build_application, start_telegram, stop_telegram
-from config.dataset import Dataset, load_dataset
+from config.dataset import Dataset
+from config.dataset_loader import load_dataset
 from config.settings import Settings, load_settings
 from schedulers.timeline import Selection
 from tests.fakes.telegram_api import Call, FakeTelegram

@@ -14,7 +14,7 @@ from bot.filters.query import Query
 from bot.publishing.publisher import Publisher
 from bot.text.i18n import Texts
 from bot.text.wording import word
-from config.dataset import load_dataset
+from config.dataset_loader import load_dataset
 from schedulers.expected import identities
 from schedulers.reminders import Preferences, plan
 from schedulers.timeline import Selection

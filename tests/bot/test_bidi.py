@@ -11,12 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.channels.base import Alert
-from bot.slack.channel import layout as slack_layout
+from bot.slack.layout import layout as slack_layout
 from bot.telegram.channel import layout as telegram_layout
 from bot.text.bidi import FSI, PDI, isolate, strip_isolates
 from bot.text.i18n import LANGUAGES, Texts
 from bot.text.wording import word
-from config.dataset import load_dataset
+from config.dataset_loader import load_dataset
 from schedulers.timeline import compute_deadlines
 from tests.bot.test_slack_channel import all_texts
 from tests.fakes.telegram_api import parse_html

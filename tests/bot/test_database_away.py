@@ -26,7 +26,7 @@ from bot.db.models import Delivery
 from bot.delivery.dispatcher import Dispatcher
 from bot.filters.query import Query
 from bot.publishing.publisher import Publisher
-from config.dataset import load_dataset
+from config.dataset_loader import load_dataset
 from config.settings import normalise_database_url
 from schedulers.timeline import Deadline
 from tests.bot.conftest import (

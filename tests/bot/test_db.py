@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.db.engine import create_engine
+from bot.db.facts import bump_deadline_version, list_milestone_dates, record_milestone_date
 from bot.db.migrate import (
     current_revision,
     downgrade_engine,
@@ -34,7 +35,6 @@ from bot.db.models import (
     SubscriberFilter,
     UTCDateTime,
 )
-from bot.db.repositories import bump_deadline_version, list_milestone_dates, record_milestone_date
 from config.dataset import MilestoneDate
 
 TABLES = {

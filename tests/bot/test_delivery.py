@@ -30,7 +30,7 @@ from bot.delivery.leadership import Leadership, Presence
 from bot.delivery.pacing import RATE_MIN_GAP, Rate, Standing
 from bot.delivery.worker import AlertPlanner
 from bot.publishing.publisher import Publisher
-from config.dataset import load_dataset
+from config.dataset_loader import load_dataset
 
 NOW = dt.datetime(2022, 4, 30, 12, tzinfo=dt.UTC)
 

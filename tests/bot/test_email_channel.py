@@ -11,7 +11,7 @@ import pytest
 from bot.channels.base import Alert, ChannelMisconfigured, RetryLater, Target, TargetGone
 from bot.email.channel import EmailChannel
 from bot.email.message import Links
-from config.dataset import load_dataset
+from config.dataset_loader import load_dataset
 from config.settings import SmtpRelay as Relay
 from config.settings import parse_smtp_url
 from schedulers.timeline import compute_deadlines

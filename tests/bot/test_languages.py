@@ -26,7 +26,8 @@ from bot.db.migrate import upgrade
 from bot.db.store import Store
 from bot.publishing.publisher import Publisher, with_expected
 from bot.slack.app import build_slack_app, slack_routes
-from bot.slack.channel import SlackChannel, escape
+from bot.slack.channel import SlackChannel
+from bot.slack.layout import escape
 from bot.telegram.channel import TelegramChannel
 from bot.text.bidi import FSI, PDI, strip_isolates
 from bot.text.i18n import DEFAULT_LANGUAGE, LANGUAGES, LOCALE_DIR, Texts

@@ -9,7 +9,7 @@ import pytest
 from bot.filters.query import QueryError, parse_duration, parse_query, query_string
 from bot.filters.vocabulary import Vocabulary
 from bot.text.i18n import Texts
-from config.dataset import load_dataset
+from config.dataset_loader import load_dataset
 
 ALL = frozenset({"country", "cluster", "kind", "theme", "lang", "alarms", "days"})
 

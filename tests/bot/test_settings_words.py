@@ -7,7 +7,7 @@ import pytest
 from bot.filters.settings import NotUnderstood, read_setting
 from bot.filters.vocabulary import Vocabulary
 from bot.text.i18n import Texts
-from config.dataset import load_dataset
+from config.dataset_loader import load_dataset
 
 # (language, what a person types, the preference it sets)
 READ = [

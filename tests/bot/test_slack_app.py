@@ -33,7 +33,7 @@ from bot.slack.app import (
 )
 from bot.slack.channel import APP_TARGET
 from bot.web.app import create_app
-from config.dataset import load_dataset
+from config.dataset_loader import load_dataset
 from config.settings import load_settings
 from tests.fakes.slack_api import (
     APP_TOKEN,

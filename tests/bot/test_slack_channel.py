@@ -19,24 +19,21 @@ from bot.channels.base import (
     TargetGone,
     calendar_links,
 )
-from bot.slack.channel import (
-    APP_TARGET,
+from bot.slack.channel import APP_TARGET, WEBHOOK_TARGET, SlackChannel, mask_webhook_url
+from bot.slack.layout import (
     HEADER_MAX,
     MAX_BLOCKS,
     SECTION_MAX,
-    WEBHOOK_TARGET,
-    SlackChannel,
     SlackMessage,
     clip,
     escape,
     layout,
-    mask_webhook_url,
     readable,
 )
 from bot.slack.targets import ensure_default_webhook
 from bot.text.bidi import FSI, PDI
 from bot.text.i18n import Texts
-from config.dataset import load_dataset
+from config.dataset_loader import load_dataset
 from schedulers.timeline import compute_deadlines
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack, block_problem
 

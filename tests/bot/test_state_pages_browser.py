@@ -18,7 +18,7 @@ from bot.publishing.publisher import Publisher
 from bot.text.bidi import strip_isolates
 from bot.text.i18n import LANGUAGES, Texts
 from bot.web.app import create_app
-from config.dataset import load_dataset
+from config.dataset_loader import load_dataset
 from config.settings import load_settings
 from tests.bot.test_page_browser import browser, screenshot_path  # noqa: F401 (a fixture)
 

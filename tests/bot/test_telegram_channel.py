@@ -25,7 +25,7 @@ from bot.telegram.channel import TelegramChannel, delivery_error, html_length, l
 from bot.text.bidi import FSI, PDI
 from bot.text.i18n import Texts
 from bot.text.wording import word
-from config.dataset import load_dataset
+from config.dataset_loader import load_dataset
 from config.settings import load_settings
 from schedulers.timeline import compute_deadlines
 from tests.bot.telegram_harness import MARCH_2022, dataset

@@ -14,7 +14,8 @@ from bot.filters import deeplink
 from bot.filters.vocabulary import Vocabulary
 from bot.text.i18n import LANGUAGES, Texts
 from bot.text.render import KIND_NAMES, THEME_NAMES
-from config.dataset import Theme, load_dataset
+from config.dataset import Theme
+from config.dataset_loader import load_dataset
 from config.vocabulary import CLUSTER_WORDS, KIND_TERMS, KINDS, THEME_TERMS, THEMES
 from config.vocabulary import LANGUAGES as WORD_LANGUAGES
 from schedulers.timeline import Kind, Selection

@@ -16,14 +16,15 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.db.models import Delivery, Proposal, SourceChange, SourceSnapshot
-from bot.db.repositories import ProposalError
 from bot.db.store import Store
+from bot.db.watch import ProposalError
 from bot.delivery.watch import build_watcher, run_watcher
-from config.dataset import Source, load_dataset
+from config.dataset import Source
+from config.dataset_loader import load_dataset
 from config.settings import load_settings
 from feeds.fetch import LOOPBACK_NETWORKS
+from feeds.ledger import SourceState
 from feeds.reading import ThreadReader
-from feeds.watcher import SourceState
 from schedulers.timeline import compute_deadlines
 from tests.fakes.unodc_site import FakeUnodcSite, fixture
 
@@ -113,8 +114,8 @@ async def test_polls_are_stored_and_what_is_told_is_told_once(site, store, clien
 
 
 async def test_a_state_reads_back_as_it_was_saved(store):
-    from bot.db import repositories
-    from feeds.watcher import PollRecord
+    from bot.db.watch import latest_snapshot_lines
+    from feeds.ledger import PollRecord
 
     state = SourceState(
         source_id="cd",
@@ -136,7 +137,7 @@ async def test_a_state_reads_back_as_it_was_saved(store):
     await store.record_poll(PollRecord(state), NOW)
     assert (await store.source_states())["cd"] == state
     async with store.sessions() as session:
-        assert await repositories.latest_snapshot_lines(session, "cd") is None
+        assert await latest_snapshot_lines(session, "cd") is None
 
 
 async def test_an_approved_proposal_enters_the_timeline_with_the_page_as_its_source(

@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from bot.db.models import SourceSnapshot
 from bot.delivery.watch import build_watcher
-from config.dataset import Source, load_dataset
+from config.dataset import Source
+from config.dataset_loader import load_dataset
 from config.settings import load_settings
 from feeds.fetch import LOOPBACK_NETWORKS
 from feeds.reading import ProcessReader

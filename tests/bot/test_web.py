@@ -13,11 +13,11 @@ from icalendar import Calendar
 
 from bot.db.migrate import upgrade
 from bot.db.models import Subscriber, SubscriberFilter
-from bot.db.repositories import new_calendar_token
 from bot.db.store import Store
+from bot.db.subscribers import new_calendar_token
 from bot.publishing.publisher import Publisher
 from bot.web.app import create_app
-from config.dataset import load_dataset
+from config.dataset_loader import load_dataset
 from config.settings import load_settings
 
 MARCH_2022 = dt.datetime(2022, 3, 1, 9, tzinfo=dt.UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from config.countries import UnknownCountry, country_name, is_country_code, resolve_country
-from config.dataset import load_dataset
+from config.dataset_loader import load_dataset
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from config.dataset import BUNDLED_DATA_DIR, DatasetError, load_dataset
+from config.dataset_loader import BUNDLED_DATA_DIR, DatasetError, load_dataset
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from config.dataset import DatasetError, load_dataset
+from config.dataset_loader import DatasetError, load_dataset
 from config.urls import check_web_url, web_url
 
 HOSTILE = [

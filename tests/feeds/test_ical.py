@@ -18,7 +18,7 @@ import pytest
 import vobject
 from icalendar import Calendar
 
-from config.dataset import load_dataset
+from config.dataset_loader import load_dataset
 from feeds.ical import CalendarBuilder, Version, Words, uid
 from schedulers.expected import expected_deadlines
 from schedulers.timeline import compute_deadlines, fingerprint

@@ -9,7 +9,7 @@ import icalendar
 import vobject
 
 from bot.text.i18n import Texts
-from config.dataset import load_dataset
+from config.dataset_loader import load_dataset
 from feeds.ical import CalendarBuilder, Words
 from schedulers.expected import expected_deadlines
 

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from icalendar import Alarm, Calendar, Component, Event
 
 from bot.text.i18n import LANGUAGES, Texts
-from config.dataset import load_dataset
+from config.dataset_loader import load_dataset
 from feeds.ical import (
     EPOCH,
     CalendarBuilder,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from config.dataset import Event, load_dataset
+from config.dataset import Event
+from config.dataset_loader import load_dataset
 from feeds.extract import extract_findings
 from feeds.proposals import draft_proposals, event_id, is_past, match_known
 

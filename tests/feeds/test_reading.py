@@ -11,8 +11,9 @@ import pytest
 from feeds.extract import _filler_start, extract_findings
 from feeds.fetch import LOOPBACK_NETWORKS, AddressPolicy, Fetcher, HostPacer
 from feeds.formats import UnreadableDocument
+from feeds.ledger import MemoryLedger
 from feeds.reading import ProcessReader, ThreadReader
-from feeds.watcher import MemoryLedger, Watcher
+from feeds.watcher import Watcher
 from tests.feeds.test_watcher import PAGE, make_source
 
 # The shape that froze the worker: a run of numbers that two filler tokens both read.

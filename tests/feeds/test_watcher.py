@@ -12,14 +12,11 @@ import socket
 
 import pytest
 
-from config.dataset import Source, load_dataset
+from config.dataset import Source
+from config.dataset_loader import load_dataset
 from feeds.fetch import Fetcher, HostPacer
-from feeds.watcher import (
-    BACKOFF_BASE,
-    MemoryLedger,
-    Watcher,
-    backoff,
-)
+from feeds.ledger import MemoryLedger
+from feeds.watcher import BACKOFF_BASE, Watcher, backoff
 from tests.fakes.unodc_site import fixture
 
 PAGE = "/unodc/en/ngos/constructive-dialogues.html"

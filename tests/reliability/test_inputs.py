@@ -23,7 +23,8 @@ from bot.db.models import Subscriber
 from bot.db.subscribers import InvalidPreference, set_preferences
 from bot.filters.query import QueryError, parse_query
 from bot.web.app import API_PARAMS
-from config.dataset import check_zone, load_dataset
+from config.dataset import check_zone
+from config.dataset_loader import load_dataset
 from config.nesting import MAX_NESTING, json_too_deep
 from config.yamlfile import YamlError, read_yaml
 from feeds.fetch import (

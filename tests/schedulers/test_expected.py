@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from config.dataset import load_dataset
+from config.dataset_loader import load_dataset
 from schedulers.expected import expected_deadlines
 from schedulers.timeline import compute_deadlines
 

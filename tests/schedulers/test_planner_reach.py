@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from config.dataset import load_dataset
+from config.dataset_loader import load_dataset
 from schedulers import reminders
 from schedulers.reminders import (
     DIGEST_DAYS,

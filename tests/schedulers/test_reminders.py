@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from config.dataset import Delay, load_dataset
+from config.dataset import Delay
+from config.dataset_loader import load_dataset
 from schedulers.reminders import GRACE, Change, Planned, Preferences, plan
 from schedulers.timeline import Selection, compute_deadlines, fingerprint
 

@@ -7,7 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from config.dataset import ReviewStart, load_dataset
+from config.dataset import ReviewStart
+from config.dataset_loader import load_dataset
 from schedulers.review import country_review, planned_phases, what_is_known
 
 DECEMBER_2026 = dt.date(2026, 12, 1)

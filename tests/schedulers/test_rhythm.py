@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from config.dataset import Event, Registration, load_dataset
+from config.dataset import Event, Registration
+from config.dataset_loader import load_dataset
 from schedulers.rhythm import project
 
 VIENNA = ZoneInfo("Europe/Vienna")

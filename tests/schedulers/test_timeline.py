@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from config.dataset import Delay, MilestoneDate, load_dataset
+from config.dataset import Delay, MilestoneDate
+from config.dataset_loader import load_dataset
 from schedulers.timeline import (
     Selection,
     compute_deadlines,
