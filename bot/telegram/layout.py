@@ -75,6 +75,16 @@ def upcoming_list(
     deadlines: Sequence[Deadline], texts: Texts, zone: str, days: int, heading: str
 ) -> str:
     """The announced deadlines in an answer to /upcoming (`bot/text/answers.py` says the rest)."""
+    if not deadlines:
+        # /upcoming answers an empty list with `bot/text/answers.nothing_announced`; the
+        # page (bot/web/templates/index.html) shares this message's translations.
+        return escape(
+            texts.plural(
+                "No open deadline matches these filters in the next {days} day.",
+                "No open deadline matches these filters in the next {days} days.",
+                days,
+            ).format(days=days)
+        )
     entries = [f"<b>{escape(heading)}</b>"]
     entries += [deadline_entry(d, texts, zone) for d in deadlines]
     return "\n\n".join(entries)
