@@ -480,8 +480,8 @@ def review_reply(review: CountryReview, data: Dataset, texts: Texts, contact: st
                         source=review.group_source or "",
                     ),
                     texts(
-                        "A step with nothing recorded is “no news since”, not late: "
-                        "delays are the normal case, and only a source can say a step is late."
+                        "A step with nothing recorded says “no news since”: delays are the "
+                        "normal case, and we say more only when a source does."
                     ),
                 )
             )
