@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from babel.dates import format_date
+from babel.lists import format_list
 
 from bot.text.i18n import Texts
 from bot.text.render import CONFIDENCE_LABELS
@@ -98,7 +99,7 @@ def _span(first: dt.date, last: dt.date, texts: Texts) -> str:
 
 def _dates(days: Iterable[dt.date], texts: Texts, most: int = MAX_HELD) -> str:
     shown = sorted(days)[-most:]
-    return ", ".join(texts.date(d) for d in shown)
+    return format_list([texts.date(d) for d in shown], locale=texts.locale)
 
 
 def _today(now: dt.datetime) -> dt.date:
