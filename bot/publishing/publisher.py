@@ -179,6 +179,23 @@ class Publisher:
             self._statuses = (key, with_expected(snapshot.dataset, self.clock()))
         return self._statuses[1]
 
+    async def sources_read(self) -> tuple[dt.datetime | None, dt.datetime | None]:
+        """When the watcher last read a source, and last saw one change (None: never).
+
+        Answers say how fresh they are with it; a database that cannot be read makes it
+        unknown rather than an error.
+        """
+        if self.store is None:
+            return None, None
+        try:
+            states = (await self.store.source_states()).values()
+        except Exception as exc:
+            log.warning("publisher: cannot read the watcher's state (%s)", exc)
+            return None, None
+        read = [s.last_success_at for s in states if s.last_success_at is not None]
+        changed = [s.last_changed_at for s in states if s.last_changed_at is not None]
+        return max(read, default=None), max(changed, default=None)
+
     async def feed(self, query: Query, language: str | None = None) -> Feed:
         """The calendar for `query`, from the cache when nothing changed."""
         snapshot = await self.snapshot()

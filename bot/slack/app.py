@@ -20,7 +20,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.slack.actions import AlertButtons, ButtonPress
+from bot.slack.answers import sections
 from bot.slack.commands import Answer, Invocation, Reachable, UntocCommand
+from bot.slack.layout import SECTION_MAX
 from schedulers.dates import Clock
 
 if TYPE_CHECKING:
@@ -89,9 +91,11 @@ def build_slack_app(
     async def on_untoc(ack: AsyncAck, body: dict[str, Any]) -> None:
         invocation = Invocation.from_payload(body)
         answer = await command(invocation) if invocation else Answer(MALFORMED)
-        await ack(
-            text=answer.text, response_type="in_channel" if answer.in_channel else "ephemeral"
-        )
+        shown = "in_channel" if answer.in_channel else "ephemeral"
+        if len(answer.text) > SECTION_MAX:  # one section holds 3,000 characters
+            await ack(text=answer.text, blocks=sections(answer.text), response_type=shown)
+        else:
+            await ack(text=answer.text, response_type=shown)
 
     async def on_button(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()

@@ -14,7 +14,7 @@ import datetime as dt
 import difflib
 import re
 import urllib.parse
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.channels.base import calendar_url
@@ -25,34 +25,39 @@ from bot.db.store import Store
 from bot.filters.query import Query, query_string
 from bot.filters.vocabulary import MAX_WORDS, NotUnderstood, TooLong, Vocabulary
 from bot.publishing.publisher import Publisher
+from bot.slack.answers import (
+    SLACK_COMMANDS,
+    UPCOMING_DAYS,
+    deadline_line,
+    describe,
+    help_text,
+    named,
+    part_mrkdwn,
+    reply_mrkdwn,
+    settings_text,
+    settings_usage,
+)
 from bot.slack.channel import APP_TARGET
-from bot.slack.layout import clip, date_token, escape, link
+from bot.slack.layout import clip, escape, link
+from bot.text.answers import review_reply, unknown_group_note, unknown_groups, upcoming_answer
 from bot.text.bidi import isolate
-from bot.text.i18n import LANGUAGES, N_, Texts
-from bot.text.render import CONFIDENCE_LABELS, KIND_NAMES, STATUS_LABELS, THEME_NAMES
-from bot.text.wording import title_of, when_of
+from bot.text.i18n import Texts
 from config.countries import UnknownCountry, country_name
 from config.dataset import THEMES, Dataset
 from config.vocabulary import ZONE
-from schedulers.timeline import (
-    KINDS,
-    Deadline,
-    Selection,
-    country_timeline,
-    reader_title,
-    upcoming,
-)
+from schedulers.review import country_review
+from schedulers.rhythm import project
+from schedulers.timeline import KINDS, MECHANISM_ZONE, Selection, upcoming
 
 SUBCOMMANDS = ("subscribe", "unsubscribe", "list", "upcoming", "country", "calendar", "settings")
 HELP = "help"
 MAX_COMMAND_TEXT = 500
-UPCOMING_DAYS = 90
 MAX_LISTED = 15
-ANSWER_MAX = 3000
+# Longer answers go out as several section blocks (bot/slack/answers.py `sections`).
+ANSWER_MAX = 12_000
 ECHO_MAX = 40
 ALL = "all"
 DEFAULT_ZONE = ZONE
-DIGEST_NAMES = {"off": N_("off"), "daily": N_("daily"), "weekly": N_("weekly")}
 _SLACK_ID = re.compile(r"^[A-Z0-9]{2,40}$")
 _SETTING_NAMES = {
     "language": "language",
@@ -196,7 +201,10 @@ class UntocCommand:
             done = texts("{user} subscribed this channel to every deadline.")
         else:
             done = texts("{user} subscribed this channel to: {values}.")
-        text = done.format(user=_mention(invocation, texts), values=_named(values, texts))
+        text = done.format(user=_mention(invocation, texts), values=named(values, texts))
+        unknown = unknown_groups(values.get("country", set()), self.dataset)
+        if unknown:
+            summary += "\n" + escape(unknown_group_note(unknown, SLACK_COMMANDS, texts))
         if not reachable:
             summary += "\n" + texts(
                 "Alerts cannot reach this private channel until the app is in it: invite it "
@@ -206,7 +214,7 @@ class UntocCommand:
 
     async def _unsubscribe(self, invocation: Invocation, rest: str, texts: Texts) -> Answer:
         values = {} if rest.lower() in ("", ALL) else parse_values(rest, self.vocabulary, texts)
-        named = _named(values, texts)
+        names = named(values, texts)
         async with self._sessions(texts) as session, session.begin():
             subscriber = await subs.find_subscriber(session, APP_TARGET, invocation.channel_id)
             if subscriber is None or not subscriber.active:
@@ -228,7 +236,7 @@ class UntocCommand:
                 await subs.unfollow(session, subscriber, values, now)
             summary = describe(subscriber, texts)
         text = texts("{user} stopped following in this channel: {values}.").format(
-            user=_mention(invocation, texts), values=named
+            user=_mention(invocation, texts), values=names
         )
         return Answer(f"{text}\n{summary}", in_channel=True)
 
@@ -244,6 +252,8 @@ class UntocCommand:
 
     async def _upcoming(self, invocation: Invocation, rest: str, texts: Texts) -> Answer:
         now = self.clock()
+        code: str | None = None
+        active = False
         if rest:
             code = self._resolve(rest, texts)
             selection = Selection(countries={code})
@@ -269,54 +279,45 @@ class UntocCommand:
                     UPCOMING_DAYS,
                 )
             ).format(days=UPCOMING_DAYS)
-        found = upcoming(await self.publisher.deadlines(), now, UPCOMING_DAYS, selection)
-        if not found:
-            nothing = texts.plural(
-                "Nothing is due in the next {days} day for this selection. Delays are "
-                "common: `/untoc country AT` shows a State's review steps, overdue ones too.",
-                "Nothing is due in the next {days} days for this selection. Delays are "
-                "common: `/untoc country AT` shows a State's review steps, overdue ones too.",
-                UPCOMING_DAYS,
-            )
-            return Answer(nothing.format(days=UPCOMING_DAYS))
+        deadlines = await self.publisher.deadlines()
+        data = (await self.publisher.snapshot()).dataset
+        answer = upcoming_answer(
+            found=upcoming(deadlines, now, UPCOMING_DAYS, selection),
+            deadlines=deadlines,
+            projections=project(data, now),
+            data=data,
+            now=now,
+            texts=texts,
+            days=UPCOMING_DAYS,
+            selection=selection,
+            country=code,
+            followed=active and selection.key() != Selection().key(),
+            sources_read=await self.publisher.sources_read(),
+            commands=SLACK_COMMANDS,
+        )
+        if answer.nothing is not None:
+            return Answer(reply_mrkdwn(answer.nothing))
+        found = answer.announced
         zone = await self._zone(invocation.channel_id)
         lines = [f"*{heading}*"]
-        lines += [_deadline_line(d, texts, zone, with_title=True) for d in found[:MAX_LISTED]]
+        lines += [deadline_line(d, texts, zone, with_title=True) for d in found[:MAX_LISTED]]
         if len(found) > MAX_LISTED:
             page = self._page_link(selection)
             hidden = len(found) - MAX_LISTED
             more = texts.plural("and {count} more", "and {count} more", hidden).format(count=hidden)
             all_of_them = link(page, texts("see them all on the web page"))
             lines.append(f"{escape(more)}: {all_of_them}")
+        if answer.expected is not None:
+            lines += ["", part_mrkdwn(answer.expected)]
         return Answer("\n".join(lines))
 
     async def _country(self, invocation: Invocation, rest: str, texts: Texts) -> Answer:
         if not rest:
             raise CommandProblem(texts("Name a country, e.g. `/untoc country AT`."))
         code = self._resolve(rest, texts)
-        name = escape(texts.country(code))
-        steps = country_timeline(await self.publisher.deadlines(), code)
-        if not steps:
-            unknown = texts(
-                "No review dates are known for {country}: its group and review start are "
-                "not in our data yet."
-            )
-            return Answer(unknown.format(country=name))
-        zone = await self._zone(invocation.channel_id)
-        heading = texts("Review milestones of {country}").format(country=name)
-        lines = [f"*{heading}*"]
-        cluster: int | None = None
-        for step in steps:
-            if step.cluster != cluster and step.cluster in self.dataset.clusters:
-                cluster = step.cluster
-                title = texts(self.dataset.clusters[cluster].title)
-                lines.append(
-                    "_"
-                    + escape(texts("Cluster {number}: {title}").format(number=cluster, title=title))
-                    + "_"
-                )
-            lines.append(_deadline_line(step, texts, zone, with_title=False))
-        return Answer("\n".join(lines))
+        data = (await self.publisher.snapshot()).dataset
+        review = country_review(data, code, self.clock().astimezone(MECHANISM_ZONE).date())
+        return Answer(reply_mrkdwn(review_reply(review, data, texts, self.base_url)))
 
     async def _calendar(self, invocation: Invocation, rest: str, texts: Texts) -> Answer:
         self._store(texts)
@@ -444,88 +445,6 @@ def _unknown(name: str, texts: Texts) -> str:
     return f"{message}\n{help_text(texts)}"
 
 
-def help_text(texts: Texts) -> str:
-    """What `/untoc` can do, one line per subcommand."""
-    lines = [
-        "*" + escape(texts("UNTOC Watch: deadlines of the UNTOC review mechanism, here.")) + "*",
-        "`/untoc subscribe AT, Brazil, tip` "
-        + escape(texts("follow countries and themes in this channel (`all`: everything)")),
-        "`/untoc unsubscribe [AT, tip]` "
-        + escape(texts("stop following some of them, or stop every alert")),
-        "`/untoc list` " + escape(texts("what this channel follows")),
-        "`/untoc upcoming [AT]` "
-        + escape(
-            texts.plural(
-                "open deadlines in the next {days} day",
-                "open deadlines in the next {days} days",
-                UPCOMING_DAYS,
-            ).format(days=UPCOMING_DAYS)
-        ),
-        "`/untoc country AT` " + escape(texts("one State's review milestones")),
-        "`/untoc calendar` " + escape(texts("this channel's calendar link")),
-        "`/untoc settings` " + escape(texts("language, time zone, reminders, digest")),
-        "`/untoc help` " + escape(texts("this help")),
-        escape(
-            texts("Themes: {themes}. Kinds: {kinds}.").format(
-                themes=", ".join(t + " (" + texts(THEME_NAMES[t]) + ")" for t in THEMES),
-                kinds=", ".join(KINDS),
-            )
-        ),
-    ]
-    return "\n".join(lines)
-
-
-def describe(subscriber: Subscriber, texts: Texts) -> str:
-    """What a channel follows, as a short list."""
-    selection = subs.selection_of(subscriber)
-    lines = ["*" + escape(texts("This channel follows:")) + "*"]
-    countries = _countries(selection.countries, texts)
-    lines.append(
-        "• "
-        + (
-            texts("Countries: {list}").format(list=countries)
-            if countries
-            else texts("All countries")
-        )
-    )
-    if selection.muted_countries:
-        muted = _countries(selection.muted_countries, texts)
-        lines.append("• " + texts("Muted countries: {list}").format(list=muted))
-    themes = ", ".join(texts(THEME_NAMES[t]) for t in sorted(selection.themes) if t in THEME_NAMES)
-    lines.append(
-        "• " + (texts("Themes: {list}").format(list=themes) if themes else texts("All themes"))
-    )
-    if selection.kinds:
-        kinds = ", ".join(texts(KIND_NAMES[k]) for k in sorted(selection.kinds) if k in KIND_NAMES)
-        lines.append("• " + texts("Kinds: {list}").format(list=kinds))
-    if selection.clusters:
-        clusters = ", ".join(str(n) for n in sorted(selection.clusters))
-        lines.append("• " + texts("Clusters: {list}").format(list=clusters))
-    return "\n".join(escape(line) if i else line for i, line in enumerate(lines))
-
-
-def settings_text(subscriber: Subscriber, texts: Texts) -> str:
-    """How a channel gets its alerts: language, time zone, reminders, digest."""
-    days = ", ".join(str(d) for d in subscriber.lead_days)
-    parts = [
-        texts("Language: {language}").format(language=texts.language_name),
-        texts("Time zone: {zone}").format(zone=subscriber.timezone),
-        texts("Reminders: {days} days before").format(days=days),
-        texts("Digest: {digest}").format(digest=texts(DIGEST_NAMES.get(subscriber.digest, "off"))),
-    ]
-    return escape(" · ".join(parts))
-
-
-def settings_usage(texts: Texts) -> str:
-    """How to change the settings."""
-    return escape(
-        texts(
-            "Change them with `/untoc settings language fr` ({languages}), "
-            "`timezone Africa/Lagos`, `reminders 14,7,1` or `digest weekly` (off, daily, weekly)."
-        ).format(languages=", ".join(LANGUAGES))
-    )
-
-
 async def _apply_setting(
     session: Session, subscriber: Subscriber, setting: str, value: str, now: dt.datetime
 ) -> None:
@@ -540,29 +459,6 @@ async def _apply_setting(
         if not words or not all(w.isascii() and w.isdigit() and len(w) <= 3 for w in words):
             raise subs.InvalidPreference("reminders: whole days before a deadline, e.g. 14,7,1")
         await subs.set_preferences(session, subscriber, now, lead_days=[int(w) for w in words])
-
-
-def _countries(codes: Iterable[str], texts: Texts) -> str:
-    return ", ".join(f"{texts.country(code)} ({code})" for code in sorted(codes))
-
-
-def _named(values: Values, texts: Texts) -> str:
-    names = [f"{texts.country(c)} ({c})" for c in sorted(values.get("country", ()))]
-    names += [texts(THEME_NAMES[t]) for t in sorted(values.get("theme", ())) if t in THEME_NAMES]
-    names += [texts(KIND_NAMES[k]) for k in sorted(values.get("kind", ())) if k in KIND_NAMES]
-    names += [texts("Cluster {number}").format(number=n) for n in sorted(values.get("cluster", ()))]
-    return escape(", ".join(names))
-
-
-def _deadline_line(deadline: Deadline, texts: Texts, zone: str, *, with_title: bool) -> str:
-    when, _ = when_of(deadline, texts, zone)
-    shown = (
-        date_token(deadline.due, when) if isinstance(deadline.due, dt.datetime) else escape(when)
-    )
-    title = title_of(deadline, texts) if with_title else reader_title(deadline, texts)
-    status = texts(STATUS_LABELS[deadline.status])
-    confidence = texts(CONFIDENCE_LABELS[deadline.confidence])
-    return f"• {shown} · *{escape(title)}* · {escape(status)}, {escape(confidence)}"
 
 
 def _mention(invocation: Invocation, texts: Texts) -> str:

@@ -102,7 +102,7 @@ def _context(mrkdwn: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(mrkdwn, CONTEXT_MAX)}]}
 
 
-def _chunks(text: str, size: int) -> list[str]:
+def chunks(text: str, size: int) -> list[str]:
     """Split `text` into pieces of at most `size`, at line breaks where possible."""
     pieces: list[str] = []
     rest = text
@@ -206,7 +206,7 @@ def _deadline_message(
         blocks.append(_section(f"*{label}:* {escape(wording.hint)}"))
     if wording.note:
         # Leave room for the source line and the buttons, which must never be cut off.
-        pieces = _chunks(escape(wording.note), SECTION_MAX)[: MAX_BLOCKS - len(blocks) - 3]
+        pieces = chunks(escape(wording.note), SECTION_MAX)[: MAX_BLOCKS - len(blocks) - 3]
         blocks.extend(_section(piece) for piece in pieces)
     sources = []
     if wording.source:
@@ -241,7 +241,7 @@ def _text_message(wording: Wording, texts: Texts, calendar_url: str | None) -> S
         blocks.append({"type": "header", "text": _plain(headline, HEADER_MAX)})
     else:
         body = f"{headline}\n{body}".strip("\n")
-    pieces = _chunks(escape(body), SECTION_MAX)
+    pieces = chunks(escape(body), SECTION_MAX)
     room = MAX_BLOCKS - len(blocks) - 3  # the cut notice, the link and the buttons
     blocks.extend(_section(piece) for piece in pieces[:room])
     if len(pieces) > room:

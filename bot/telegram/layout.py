@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from bot.db.models import Subscriber
 from bot.telegram.channel import bold, escape, link
+from bot.text.answers import Commands, Part, Reply
 from bot.text.i18n import N_, Texts
 from bot.text.render import CONFIDENCE_LABELS, KIND_NAMES, STATUS_LABELS, THEME_NAMES
 from bot.text.wording import title_of, when_of
@@ -38,6 +39,8 @@ OPERATOR_COMMANDS = (
     ("reject", N_("Reject a proposed event")),
     ("broadcast", N_("Send a message to every subscriber")),
 )
+# How Telegram writes the commands an answer suggests.
+TELEGRAM_COMMANDS = Commands(subscribe="/subscribe", country="/country")
 DIGEST_LABELS = {"off": N_("off"), "daily": N_("daily"), "weekly": N_("weekly")}
 
 
@@ -71,8 +74,10 @@ def deadline_entry(
 def upcoming_list(
     deadlines: Sequence[Deadline], texts: Texts, zone: str, days: int, heading: str
 ) -> str:
-    """The answer to /upcoming."""
+    """The announced deadlines in an answer to /upcoming (`bot/text/answers.py` says the rest)."""
     if not deadlines:
+        # /upcoming answers an empty list with `bot/text/answers.nothing_announced`; the
+        # page (bot/web/templates/index.html) shares this message's translations.
         return escape(
             texts.plural(
                 "No open deadline matches these filters in the next {days} day.",
@@ -85,30 +90,24 @@ def upcoming_list(
     return "\n\n".join(entries)
 
 
-def country_timeline(
-    code: str, deadlines: Sequence[Deadline], dataset: Dataset, texts: Texts, zone: str
-) -> str:
-    """The answer to /country: one State's review steps, cluster by cluster."""
-    name = f"{texts.country(code)} ({code})"
-    if not deadlines:
-        return escape(
-            texts(
-                "No review dates are known for {country}: its review group and start are "
-                "not in our data yet."
-            ).format(country=name)
-        )
-    parts = [bold(texts("Review timeline: {country}").format(country=name))]
-    cluster: int | None = None
-    for deadline in deadlines:
-        if deadline.cluster != cluster:
-            cluster = deadline.cluster
-            known = dataset.clusters.get(cluster) if cluster is not None else None
-            heading = texts("cluster {number}").format(number=cluster)
-            if known is not None:
-                heading = f"{heading}: {texts(known.title)}"
-            parts.append(f"<u>{escape(heading)}</u>")
-        parts.append(deadline_entry(deadline, texts, zone, with_country=False))
-    return "\n\n".join(parts)
+def reply_html(reply: Reply) -> str:
+    """A composed answer (`bot/text/answers.py`) as Telegram HTML, every text escaped."""
+    return "\n\n".join([bold(reply.heading), *(part_html(part) for part in reply.parts)])
+
+
+def part_html(part: Part) -> str:
+    """One part of a composed answer: its heading underlined, its lines, its entries."""
+    blocks = []
+    lines = [f"<u>{escape(part.heading)}</u>"] if part.heading else []
+    lines += [escape(line) for line in part.lines]
+    if lines:
+        blocks.append("\n".join(lines))
+    for entry in part.entries:
+        entry_lines = [bold(entry.title), *(escape(line) for line in entry.lines)]
+        if entry.url:
+            entry_lines.append(link(entry.url))
+        blocks.append("\n".join(entry_lines))
+    return "\n\n".join(blocks)
 
 
 def topic_names(selection: Selection, dataset: Dataset, texts: Texts) -> list[tuple[str, str]]:

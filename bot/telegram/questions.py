@@ -13,8 +13,11 @@ from bot.filters.vocabulary import NotUnderstood, TooLong
 from bot.telegram import layout
 from bot.telegram.channel import bold, escape, link
 from bot.telegram.chats import Turn, command_text, handler
+from bot.text.answers import review_reply, upcoming_answer
 from config.vocabulary import ZONE
-from schedulers.timeline import Selection, country_timeline, upcoming
+from schedulers.review import country_review
+from schedulers.rhythm import project
+from schedulers.timeline import MECHANISM_ZONE, Selection, upcoming
 
 UPCOMING_DAYS = 90
 MAX_UPCOMING = 30
@@ -29,13 +32,15 @@ async def help_command(turn: Turn) -> None:
 
 @handler
 async def upcoming_command(turn: Turn) -> None:
-    """/upcoming [country]: open deadlines in the next 90 days."""
+    """/upcoming [country]: open deadlines in the next 90 days, then what is expected."""
     texts = turn.texts
     words = command_text(turn)
     async with turn.services.transaction() as session:
         subscriber = await turn.subscriber(session)
         zone = subscriber.timezone if subscriber is not None else DEFAULT_ZONE
-        followed = selection_of(subscriber) if subscriber and subscriber.active else Selection()
+        active = subscriber is not None and subscriber.active
+        followed = selection_of(subscriber) if subscriber and active else Selection()
+    code: str | None = None
     if words:
         try:
             code = turn.services.vocabulary.country(words, texts)
@@ -58,7 +63,27 @@ async def upcoming_command(turn: Turn) -> None:
             "Coming up in the next {days} day", "Coming up in the next {days} days", UPCOMING_DAYS
         ).format(days=UPCOMING_DAYS)
     now = turn.services.clock()
-    found = upcoming(await turn.services.publisher.deadlines(), now, UPCOMING_DAYS, selection)
+    publisher = turn.services.publisher
+    deadlines = await publisher.deadlines()
+    data = (await publisher.snapshot()).dataset
+    answer = upcoming_answer(
+        found=upcoming(deadlines, now, UPCOMING_DAYS, selection),
+        deadlines=deadlines,
+        projections=project(data, now),
+        data=data,
+        now=now,
+        texts=texts,
+        days=UPCOMING_DAYS,
+        selection=selection,
+        country=code,
+        followed=code is None and active and selection.key() != Selection().key(),
+        sources_read=await publisher.sources_read(),
+        commands=layout.TELEGRAM_COMMANDS,
+    )
+    if answer.nothing is not None:
+        await turn.reply(layout.reply_html(answer.nothing))
+        return
+    found = answer.announced
     text = layout.upcoming_list(found[:MAX_UPCOMING], texts, zone, UPCOMING_DAYS, heading)
     if len(found) > MAX_UPCOMING:
         hidden = len(found) - MAX_UPCOMING
@@ -68,12 +93,14 @@ async def upcoming_command(turn: Turn) -> None:
             hidden,
         ).format(count=hidden)
         text += "\n\n" + escape(more)
+    if answer.expected is not None:
+        text += "\n\n" + layout.part_html(answer.expected)
     await turn.reply(text)
 
 
 @handler
 async def country_command(turn: Turn) -> None:
-    """/country XX: that State's review timeline, with statuses."""
+    """/country XX: that State's review: its steps and planned phases, or what is known."""
     texts = turn.texts
     words = command_text(turn)
     if not words:
@@ -89,11 +116,11 @@ async def country_command(turn: Turn) -> None:
     except TooLong:
         await turn.reply(layout.usage(texts, "/country AT"))
         return
-    async with turn.services.transaction() as session:
-        subscriber = await turn.subscriber(session)
-        zone = subscriber.timezone if subscriber is not None else DEFAULT_ZONE
-    found = country_timeline(await turn.services.publisher.deadlines(), code)
-    await turn.reply(layout.country_timeline(code, found, turn.services.dataset, texts, zone))
+    data = (await turn.services.publisher.snapshot()).dataset
+    today = turn.services.clock().astimezone(MECHANISM_ZONE).date()
+    review = country_review(data, code, today)
+    contact = turn.services.settings.public_base_url
+    await turn.reply(layout.reply_html(review_reply(review, data, texts, contact)))
 
 
 @handler

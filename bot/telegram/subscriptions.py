@@ -39,6 +39,7 @@ from bot.telegram.chats import (
     pressed_message,
     refuse_unless_allowed,
 )
+from bot.text.answers import unknown_group_note, unknown_groups
 from bot.text.i18n import LANGUAGES, Texts
 from config.dataset import THEMES, Dataset
 from schedulers.timeline import KINDS, Selection
@@ -164,6 +165,11 @@ async def subscribe(turn: Turn) -> None:
             await follow(session, subscriber, topics.filters(), turn.services.clock())
             await session.flush()
             text = followed(turn, subscriber)
+        countries = topics.filters().get("country", set())
+        unknown = unknown_groups(countries, turn.services.dataset)
+        if unknown:
+            note = unknown_group_note(unknown, layout.TELEGRAM_COMMANDS, turn.texts)
+            text += "\n\n" + escape(note)
         await turn.reply(text)
         return
     async with turn.services.transaction() as session:

@@ -311,7 +311,7 @@ async def test_upcoming_uses_slack_dates_and_the_channels_filters(slack):
 async def test_country_shows_the_review_milestones(slack):
     answer = await slack.command("country AT")
     assert answer["response_type"] == "ephemeral"
-    assert "Review milestones of Austria" in answer["text"]
+    assert "Review timeline: Austria (AT)" in answer["text"]
     assert "Cluster 1" in answer["text"] and "Appointment of focal points" in answer["text"]
     assert "no news since" in answer["text"] and "overdue" not in answer["text"]
     typo = await slack.command("country Austira")

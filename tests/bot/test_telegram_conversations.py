@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from sqlalchemy import select
 
@@ -261,17 +263,20 @@ async def test_upcoming_follows_the_subscription(bot, alice):
 
 
 async def test_country_timeline(bot, alice):
-    text = only_message(await bot.say(CHAT, alice, "/country AT")).text
+    text = html.unescape(only_message(await bot.say(CHAT, alice, "/country AT")).text)
     assert "Review timeline: Austria (AT)" in text
-    assert "cluster 1: Criminalization and jurisdiction" in text
-    assert "Appointment of focal points</b>\nNovember 15, 2021\nno news since · reported" in text
-    assert "Lists of observations</b>\nMay 1, 2023\nupcoming · projected" in text
+    assert "Cluster 1: Criminalization and jurisdiction" in text
+    assert (
+        "Appointment of focal points</b>\n"
+        "due November 15, 2021 (projected from the group's start), no news since · reported"
+    ) in text
+    assert "Lists of observations</b>\ndue May 1, 2023 (projected from the due date of" in text
     usage = only_message(await bot.say(CHAT, alice, "/country")).text
     assert "Usage: /country AT" in usage
     wrong = only_message(await bot.say(CHAT, alice, "/country Austira")).text
     assert "Did you mean Austria (AT)" in wrong
     unknown_group = only_message(await bot.say(CHAT, alice, "/country FR")).text
-    assert "No review dates are known for France (FR)" in unknown_group
+    assert "which one France (FR) is in is not in our data yet" in unknown_group
 
 
 async def test_calendar_link_is_the_personal_feed(bot, alice):
