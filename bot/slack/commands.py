@@ -39,9 +39,10 @@ from bot.slack.answers import (
 )
 from bot.slack.channel import APP_TARGET
 from bot.slack.layout import clip, escape, link
-from bot.text.answers import review_reply, unknown_group_note, unknown_groups, upcoming_answer
+from bot.text.answers import upcoming_answer
 from bot.text.bidi import isolate
 from bot.text.i18n import Texts
+from bot.text.review_answers import review_reply, unknown_group_note, unknown_groups
 from config.countries import UnknownCountry, country_name
 from config.dataset import THEMES, Dataset
 from config.vocabulary import ZONE

@@ -27,8 +27,11 @@ ZONES = (
     "UTC",
     "Europe/London",
     "Europe/Paris",
+    "Africa/Abidjan",
     "Africa/Lagos",
+    "Africa/Cairo",
     "Africa/Nairobi",
+    "Europe/Moscow",
     "Asia/Bangkok",
     "Asia/Kolkata",
     "America/New_York",
@@ -211,8 +214,13 @@ def settings_menu(texts: Texts) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(_rows(buttons, 2))
 
 
-def settings_choices(texts: Texts, key: str, current: object) -> InlineKeyboardMarkup:
-    """The choices for one preference, the current one marked."""
+def settings_choices(
+    texts: Texts, key: str, current: object, followed_zones: Sequence[str] = ()
+) -> InlineKeyboardMarkup:
+    """The choices for one preference, the current one marked.
+
+    The time zones offered start with those of the countries the chat follows.
+    """
     buttons: list[Button | None]
     if key == "lead":
         buttons = [
@@ -253,7 +261,7 @@ def settings_choices(texts: Texts, key: str, current: object) -> InlineKeyboardM
                 "tz",
                 zone,
             )
-            for zone in ZONES
+            for zone in dict.fromkeys([*followed_zones, *ZONES])
         ]
         per_row = 3
     else:

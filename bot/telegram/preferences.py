@@ -1,78 +1,36 @@
 """/settings: lead times, digest, quiet hours, time zone and language, by words or buttons.
 
 `/settings timezone Africa/Lagos`, `/settings lead 30 7 1`, `/settings digest weekly`,
-`/settings quiet 22-7` (or `off`), `/settings language fr`; `/settings` alone shows the
-current values with a keyboard. Values are checked by `set_preferences`; the reader is
-told, in their language, what would be accepted.
+`/settings quiet 22-7` (or `off`), `/settings language fr`, and the same in the reader's
+own words ("/settings fuseau Abidjan", "/settings язык русский"), read by the one settings
+reader (`bot/filters/settings.py`); `/settings` alone shows the current values with a
+keyboard. Values are checked again by `set_preferences`; the reader is told, in their
+language, what was not understood and the closest valid value.
 """
 
 from __future__ import annotations
 
-import re
-from typing import TypedDict
+from typing import cast
 
 from bot.db.models import Subscriber
 from bot.db.subscribers import InvalidPreference, set_preferences
+from bot.filters.settings import (
+    MAX_SETTING_LENGTH,
+    Key,
+    NotUnderstood,
+    read_setting,
+    read_value,
+)
+from bot.filters.settings import Change as SettingChange
 from bot.telegram import keyboards, layout
 from bot.telegram.callbacks import Press, StaleButton
 from bot.telegram.channel import bold, escape
 from bot.telegram.chats import Turn, command_text, handler, refuse_unless_allowed
-from bot.text.i18n import LANGUAGES, Texts
+from bot.text.i18n import Texts
+from config.zones import country_zones
 
-MAX_SETTINGS_LENGTH = 200
-KEYS = {
-    "lead": "lead",
-    "leads": "lead",
-    "reminders": "lead",
-    "digest": "digest",
-    "quiet": "quiet",
-    "timezone": "tz",
-    "zone": "tz",
-    "tz": "tz",
-    "language": "lang",
-    "lang": "lang",
-}
-_QUIET = re.compile(r"^([0-9]{1,2})(?::00)?-([0-9]{1,2})(?::00)?$")
-
-
-class Change(TypedDict, total=False):
-    """Keyword arguments for `set_preferences`, one preference at a time."""
-
-    lead_days: list[int]
-    digest: str
-    quiet_hours: tuple[int, int] | None
-    timezone: str
-    language: str
-
-
-class BadValue(ValueError):
-    """A value for a preference we cannot use; the message is for the reader."""
-
-
-def parse_value(key: str, words: list[str], texts: Texts) -> Change:
-    """The `set_preferences` arguments for one preference; raises `BadValue`."""
-    if key == "lead":
-        if not words or not all(w.isascii() and w.isdigit() and len(w) <= 3 for w in words):
-            raise BadValue(texts("Write the days before a deadline, e.g. /settings lead 30 7 1."))
-        return {"lead_days": [int(w) for w in words]}
-    if key == "digest":
-        if len(words) != 1 or words[0].lower() not in layout.DIGEST_LABELS:
-            raise BadValue(texts("Write /settings digest daily, weekly or off."))
-        return {"digest": words[0].lower()}
-    if key == "quiet":
-        if len(words) == 1 and words[0].lower() == "off":
-            return {"quiet_hours": None}
-        match = _QUIET.match(words[0]) if len(words) == 1 else None
-        if match is None:
-            raise BadValue(texts("Write quiet hours as /settings quiet 22-7, or off."))
-        return {"quiet_hours": (int(match.group(1)), int(match.group(2)))}
-    if key == "tz":
-        if len(words) != 1:
-            raise BadValue(texts("Write a time zone as Area/City, e.g. Africa/Lagos."))
-        return {"timezone": words[0]}
-    if len(words) != 1 or words[0].lower() not in LANGUAGES:
-        raise BadValue(texts("Write a language code: {codes}.").format(codes=", ".join(LANGUAGES)))
-    return {"language": words[0].lower()}
+MAX_SETTINGS_LENGTH = MAX_SETTING_LENGTH
+Change = SettingChange
 
 
 def _refusal(key: str, texts: Texts) -> str:
@@ -106,16 +64,14 @@ async def settings_command(turn: Turn) -> None:
             summary = layout.settings_summary(subscriber, texts)
         await turn.reply(overview(turn, texts, summary), keyboards.settings_menu(texts))
         return
-    key = KEYS.get(words[0].lower())
-    if key is None or len(command_text(turn)) > MAX_SETTINGS_LENGTH:
-        await turn.reply(layout.usage(texts, "/settings timezone Africa/Lagos"))
-        return
     try:
-        values = parse_value(key, words[1:], texts)
-    except BadValue as error:
-        await turn.reply(escape(str(error)))
+        setting = read_setting(command_text(turn), texts, turn.services.vocabulary)
+    except NotUnderstood as error:
+        await turn.reply(
+            escape(str(error)) + "\n" + layout.usage(texts, "/settings timezone Africa/Lagos")
+        )
         return
-    await _apply(turn, key, values, from_button=False)
+    await _apply(turn, setting.key, setting.change, from_button=False)
 
 
 async def _apply(turn: Turn, key: str, values: Change, *, from_button: bool) -> None:
@@ -129,6 +85,7 @@ async def _apply(turn: Turn, key: str, values: Change, *, from_button: bool) -> 
             summary_texts = Texts(language)
             summary = layout.settings_summary(subscriber, summary_texts)
             current = _current(subscriber, key)
+            followed = followed_zones(subscriber)
     except InvalidPreference:
         if from_button:
             raise StaleButton(key) from None
@@ -139,10 +96,18 @@ async def _apply(turn: Turn, key: str, values: Change, *, from_button: bool) -> 
     if from_button:
         await changed.answer(texts("Saved."))
         await changed.show(
-            overview(changed, texts, summary), keyboards.settings_choices(texts, key, current)
+            overview(changed, texts, summary),
+            keyboards.settings_choices(texts, key, current, followed),
         )
     else:
         await changed.reply(escape(texts("Saved.")) + "\n\n" + summary)
+
+
+def followed_zones(subscriber: Subscriber, limit: int = 6) -> list[str]:
+    """The time zones of the countries a chat follows, the most populous of each first."""
+    codes = sorted({f.value for f in subscriber.filters if f.dimension == "country"})
+    zones = [zone for code in codes for zone in country_zones(code)[:2]]
+    return list(dict.fromkeys(zones))[:limit]
 
 
 def _current(subscriber: Subscriber, key: str) -> object:
@@ -168,11 +133,12 @@ async def on_settings_button(turn: Turn, press: Press) -> None:
             subscriber = await turn.registered(session)
             summary = layout.settings_summary(subscriber, texts)
             current = _current(subscriber, key)
+            followed = followed_zones(subscriber)
         await turn.answer()
         keyboard = (
             keyboards.settings_menu(texts)
             if key == "menu"
-            else keyboards.settings_choices(texts, key, current)
+            else keyboards.settings_choices(texts, key, current, followed)
         )
         await turn.show(overview(turn, texts, summary), keyboard)
         return
@@ -181,7 +147,7 @@ async def on_settings_button(turn: Turn, press: Press) -> None:
     raw = press.arg(1)
     words = raw.split(".") if key == "lead" else [raw]
     try:
-        values = parse_value(key, words, texts)
-    except BadValue:
+        values = read_value(cast(Key, key), " ".join(words), texts)
+    except NotUnderstood:
         raise StaleButton(raw) from None
     await _apply(turn, key, values, from_button=True)

@@ -13,7 +13,8 @@ from bot.filters.vocabulary import NotUnderstood, TooLong
 from bot.telegram import layout
 from bot.telegram.channel import bold, escape, link
 from bot.telegram.chats import Turn, command_text, handler
-from bot.text.answers import review_reply, upcoming_answer
+from bot.text.answers import upcoming_answer
+from bot.text.review_answers import review_reply
 from config.vocabulary import ZONE
 from schedulers.review import country_review
 from schedulers.rhythm import project

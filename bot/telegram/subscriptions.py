@@ -39,8 +39,8 @@ from bot.telegram.chats import (
     pressed_message,
     refuse_unless_allowed,
 )
-from bot.text.answers import unknown_group_note, unknown_groups
 from bot.text.i18n import LANGUAGES, Texts
+from bot.text.review_answers import unknown_group_note, unknown_groups
 from config.dataset import THEMES, Dataset
 from schedulers.timeline import KINDS, Selection
 
