@@ -28,7 +28,9 @@ MAX_ARGUMENT_LENGTH = 400
 MAX_WORDS = 40
 MAX_PHRASE_WORDS = 5
 MAX_SEARCH_RESULTS = 12
-_SPLIT = re.compile(r"[,;\n]+")
+_SPLIT = re.compile(r"[,;\n，、；،؛]+")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+MAX_CJK_PHRASE = 12
 _CLUSTER_CODE = re.compile(r"^c([1-9])$")
 _COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
 # The short codes of themes and kinds (config/vocabulary.py), the one table deep links use.
@@ -181,7 +183,14 @@ class Vocabulary:
                         start = end
                         break
                 else:
-                    unknown.append(self._unknown(words[start]))
+                    pieces = (
+                        self._segment(words[start], index) if _CJK.search(words[start]) else None
+                    )
+                    if pieces is None:
+                        unknown.append(self._unknown(words[start]))
+                    else:
+                        for dimension, value in pieces:
+                            found[dimension].add(value)
                     start += 1
         if unknown:
             raise NotUnderstood(unknown[:5])
@@ -198,6 +207,41 @@ class Vocabulary:
             return None
         hit = self.index(texts or Texts("en")).get(fold(text))
         return hit[1] if hit is not None and hit[0] == dimension else None
+
+    @staticmethod
+    def _segment(word: str, index: Mapping[str, tuple[str, str]]) -> list[tuple[str, str]] | None:
+        """Chinese written without spaces ("奥地利人口贩运"): the longest known names, left to
+        right; None unless the whole word is made of them."""
+        pieces: list[tuple[str, str]] = []
+        start = 0
+        while start < len(word):
+            for end in range(min(len(word), start + MAX_CJK_PHRASE), start, -1):
+                hit = index.get(fold(word[start:end]))
+                if hit is not None:
+                    pieces.append(hit)
+                    start = end
+                    break
+            else:
+                return None
+        return pieces
+
+    def countries_in(self, text: str, texts: Texts) -> set[str]:
+        """Every State a sentence names ("où en est l'examen de la Côte d'Ivoire"): each
+        run of up to five words is looked up, the longest first."""
+        words = text[:MAX_ARGUMENT_LENGTH].split()[:MAX_WORDS]
+        index = self.index(texts)
+        found: set[str] = set()
+        start = 0
+        while start < len(words):
+            for end in range(min(len(words), start + MAX_PHRASE_WORDS), start, -1):
+                hit = index.get(fold(" ".join(words[start:end])))
+                if hit is not None and hit[0] == "country" and len(fold(words[start])) > 1:
+                    found.add(hit[1])
+                    start = end
+                    break
+            else:
+                start += 1
+        return found
 
     def country(self, text: str, texts: Texts) -> str:
         """One State party from a code or a name; raises `NotUnderstood` with suggestions."""

@@ -126,8 +126,9 @@ def settings_usage(texts: Texts) -> str:
     """How to change the settings."""
     return escape(
         texts(
-            "Change them with `/untoc settings language fr` ({languages}), "
-            "`timezone Africa/Lagos`, `reminders 14,7,1` or `digest weekly` (off, daily, weekly)."
+            "Change them with `/untoc settings language fr` ({languages}), `timezone Abidjan`, "
+            "`reminders 30 7 1`, `digest weekly` (off, daily, weekly) or `quiet 22-7`; the "
+            "words of any of our languages work too, e.g. `fuseau Le Caire`."
         ).format(languages=", ".join(LANGUAGES))
     )
 

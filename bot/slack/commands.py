@@ -23,6 +23,8 @@ from bot.db.engine import Session
 from bot.db.models import Subscriber
 from bot.db.store import Store
 from bot.filters.query import Query, query_string
+from bot.filters.settings import NotUnderstood as NotASetting
+from bot.filters.settings import read_setting
 from bot.filters.vocabulary import MAX_WORDS, NotUnderstood, TooLong, Vocabulary
 from bot.publishing.publisher import Publisher
 from bot.slack.answers import (
@@ -39,9 +41,18 @@ from bot.slack.answers import (
 )
 from bot.slack.channel import APP_TARGET
 from bot.slack.layout import clip, escape, link
+from bot.slack.questions import ASKED, subcommand
 from bot.text.answers import upcoming_answer
+from bot.text.asked import (
+    dialogue_event_ids,
+    how_to_subscribe,
+    next_dialogue,
+    not_understood,
+    which_country,
+)
 from bot.text.bidi import isolate
 from bot.text.i18n import Texts
+from bot.text.intents import Question, looks_like_a_question, read_question
 from bot.text.review_answers import review_reply, unknown_group_note, unknown_groups
 from config.countries import UnknownCountry, country_name
 from config.dataset import THEMES, Dataset
@@ -60,15 +71,6 @@ ECHO_MAX = 40
 ALL = "all"
 DEFAULT_ZONE = ZONE
 _SLACK_ID = re.compile(r"^[A-Z0-9]{2,40}$")
-_SETTING_NAMES = {
-    "language": "language",
-    "lang": "language",
-    "timezone": "timezone",
-    "tz": "timezone",
-    "reminders": "reminders",
-    "lead": "reminders",
-    "digest": "digest",
-}
 
 
 @dataclass(frozen=True)
@@ -156,18 +158,63 @@ class UntocCommand:
                 len(line),
             )
             return Answer(message.format(length=len(line), limit=MAX_COMMAND_TEXT))
-        name, _, rest = line.partition(" ")
-        name, rest = name.lower(), rest.strip()
+        first, _, _ = line.partition(" ")
+        name, rest = subcommand(line)
         try:
-            if name in ("", HELP):
+            if name is None and not first:
                 return Answer(help_text(texts))
-            if name not in SUBCOMMANDS:
-                return Answer(_unknown(name, texts))
+            if name == HELP:
+                return Answer(help_text(texts))
+            if name is None and difflib.get_close_matches(
+                first.lower(), [*SUBCOMMANDS, HELP], n=1, cutoff=0.75
+            ):
+                return Answer(_unknown(first.lower(), texts))  # a typo of a subcommand
+            if name is None:
+                question = read_question(line)
+                if question.intent == "unknown" and not looks_like_a_question(line):
+                    found = _country_in(question.rest, self.vocabulary, texts)
+                    if found is None:
+                        return Answer(_unknown(first.lower(), texts))
+                    return await self._country(invocation, found, texts)
+                return await self._ask(invocation, question, texts)
             handler = getattr(self, f"_{name}")
-            answer: Answer = await handler(invocation, rest, texts)
+            answer: Answer = await handler(invocation, rest.strip(), texts)
         except CommandProblem as problem:
             return Answer(str(problem))
         return answer
+
+    async def _ask(self, invocation: Invocation, question: Question, texts: Texts) -> Answer:
+        """A question typed after `/untoc`: answered as Telegram answers it."""
+        code = _country_in(question.rest, self.vocabulary, texts)
+        if question.intent == "next_dialogue":
+            data = (await self.publisher.snapshot()).dataset
+            subscriber = await self._subscriber(invocation.channel_id)
+            reply = next_dialogue(
+                await self.publisher.deadlines(),
+                project(data, self.clock()),
+                dialogue_event_ids((e.id, e.kind) for e in data.events.values()),
+                texts,
+                subscriber.timezone if subscriber is not None else ZONE,
+                ASKED,
+            )
+            return Answer(reply_mrkdwn(reply))
+        if question.intent == "due":
+            return await self._upcoming(invocation, code or "", texts)
+        if question.intent == "country" or (question.intent == "unknown" and code):
+            if code is None:
+                return Answer(reply_mrkdwn(which_country(texts, ASKED)))
+            return await self._country(invocation, code, texts)
+        if question.intent == "subscribe":
+            try:
+                typed = question.rest if self.vocabulary.parse(question.rest, texts) else None
+            except (NotUnderstood, TooLong):
+                typed = None
+            return Answer(reply_mrkdwn(how_to_subscribe(texts, ASKED, typed)))
+        if question.intent == "settings":
+            return Answer(settings_usage(texts))
+        if question.intent == "help":
+            return Answer(help_text(texts))
+        return Answer(reply_mrkdwn(not_understood(texts, ASKED)))
 
     # The subcommands. Each takes the invocation, the rest of the line and the texts.
 
@@ -343,16 +390,16 @@ class UntocCommand:
             return Answer(_not_subscribed(texts))
         if not rest:
             return Answer(f"{settings_text(subscriber, texts)}\n{settings_usage(texts)}")
-        word, _, value = rest.partition(" ")
-        setting, value = _SETTING_NAMES.get(word.lower()), value.strip()
-        if setting is None or not value:
-            raise CommandProblem(settings_usage(texts))
+        try:
+            setting = read_setting(rest, texts, self.vocabulary)
+        except NotASetting as problem:
+            raise CommandProblem(f"{escape(str(problem))}\n{settings_usage(texts)}") from None
         async with self._sessions(texts) as session, session.begin():
             found = await subs.find_subscriber(session, APP_TARGET, invocation.channel_id)
             if found is None:
                 return Answer(_not_subscribed(texts))
             try:
-                await _apply_setting(session, found, setting, value, self.clock())
+                await subs.set_preferences(session, found, self.clock(), **setting.change)
             except subs.InvalidPreference as exc:
                 raise CommandProblem(
                     texts("That setting cannot be used: {problem}").format(problem=escape(str(exc)))
@@ -446,22 +493,6 @@ def _unknown(name: str, texts: Texts) -> str:
     return f"{message}\n{help_text(texts)}"
 
 
-async def _apply_setting(
-    session: Session, subscriber: Subscriber, setting: str, value: str, now: dt.datetime
-) -> None:
-    if setting == "language":
-        await subs.set_preferences(session, subscriber, now, language=value.lower())
-    elif setting == "timezone":
-        await subs.set_preferences(session, subscriber, now, timezone=value)
-    elif setting == "digest":
-        await subs.set_preferences(session, subscriber, now, digest=value.lower())
-    else:
-        words = value.replace(",", " ").split()
-        if not words or not all(w.isascii() and w.isdigit() and len(w) <= 3 for w in words):
-            raise subs.InvalidPreference("reminders: whole days before a deadline, e.g. 14,7,1")
-        await subs.set_preferences(session, subscriber, now, lead_days=[int(w) for w in words])
-
-
 def _mention(invocation: Invocation, texts: Texts) -> str:
     if _SLACK_ID.match(invocation.user_id):
         return f"<@{invocation.user_id}>"
@@ -475,3 +506,9 @@ def _display_name(invocation: Invocation) -> str | None:
 
 def _not_subscribed(texts: Texts) -> str:
     return texts("This channel is not subscribed. Try `/untoc subscribe AT, tip`.")
+
+
+def _country_in(words: str, vocabulary: Vocabulary, texts: Texts) -> str | None:
+    """The one State a question names, if it names exactly one we know."""
+    named = vocabulary.countries_in(words, texts)
+    return named.pop() if len(named) == 1 else None

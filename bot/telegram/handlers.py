@@ -71,7 +71,7 @@ def add_handlers(application: Application[Any, Any, Any, Any, Any, Any]) -> None
     application.add_handler(MessageHandler(UNKNOWN_COMMANDS, questions.unknown_command))
     application.add_handler(CallbackQueryHandler(membership.button))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, membership.migrated))
-    application.add_handler(MessageHandler(SEARCH_MESSAGES, subscriptions.search))
+    application.add_handler(MessageHandler(SEARCH_MESSAGES, questions.message))
     application.add_handler(
         ChatMemberHandler(membership.member_changed, ChatMemberHandler.MY_CHAT_MEMBER)
     )

@@ -13,7 +13,17 @@ from bot.filters.vocabulary import NotUnderstood, TooLong
 from bot.telegram import layout
 from bot.telegram.channel import bold, escape, link
 from bot.telegram.chats import Turn, command_text, handler
+from bot.telegram.subscriptions import show_matches
 from bot.text.answers import upcoming_answer
+from bot.text.asked import (
+    Asked,
+    dialogue_event_ids,
+    how_to_subscribe,
+    next_dialogue,
+    not_understood,
+    which_country,
+)
+from bot.text.intents import MAX_QUESTION_CHARS, looks_like_a_question, read_question
 from bot.text.review_answers import review_reply
 from config.vocabulary import ZONE
 from schedulers.review import country_review
@@ -34,8 +44,11 @@ async def help_command(turn: Turn) -> None:
 @handler
 async def upcoming_command(turn: Turn) -> None:
     """/upcoming [country]: open deadlines in the next 90 days, then what is expected."""
+    await _upcoming(turn, command_text(turn))
+
+
+async def _upcoming(turn: Turn, words: str) -> None:
     texts = turn.texts
-    words = command_text(turn)
     async with turn.services.transaction() as session:
         subscriber = await turn.subscriber(session)
         zone = subscriber.timezone if subscriber is not None else DEFAULT_ZONE
@@ -102,8 +115,11 @@ async def upcoming_command(turn: Turn) -> None:
 @handler
 async def country_command(turn: Turn) -> None:
     """/country XX: that State's review: its steps and planned phases, or what is known."""
+    await _country(turn, command_text(turn))
+
+
+async def _country(turn: Turn, words: str) -> None:
     texts = turn.texts
-    words = command_text(turn)
     if not words:
         await turn.reply(layout.usage(texts, "/country AT"))
         return
@@ -157,3 +173,78 @@ async def unknown_command(turn: Turn) -> None:
         + "\n"
         + escape(texts("/help lists every command."))
     )
+
+
+ASKED = Asked(
+    upcoming="/upcoming",
+    country="/country",
+    subscribe="/subscribe",
+    settings="/settings",
+    help="/help",
+)
+
+
+@handler
+async def message(turn: Turn) -> None:
+    """A message that is not a command, in a private chat or in reply to the bot.
+
+    A name ("Autriche") shows the States it matches, to follow with a tap; a question
+    ("quand est le prochain dialogue ?") is answered; anything else gets the closest
+    commands, never "no State matches <the sentence>".
+    """
+    found = turn.update.effective_message
+    text = found.text if isinstance(found, Message) and found.text else ""
+    texts = turn.texts
+    if not text.strip() or len(text) > MAX_QUESTION_CHARS:
+        await turn.reply(layout.reply_html(not_understood(texts, ASKED)))
+        return
+    if not looks_like_a_question(text) and await show_matches(turn, text):
+        return
+    question = read_question(text)
+    vocabulary = turn.services.vocabulary
+    if question.intent == "next_dialogue":
+        publisher = turn.services.publisher
+        data = (await publisher.snapshot()).dataset
+        async with turn.services.transaction() as session:
+            subscriber = await turn.subscriber(session)
+            zone = subscriber.timezone if subscriber is not None else DEFAULT_ZONE
+        reply = next_dialogue(
+            await publisher.deadlines(),
+            project(data, turn.services.clock()),
+            dialogue_event_ids((e.id, e.kind) for e in data.events.values()),
+            texts,
+            zone,
+            ASKED,
+        )
+        await turn.reply(layout.reply_html(reply))
+    elif question.intent == "due":
+        await _upcoming(turn, _country_in(question.rest, turn) or "")
+    elif question.intent == "country":
+        code = _country_in(question.rest, turn)
+        if code is None:
+            await turn.reply(layout.reply_html(which_country(texts, ASKED)))
+        else:
+            await _country(turn, code)
+    elif question.intent == "subscribe":
+        try:
+            topics = vocabulary.parse(question.rest, texts) if question.rest else None
+        except (NotUnderstood, TooLong):
+            topics = None
+        typed = question.rest if topics else None
+        await turn.reply(layout.reply_html(how_to_subscribe(texts, ASKED, typed)))
+    elif question.intent == "settings":
+        await turn.reply(layout.usage(texts, "/settings timezone Abidjan"))
+    elif question.intent == "help":
+        await turn.reply(layout.help_text(texts, operator=turn.is_operator))
+    else:
+        code = _country_in(question.rest, turn)
+        if code is not None:
+            await _country(turn, code)
+        else:
+            await turn.reply(layout.reply_html(not_understood(texts, ASKED)))
+
+
+def _country_in(words: str, turn: Turn) -> str | None:
+    """The one State a question names, if it names exactly one we know."""
+    named = turn.services.vocabulary.countries_in(words, turn.texts)
+    return named.pop() if len(named) == 1 else None

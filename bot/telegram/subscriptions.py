@@ -328,30 +328,28 @@ def _codes_on(message: object) -> list[str]:
     return codes
 
 
-@handler
-async def search(turn: Turn) -> None:
-    """A country name typed in a private chat (or in reply to the bot): show matches."""
-    message = turn.update.effective_message
-    text = message.text if isinstance(message, Message) and message.text else ""
-    if not text or len(text) > MAX_SEARCH_LENGTH:
-        await turn.reply(escape(turn.texts("/help lists every command.")))
-        return
-    codes, exact = turn.services.vocabulary.search(text, turn.texts)
+async def show_matches(turn: Turn, text: str) -> bool:
+    """The States whose name holds `text` (typed as a name), to follow with a tap.
+
+    Shows them and returns True when `text` names one or more; a close spelling of a
+    single name ("Autirche") is offered too. Returns False, showing nothing, when the
+    text is no name: the caller reads it as a question instead.
+    """
+    if len(text) > MAX_SEARCH_LENGTH:
+        return False
     texts = turn.texts
+    codes, exact = turn.services.vocabulary.search(text, texts)
+    if not codes or (not exact and len(text.split()) > 1):
+        return False
     if exact:
         heading = escape(texts("Countries found: tap to follow or unfollow."))
-    else:
+    else:  # one word, close to a name: say which, and offer the close ones
         heading = escape(texts("No State party matches {text}.").format(text=text))
-        if codes:
-            heading += " " + escape(texts("Did you mean one of these?"))
-        else:
-            heading += "\n" + escape(texts("/help lists every command."))
-    if not codes:
-        await turn.reply(heading)
-        return
+        heading += " " + escape(texts("Did you mean one of these?"))
     async with turn.services.transaction() as session:
         selection = _selection(await turn.subscriber(session))
     await turn.reply(heading, keyboards.search_results(texts, codes, selection.countries))
+    return True
 
 
 @handler

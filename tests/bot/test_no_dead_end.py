@@ -12,21 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import html
 
-import httpx
 import pytest
-from starlette.applications import Starlette
 
-from bot.publishing.publisher import Publisher
-from bot.slack.app import EVENTS_PATH, build_slack_app, slack_routes
 from bot.text.i18n import LANGUAGES, Texts
-from config.settings import load_settings
-from tests.bot.telegram_harness import ALICE, dataset, only_message, private, running_bot
-from tests.fakes.slack_api import BOT_TOKEN, FakeSlack, command_body, signed_headers
-from tests.fakes.telegram_api import FakeTelegram
+from tests.bot.telegram_harness import ALICE, only_message, private
 
-DECEMBER_2026 = dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC)
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-CHANNEL = "C0COAL"
 CHAT = private(ALICE)
 
 
@@ -71,54 +61,6 @@ def known_group_content(texts: Texts) -> list[str]:
     ]
 
 
-@pytest.fixture(scope="module")
-def telegram():
-    with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
-async def bot(telegram, tmp_path):
-    telegram.reset()
-    url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
-    async with running_bot(telegram, url, clock=lambda: DECEMBER_2026) as harness:
-        yield harness
-
-
-@pytest.fixture(scope="module")
-def slack_server():
-    with FakeSlack() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def slack(slack_server, store):
-    slack_server.reset()
-    settings = load_settings(
-        SLACK_BOT_TOKEN=BOT_TOKEN,
-        SLACK_SIGNING_SECRET=SECRET,
-        SLACK_API_BASE_URL=slack_server.api_url,
-        PUBLIC_BASE_URL="https://watch.example.org",
-    )
-    publisher = Publisher(dataset(), store, settings.public_base_url, clock=lambda: DECEMBER_2026)
-    app = build_slack_app(settings, store, publisher, dataset(), publisher.clock)
-    web = Starlette(routes=slack_routes(app, settings))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=web), base_url="http://test"
-    ) as http:
-
-        async def command(text: str) -> dict[str, object]:
-            body = command_body(text, channel=CHANNEL, user="U0ADA")
-            response = await http.post(
-                EVENTS_PATH, content=body, headers=signed_headers(body, SECRET)
-            )
-            assert response.status_code == 200, response.text
-            answer: dict[str, object] = response.json()
-            return answer
-
-        yield command
-
-
 async def ask_telegram(bot, telegram, language: str, text: str) -> str:
     user = telegram.user(ALICE, language_code=language)
     return plain(only_message(await bot.say(CHAT, user, text)).text)
@@ -140,24 +82,24 @@ def shown(answer: dict[str, object]) -> str:
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-async def test_telegram_upcoming_tells_what_is_expected_next(bot, telegram, language):
+async def test_telegram_upcoming_tells_what_is_expected_next(bot_2026, telegram_2026, language):
     texts = Texts(language)
-    text = await ask_telegram(bot, telegram, language, "/upcoming")
+    text = await ask_telegram(bot_2026, telegram_2026, language, "/upcoming")
     for words in expected_content(texts):
         assert words in text, (language, words)
     assert "/subscribe firearms" in text and "/country AT" in text
-    france = await ask_telegram(bot, telegram, language, "/upcoming FR")
+    france = await ask_telegram(bot_2026, telegram_2026, language, "/upcoming FR")
     assert texts.country("FR") in france and "/subscribe FR" in france
     assert texts("Constructive Dialogue on Firearms") in france
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-async def test_telegram_country_of_unknown_and_known_group(bot, telegram, language):
+async def test_telegram_country_of_unknown_and_known_group(bot_2026, telegram_2026, language):
     texts = Texts(language)
-    france = await ask_telegram(bot, telegram, language, "/country FR")
+    france = await ask_telegram(bot_2026, telegram_2026, language, "/country FR")
     for words in unknown_group_content(texts):
         assert words in france, (language, words)
-    austria = await ask_telegram(bot, telegram, language, "/country AT")
+    austria = await ask_telegram(bot_2026, telegram_2026, language, "/country AT")
     for words in known_group_content(texts):
         assert words in austria, (language, words)
     assert texts("overdue") not in austria
@@ -165,10 +107,10 @@ async def test_telegram_country_of_unknown_and_known_group(bot, telegram, langua
 
 @pytest.mark.parametrize("language", LANGUAGES)
 async def test_telegram_subscribing_to_an_unknown_group_says_what_still_comes(
-    bot, telegram, language
+    bot_2026, telegram_2026, language
 ):
     texts = Texts(language)
-    text = await ask_telegram(bot, telegram, language, "/subscribe CI")
+    text = await ask_telegram(bot_2026, telegram_2026, language, "/subscribe CI")
     assert texts.country("CI") in text
     assert "/country CI" in text
     note = texts.plural(
@@ -185,27 +127,27 @@ async def test_telegram_subscribing_to_an_unknown_group_says_what_still_comes(
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-async def test_slack_upcoming_and_country_in_every_language(slack, language):
+async def test_slack_upcoming_and_country_in_every_language(slack_2026, language):
     texts = Texts(language)
-    await slack_in(slack, language)
-    answer = shown(await slack("upcoming"))
+    await slack_in(slack_2026, language)
+    answer = shown(await slack_2026("upcoming"))
     for words in expected_content(texts):
         assert words in plain(answer), (language, words)
     assert "/untoc subscribe firearms" in answer and "/untoc country AT" in answer
-    france = plain(shown(await slack("country FR")))
+    france = plain(shown(await slack_2026("country FR")))
     for words in unknown_group_content(texts):
         assert words in france, (language, words)
-    austria = plain(shown(await slack("country AT")))
+    austria = plain(shown(await slack_2026("country AT")))
     for words in known_group_content(texts):
         assert words in austria, (language, words)
     assert texts("overdue") not in austria
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-async def test_slack_subscribing_to_an_unknown_group_says_what_still_comes(slack, language):
+async def test_slack_subscribing_to_an_unknown_group_says_what_still_comes(slack_2026, language):
     texts = Texts(language)
-    await slack_in(slack, language)
-    answer = plain(str((await slack("subscribe CI"))["text"]))
+    await slack_in(slack_2026, language)
+    answer = plain(str((await slack_2026("subscribe CI"))["text"]))
     assert texts.country("CI") in answer and "/untoc country CI" in answer
     still = texts.plural(
         "The review group of {countries} is not in our data yet, so there are no review dates "
