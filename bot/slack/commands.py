@@ -261,7 +261,16 @@ class UntocCommand:
         return Answer(f"{text}\n{summary}", in_channel=True)
 
     async def _unsubscribe(self, invocation: Invocation, rest: str, texts: Texts) -> Answer:
-        values = {} if rest.lower() in ("", ALL) else parse_values(rest, self.vocabulary, texts)
+        if not rest:  # list first: stopping everything takes `all`, as Telegram shows a list
+            subscriber = await self._subscriber(invocation.channel_id)
+            if subscriber is None or not subscriber.active:
+                return Answer(_not_subscribed(texts))
+            hint = texts(
+                "Say what to stop following, e.g. `/untoc unsubscribe AT, tip`; "
+                "`/untoc unsubscribe all` stops every alert in this channel."
+            )
+            return Answer(f"{describe(subscriber, texts)}\n{hint}")
+        values = {} if rest.lower() == ALL else parse_values(rest, self.vocabulary, texts)
         names = named(values, texts)
         async with self._sessions(texts) as session, session.begin():
             subscriber = await subs.find_subscriber(session, APP_TARGET, invocation.channel_id)

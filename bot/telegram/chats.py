@@ -14,12 +14,14 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from babel.lists import format_list
 from telegram import (
     ChatMember,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
     MaybeInaccessibleMessage,
     Message,
+    ReplyParameters,
     Update,
 )
 from telegram.constants import ChatType, ParseMode
@@ -47,6 +49,7 @@ UNSUBSCRIBED = "unsubscribed in Telegram"
 Context = ContextTypes.DEFAULT_TYPE
 # The most a button-press notice may say (Telegram's limit for answerCallbackQuery).
 NOTICE_MAX = 200
+MAX_NAMED_ADMINS = 5
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,23 @@ class Turn:
             return False
         return member.status in ADMIN_STATUSES
 
+    async def administrators(self, most: int = MAX_NAMED_ADMINS) -> list[str]:
+        """The names of this group's human administrators, to say who can act."""
+        if self.place.private:
+            return []
+        try:
+            members = await self.context.bot.get_chat_administrators(self.place.chat_id)
+        except TelegramError as error:
+            log.info("telegram: cannot list the admins of %s: %s", self.place.chat_id, error)
+            return []
+        names = []
+        for member in members:
+            user = member.user
+            if user.is_bot:
+                continue
+            names.append(f"@{user.username}" if user.username else user.full_name)
+        return names[:most]
+
     async def reply(self, text: str, keyboard: InlineKeyboardMarkup | None = None) -> Message:
         """Send HTML to this place (split if long), the keyboard under the last part."""
         return await self._send(self._readable(text), keyboard)
@@ -195,6 +215,13 @@ class Turn:
     async def _send(self, text: str, keyboard: InlineKeyboardMarkup | None) -> Message:
         parts = split_html(text)
         sent: Message | None = None
+        asked = self.update.message
+        # In a group, the answer quotes the message it answers: many people talk there.
+        quoted = (
+            ReplyParameters(message_id=asked.message_id, allow_sending_without_reply=True)
+            if asked is not None and not self.place.private and self.update.callback_query is None
+            else None
+        )
         for index, part in enumerate(parts):
             sent = await self.context.bot.send_message(
                 chat_id=self.place.chat_id,
@@ -203,6 +230,7 @@ class Turn:
                 message_thread_id=self.place.topic,
                 reply_markup=keyboard if index == len(parts) - 1 else None,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
+                reply_parameters=quoted if index == 0 else None,
             )
         assert sent is not None
         return sent
@@ -266,13 +294,17 @@ def handler(function: TurnHandler) -> UpdateHandler:
 
 
 async def refuse_unless_allowed(turn: Turn) -> bool:
-    """True if the sender may change this chat; otherwise says so and returns False."""
+    """True if the sender may change this chat; otherwise says so, naming who can, and
+    returns False."""
     if await turn.may_change():
         return True
-    await turn.answer(
-        turn.texts("Only administrators of this chat can change its alerts and settings."),
-        alert=True,
-    )
+    refusal = turn.texts("Only administrators of this chat can change its alerts and settings.")
+    names = await turn.administrators()
+    if names:
+        refusal += " " + turn.texts("Ask {names}.").format(
+            names=format_list(names, locale=turn.texts.locale)
+        )
+    await turn.answer(refusal, alert=True)
     return False
 
 

@@ -62,7 +62,17 @@ async def settings_command(turn: Turn) -> None:
         async with turn.services.transaction() as session:
             subscriber = await turn.registered(session)
             summary = layout.settings_summary(subscriber, texts)
-        await turn.reply(overview(turn, texts, summary), keyboards.settings_menu(texts))
+        if await turn.may_change():
+            await turn.reply(overview(turn, texts, summary), keyboards.settings_menu(texts))
+            return
+        # read-only for those who may not change them: no buttons refused at the last tap
+        names = await turn.administrators()
+        who = texts("Only administrators of this chat can change its alerts and settings.")
+        if names:
+            who += " " + texts("Ask {names}.").format(names=", ".join(names))
+        await turn.reply(
+            "\n".join([bold(texts("Settings of this chat")), summary, "", escape(who)])
+        )
         return
     try:
         setting = read_setting(command_text(turn), texts, turn.services.vocabulary)

@@ -156,7 +156,15 @@ async def calendar_command(turn: Turn) -> None:
             )
         ),
         link(url),
-        escape(texts("Keep it to yourself: anyone with the link sees what you follow.")),
+        escape(
+            texts("Keep it to yourself: anyone with the link sees what you follow.")
+            if turn.place.private
+            else texts(
+                "This is the calendar of this group, not yours: it shows what the group "
+                "follows, and anyone here may add it. /calendar in a private chat with me "
+                "gives you your own."
+            )
+        ),
     ]
     await turn.reply("\n".join(lines))
 

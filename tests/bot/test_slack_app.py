@@ -326,7 +326,14 @@ async def test_unsubscribe_some_then_all(slack):
     assert some["response_type"] == "in_channel"
     selection = await slack.selection()
     assert selection.countries == {"AT"} and selection.themes == {"som"}
-    everything = await slack.command("unsubscribe")
+    listed_first = await slack.command("unsubscribe")  # lists, stops nothing
+    assert listed_first["response_type"] == "ephemeral"
+    assert (
+        "Austria (AT)" in listed_first["text"]
+        and "`/untoc unsubscribe all`" in listed_first["text"]
+    )
+    assert (await slack.subscriber()).active
+    everything = await slack.command("unsubscribe all")
     assert everything["response_type"] == "in_channel" and "stopped" in everything["text"]
     subscriber = await slack.subscriber()
     assert not subscriber.active and not subscriber.filters

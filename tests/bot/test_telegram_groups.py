@@ -67,10 +67,12 @@ async def subscriber(bot, chat_id, thread=""):
 
 async def test_only_group_admins_change_the_groups_alerts(stored_bot, fake):
     group = fake.chat_of(GROUP)
-    refused = await stored_bot.say(group, fake.user(BOB), "/subscribe AT")
+    refused = await stored_bot.say(group, fake.user(BOB), "/subscribe AT", message_id=4242)
     assert only_message(refused).text == (
-        "Only administrators of this chat can change its alerts and settings."
+        "Only administrators of this chat can change its alerts and settings. Ask Ada."
     )
+    # in a group, the answer quotes the message it answers
+    assert only_message(refused).params["reply_parameters"]["message_id"] == 4242
     assert await subscriber(stored_bot, GROUP) is None
     for command in ("/settings timezone UTC", "/unsubscribe AT", "/stop"):
         only_message(await stored_bot.say(group, fake.user(BOB), command))
@@ -93,7 +95,7 @@ async def test_a_non_admin_cannot_press_the_groups_buttons(bot, fake):
     menu = fake.last_bot_message(GROUP)
     calls = await bot.press(menu, fake.user(BOB), "sub:c:AT:0")
     assert answers(calls) == [
-        "Only administrators of this chat can change its alerts and settings."
+        "Only administrators of this chat can change its alerts and settings. Ask Ada."
     ]
     assert selection_of(await subscriber(bot, GROUP)).countries == set()
 
@@ -187,3 +189,21 @@ async def test_an_update_from_an_unknown_chat_type_is_ignored(bot, fake):
     assert [c.method for c in calls] == []
     await bot.send(fake.press(fake.message(strange, None, "old"), fake.user(ALICE), "sub:menu"))
     assert only_message(await bot.say(private(ALICE), fake.user(ALICE), "/help"))
+
+
+async def test_a_non_admin_sees_the_groups_settings_read_only(bot, fake):
+    group = fake.chat_of(GROUP)
+    shown = only_message(await bot.say(group, fake.user(BOB), "/settings"))
+    assert not shown.buttons  # no keyboard that would be refused at the last tap
+    assert "Settings of this chat" in shown.text and "Ask Ada." in shown.text
+    mine = only_message(await bot.say(group, fake.user(ALICE), "/settings"))
+    assert mine.buttons
+
+
+async def test_the_groups_calendar_link_says_it_is_the_groups(bot, fake):
+    group = fake.chat_of(GROUP)
+    text = only_message(await bot.say(group, fake.user(ALICE), "/calendar")).text
+    assert "This is the calendar of this group, not yours" in text
+    assert "Keep it to yourself" not in text
+    private_text = only_message(await bot.say(private(ALICE), fake.user(ALICE), "/calendar")).text
+    assert "Keep it to yourself" in private_text

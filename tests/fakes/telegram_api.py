@@ -472,9 +472,11 @@ class FakeTelegram:
         text: str,
         *,
         thread_id: int | None = None,
+        message_id: int | None = None,
     ) -> int:
         """Queue a text message (a command if it starts with /) from `user` in `chat`."""
-        return self.queue({"message": self.message(chat, user, text, thread_id=thread_id)})
+        message = self.message(chat, user, text, thread_id=thread_id, message_id=message_id)
+        return self.queue({"message": message})
 
     def post(self, chat: Mapping[str, Any], text: str) -> int:
         """Queue a post in a channel."""
@@ -830,6 +832,25 @@ class FakeTelegram:
         else:
             user = self.user(user_id)
         return _member(status, user)
+
+    async def _m_getchatadministrators(self, params: Mapping[str, Any]) -> Any:
+        chat = self.chat_of(params.get("chat_id") or 0)
+        if chat["id"] not in self.chats:
+            raise TelegramError(CHAT_NOT_FOUND)
+        if chat["type"] == "private":
+            raise TelegramError(
+                Outcome(400, "Bad Request: there are no administrators in the private chat")
+            )
+        found = []
+        for (chat_id, user_id), status in sorted(self.members.items()):
+            if chat_id == chat["id"] and status in ("creator", "administrator"):
+                user = (
+                    {"id": self.bot_id, "is_bot": True, "first_name": "UNTOC Watch"}
+                    if user_id == self.bot_id
+                    else self.user(user_id)
+                )
+                found.append(_member(status, user))
+        return found
 
     async def _m_leavechat(self, params: Mapping[str, Any]) -> Any:
         return True
