@@ -13,13 +13,14 @@ suggestions; nothing is half-applied.
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.text.i18n import LANGUAGES, Texts
-from config.countries import UnknownCountry, country_name, resolve_country
+from config.countries import country_name
 from config.dataset import Dataset
 from config.vocabulary import CLUSTER_WORDS, KIND_TERMS, THEME_TERMS
 from schedulers.timeline import Selection
@@ -28,6 +29,9 @@ MAX_ARGUMENT_LENGTH = 400
 MAX_WORDS = 40
 MAX_PHRASE_WORDS = 5
 MAX_SEARCH_RESULTS = 12
+MIN_SUGGESTED_LENGTH = 4
+SUGGESTION_CUTOFF = 0.8
+MAX_SUGGESTIONS = 3
 _SPLIT = re.compile(r"[,;\n，、；،؛]+")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 MAX_CJK_PHRASE = 12
@@ -122,6 +126,7 @@ class Vocabulary:
 
     dataset: Dataset
     _indexes: dict[str, Mapping[str, tuple[str, str]]] = field(default_factory=dict)
+    _names: dict[str, str] | None = None
 
     def index(self, texts: Texts) -> Mapping[str, tuple[str, str]]:
         """Folded phrase -> (dimension, value), in every language (the reader's first)."""
@@ -272,12 +277,29 @@ class Vocabulary:
         return ordered[:MAX_SEARCH_RESULTS], exact
 
     def _unknown(self, text: str) -> Unknown:
+        """A word we could not place, with the States it is a close spelling of, if any.
+
+        Only close ones: a short word ("des") or a word near no name ("humains") gets no
+        list of unrelated States.
+        """
         shown = text[:40]
-        try:
-            code = resolve_country(text[:60], self.dataset.states, self.dataset.aliases)
-        except UnknownCountry as exc:
-            return Unknown(shown, tuple(exc.suggestions))
-        return Unknown(shown, (code,))
+        folded = fold(text[:60])
+        if len(folded) < MIN_SUGGESTED_LENGTH:
+            return Unknown(shown, ())
+        names = self._country_names()
+        close = difflib.get_close_matches(folded, list(names), n=6, cutoff=SUGGESTION_CUTOFF)
+        codes = list(dict.fromkeys(names[name] for name in close))
+        return Unknown(shown, tuple(codes[:MAX_SUGGESTIONS]))
+
+    def _country_names(self) -> dict[str, str]:
+        """Every folded country name of the index (codes left out), to suggest from."""
+        if self._names is None:
+            self._names = {
+                name: value
+                for name, (dimension, value) in self.index(Texts("en")).items()
+                if dimension == "country" and len(name) >= MIN_SUGGESTED_LENGTH
+            }
+        return self._names
 
 
 def _spellings(name: str) -> tuple[str, ...]:

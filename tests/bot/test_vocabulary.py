@@ -11,7 +11,7 @@ from typing import get_args
 import pytest
 
 from bot.filters import deeplink
-from bot.filters.vocabulary import Vocabulary
+from bot.filters.vocabulary import NotUnderstood, Vocabulary
 from bot.text.i18n import LANGUAGES, Texts
 from bot.text.render import KIND_NAMES, THEME_NAMES
 from config.dataset import Theme
@@ -64,3 +64,28 @@ def test_every_word_of_the_table_reads_as_its_value_for_every_reader(dataset, re
 )
 def test_clusters_are_read_in_every_language(dataset, text):
     assert Vocabulary(dataset).parse(text, Texts("en")).clusters == {2}
+
+
+@pytest.mark.parametrize(
+    ("typed", "suggested"),
+    [("Austira", ("AT",)), ("Frnace", ("FR",)), ("Германя", ("DE",)), ("des", ()), ("humains", ())],
+)
+def test_suggestions_only_when_a_name_is_close(typed, suggested):
+    with pytest.raises(NotUnderstood) as refused:
+        Vocabulary(load_dataset()).parse(typed, Texts("fr"))
+    assert refused.value.unknown[0].suggestions == suggested
+
+
+@pytest.mark.parametrize(
+    ("language", "typed", "countries", "themes"),
+    [
+        ("fr", "Côte d'Ivoire traite", {"CI"}, {"tip"}),
+        ("fr", "traite des êtres humains, trafic de migrants", set(), {"tip", "som"}),
+        ("ar", "الاتجار بالبشر", set(), {"tip"}),
+        ("zh", "奥地利人口贩运", {"AT"}, {"tip"}),
+        ("zh", "奥地利，枪支", {"AT"}, {"firearms"}),
+    ],
+)
+def test_the_words_ngos_use_are_read_as_one(language, typed, countries, themes):
+    topics = Vocabulary(load_dataset()).parse(typed, Texts(language))
+    assert (set(topics.countries), set(topics.themes)) == (countries, themes)
