@@ -145,8 +145,13 @@ def subscription(
     else:
         state = texts("Alerts are on in this chat.")
     lines = [bold(texts("Your subscription")), escape(state)]
-    for label, value in topic_names(selection, dataset, texts):
-        lines.append(f"{escape(label)}: {escape(value)}")
+    follows_something = bool(
+        selection.countries or selection.clusters or selection.themes or selection.kinds
+    )
+    if subscriber is not None and (subscriber.active or follows_something):
+        # "countries: all" beside "alerts are off" would read as if everything were followed
+        for label, value in topic_names(selection, dataset, texts):
+            lines.append(escape(texts.labelled(label, value)))
     if subscriber is not None:
         lines.append("")
         lines.append(settings_summary(subscriber, texts))
@@ -164,10 +169,17 @@ def settings_summary(subscriber: Subscriber, texts: Texts) -> str:
         (texts("Reminders (days before)"), lead),
         (texts("Digest"), texts(DIGEST_LABELS.get(subscriber.digest, subscriber.digest))),
         (texts("Quiet hours"), quiet),
-        (texts("Time zone"), subscriber.timezone),
+        (texts("Time zone"), _zone_name(subscriber.timezone, texts)),
         (texts("Language"), Texts(subscriber.language).language_name),
     ]
-    return "\n".join(f"{escape(label)}: {escape(value)}" for label, value in rows)
+    return "\n".join(escape(texts.labelled(label, value)) for label, value in rows)
+
+
+def _zone_name(zone: str, texts: Texts) -> str:
+    """A zone as the reader names it, with its IANA name: "Le Caire (Africa/Cairo)"."""
+    if zone == "UTC" or "/" not in zone:
+        return zone
+    return f"{texts.city(zone)} ({zone})"
 
 
 def command_list(texts: Texts, *, operator: bool) -> str:
@@ -234,10 +246,12 @@ def not_understood(unknown: Sequence[tuple[str, Sequence[str]]], texts: Texts) -
             )
         else:
             lines.append(texts("I do not know {text}.").format(text=text))
+    themes = ", ".join(texts(THEME_NAMES[theme]) for theme in ("tip", "som", "firearms"))
     lines.append(
         texts(
-            "Write countries as codes (AT) or names (Austria), and topics as themes (tip, "
-            "som, firearms), clusters (cluster 1) or kinds (milestones, registrations, events)."
-        )
+            "Write countries by their names in any of our languages (Autriche, Austria) or "
+            "codes (AT), and topics as themes ({themes}, ...), clusters (cluster 1) or kinds "
+            "(milestones, registrations, events)."
+        ).format(themes=themes)
     )
     return "\n".join(escape(line) for line in lines)

@@ -78,7 +78,7 @@ def followed(turn: Turn, subscriber: Subscriber) -> str:
     """What the chat follows now, after a change."""
     rows = layout.topic_names(selection_of(subscriber), turn.services.dataset, turn.texts)
     lines = [bold(turn.texts("This chat now follows:"))]
-    lines += [f"{escape(label)}: {escape(value)}" for label, value in rows]
+    lines += [escape(turn.texts.labelled(label, value)) for label, value in rows]
     return "\n".join(lines)
 
 
@@ -192,7 +192,7 @@ def menu_text(turn: Turn, selection: Selection) -> str:
         "",
     ]
     rows = layout.topic_names(selection, turn.services.dataset, texts)
-    lines += [f"{escape(label)}: {escape(value)}" for label, value in rows]
+    lines += [escape(texts.labelled(label, value)) for label, value in rows]
     return "\n".join(lines)
 
 

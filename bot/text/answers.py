@@ -223,7 +223,7 @@ def happened_part(events: Sequence[Deadline], texts: Texts) -> Part | None:
     """The latest events that did take place, with their dates."""
     if not events:
         return None
-    lines = tuple(f"{_event_when(d, texts)}: {title_of(d, texts)}" for d in events)
+    lines = tuple(texts.labelled(_event_when(d, texts), title_of(d, texts)) for d in events)
     return Part(heading=texts("The latest that took place"), lines=lines)
 
 

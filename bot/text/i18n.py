@@ -27,6 +27,8 @@ from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
 from bot.text.marks import N_ as N_  # re-exported: messages are marked with it
+
+LABELLED = N_("{label}: {value}")  # French puts a space before the colon
 from config.countries import country_name
 
 LOCALE_DIR = Path(__file__).with_name("locales")
@@ -72,6 +74,10 @@ class Texts:
 
     def plural(self, singular: str, plural: str, count: int) -> str:
         return self._translations.ngettext(singular, plural, count)
+
+    def labelled(self, label: str, value: str) -> str:
+        """ "Label: value" with the language's punctuation ("Pays : Autriche" in French)."""
+        return self(LABELLED).format(label=label, value=value)
 
     def country(self, code: str) -> str:
         return country_name(code, self.language)

@@ -119,7 +119,9 @@ def _digest(alert: Alert, texts: Texts, zone: str) -> Wording:
         "Your digest: {count} deadlines in the next {days} days",
         count,
     ).format(count=count, days=alert.lead_days or 7)
-    lines = [f"• {when_of(d, texts, zone)[0]}: {title_of(d, texts)}" for d in alert.digest]
+    lines = [
+        f"• {texts.labelled(when_of(d, texts, zone)[0], title_of(d, texts))}" for d in alert.digest
+    ]
     if not lines:
         lines.append(texts("Nothing is due for what you follow."))
     return Wording(headline=headline, note="\n".join(lines))

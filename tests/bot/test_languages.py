@@ -110,7 +110,7 @@ async def test_start_subscribe_and_upcoming_in_each_language(telegram, tmp_path,
         welcome
     )
     assert translated(texts, "This chat now follows:") in shown(subscribed)
-    assert f"{texts('Countries')}: {texts.country('AT')} (AT)" in shown(subscribed)
+    assert texts.labelled(texts("Countries"), f"{texts.country('AT')} (AT)") in shown(subscribed)
     heading = texts.plural(
         "Coming up in the next {days} day", "Coming up in the next {days} days", UPCOMING_DAYS
     ).format(days=UPCOMING_DAYS)
