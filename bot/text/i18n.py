@@ -27,11 +27,10 @@ from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
 from bot.text.marks import N_ as N_  # re-exported: messages are marked with it
-
-LABELLED = N_("{label}: {value}")  # French puts a space before the colon
 from config.countries import country_name
 
 LOCALE_DIR = Path(__file__).with_name("locales")
+LABELLED = N_("{label}: {value}")  # French puts a space before the colon
 DEFAULT_LANGUAGE = "en"
 # The six official languages of the United Nations, each with a complete catalog.
 LANGUAGES: tuple[str, ...] = ("ar", "en", "es", "fr", "ru", "zh")
