@@ -64,9 +64,14 @@ def _mark(label: str, chosen: bool) -> str:
     return CHECK + label if chosen else label
 
 
-def languages(verb: str = callbacks.START_LANGUAGE, *prefix: str) -> InlineKeyboardMarkup:
-    """One button per language, each named in itself."""
-    buttons = [_button(Texts(code).language_name, verb, *prefix, code) for code in LANGUAGES]
+def languages(
+    verb: str = callbacks.START_LANGUAGE, *prefix: str, chosen: str | None = None
+) -> InlineKeyboardMarkup:
+    """One button per language, each named in itself, the chosen one marked."""
+    buttons = [
+        _button(_mark(Texts(code).language_name, code == chosen), verb, *prefix, code)
+        for code in LANGUAGES
+    ]
     return InlineKeyboardMarkup(_rows(buttons, 3))
 
 

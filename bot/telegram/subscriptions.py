@@ -140,9 +140,15 @@ async def choose_language(turn: Turn, press: Press) -> None:
     async with turn.services.transaction() as session:
         subscriber = await turn.registered(session)
         await set_preferences(session, subscriber, turn.services.clock(), language=language)
-    chosen = Turn(turn.update, turn.context, turn.services, turn.place, Texts(language))
-    await chosen.answer(Texts(language).language_name)
-    await chosen.show(welcome(chosen, subscriber), keyboards.languages())
+    texts = Texts(language)
+    chosen = Turn(turn.update, turn.context, turn.services, turn.place, texts)
+    confirmed = texts("Language set: {language}.").format(language=texts.language_name)
+    await chosen.answer(confirmed)
+    # said in the message too: a notice over the chat vanishes in a second
+    await chosen.show(
+        f"✓ {escape(confirmed)}\n\n{welcome(chosen, subscriber)}",
+        keyboards.languages(chosen=language),
+    )
 
 
 @handler

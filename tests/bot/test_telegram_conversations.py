@@ -110,7 +110,9 @@ async def test_choosing_a_language_rewrites_the_welcome(bot, alice, fake):
     calls = await bot.press(message, alice, "lang:fr")
     edited = only_message(calls)
     assert edited.method == "editMessageText" and "Alertes désactivées" in edited.text
-    assert answers(calls) == ["français"]
+    assert answers(calls) == ["Langue choisie : français."]
+    assert edited.text.startswith("✓ Langue choisie : français.")  # seen, not only a notice
+    assert "✓ français" in [b["text"] for b in edited.buttons]
     subscriber = await stored(bot)
     assert subscriber is not None and subscriber.language == "fr" and not subscriber.active
     assert welcome.text != edited.text
