@@ -200,7 +200,7 @@ class Settings(BaseSettings):
     web_max_connections: int = Field(default=500, ge=1, le=100_000, alias="WEB_MAX_CONNECTIONS")
     web_shutdown_timeout: float = Field(default=10, ge=0, le=300, alias="WEB_SHUTDOWN_TIMEOUT")
     # Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed ("*" for any).
-    forwarded_allow_ips: str = Field(default="127.0.0.1", alias="FORWARDED_ALLOW_IPS")
+    forwarded_allow_ips: str = Field(default="127.0.0.1,::1", alias="FORWARDED_ALLOW_IPS")
     # /metrics and the details of /readyz: with a token, for its bearer only; without,
     # for loopback clients only.
     metrics_token: Annotated[SecretStr | None, BeforeValidator(_empty_as_none)] = Field(
