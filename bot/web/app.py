@@ -112,14 +112,20 @@ def _not_modified(request: Request, feed: Feed, etag: str) -> bool:
     return False
 
 
-def calendar_response(request: Request, feed: Feed, filename: str) -> Response:
-    """The feed with validators, 304 when the client has it, gzip when asked."""
+def calendar_response(
+    request: Request, feed: Feed, filename: str, *, private: bool = False
+) -> Response:
+    """The feed with validators, 304 when the client has it, gzip when asked.
+
+    A personal calendar is `private`: its address is its owner's secret, and a shared
+    cache (a proxy, a CDN) must not keep a copy for others to ask for.
+    """
     wants_gzip = "gzip" in request.headers.get("accept-encoding", "").lower()
     etag = feed.etag[:-1] + '-gzip"' if wants_gzip else feed.etag
     headers = {
         "ETag": etag,
         "Last-Modified": _http_date(feed.last_modified),
-        "Cache-Control": "public, max-age=300",
+        "Cache-Control": "private, max-age=300" if private else "public, max-age=300",
         "Vary": "Accept-Encoding",
     }
     if _not_modified(request, feed, etag):
@@ -215,7 +221,7 @@ def create_app(
         if personal is None:
             return PlainTextResponse("Not Found\n", status_code=404)
         feed = await publisher.feed(Query(selection=personal.selection), personal.language)
-        return calendar_response(request, feed, "untoc-watch.ics")
+        return calendar_response(request, feed, "untoc-watch.ics", private=True)
 
     @_bad_request
     async def api_upcoming(request: Request) -> Response:
