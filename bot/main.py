@@ -106,6 +106,7 @@ async def _run_web(
     from bot.filters.query import Query
     from bot.publishing.publisher import Publisher
     from bot.web.app import create_app
+    from bot.web.server import server_config
 
     settings = service.settings
     publisher = Publisher(service.dataset, service.store, settings.public_base_url)
@@ -131,12 +132,11 @@ async def _run_web(
         )
         await start_receiving(telegram)
         routes += telegram_routes(telegram, webhook_secret.get_secret_value())
-    config = uvicorn.Config(
+    config = server_config(
         create_app(settings, service.dataset, publisher, routes),
-        host=host or settings.web_host,
-        port=port or settings.web_port,
-        log_level="info",
-        lifespan="on",
+        settings,
+        host or settings.web_host,
+        port or settings.web_port,
     )
     logging.getLogger("uvicorn.access").addFilter(HideCalendarTokens())  # after its set-up
     server = uvicorn.Server(config)

@@ -200,7 +200,7 @@ class Action(_Fact):
 
     id: Id
     title: Text
-    url: Text | None = None
+    url: WebUrl | None = None
 
 
 class Delay(_Fact):

@@ -39,6 +39,7 @@ SECRET_VARIABLES = frozenset(
         "SLACK_APP_TOKEN",
         "SLACK_WEBHOOK_URL",
         "SMTP_URL",
+        "METRICS_TOKEN",
     }
 )
 _TELEGRAM_TOKEN = re.compile(r"^[0-9]+:[A-Za-z0-9_-]+$")
@@ -61,6 +62,9 @@ def mask_password(text: str) -> str:
 
 DEFAULT_SLACK_API_BASE_URL = "https://slack.com/api/"
 _SLACK_SECRET = re.compile(r"^[A-Za-z0-9]{8,128}$")
+# The bearer token of /metrics and /readyz's details: long enough not to be guessed.
+MIN_METRICS_TOKEN = 32
+_METRICS_TOKEN = re.compile(rf"^[A-Za-z0-9_.~+/=-]{{{MIN_METRICS_TOKEN},256}}$")
 
 # Heroku-style and driverless URLs name the database, not the driver we run it with.
 _URL_SCHEMES = {
@@ -183,6 +187,27 @@ class Settings(BaseSettings):
     )
     web_host: str = Field(default="127.0.0.1", alias="WEB_HOST")
     web_port: int = Field(default=8000, ge=1, le=65535, alias="PORT")
+    # What one client may ask of the web process: the request line and headers, the body,
+    # how long the head may take to arrive, how many connections at once.
+    web_max_header_bytes: int = Field(
+        default=16_384, ge=1024, le=1_048_576, alias="WEB_MAX_HEADER_BYTES"
+    )
+    web_max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, le=104_857_600, alias="WEB_MAX_BODY_BYTES"
+    )
+    web_header_timeout: float = Field(default=10, gt=0, le=300, alias="WEB_HEADER_TIMEOUT")
+    web_keep_alive: float = Field(default=5, gt=0, le=300, alias="WEB_KEEP_ALIVE")
+    web_max_connections: int = Field(default=500, ge=1, le=100_000, alias="WEB_MAX_CONNECTIONS")
+    web_shutdown_timeout: float = Field(default=10, ge=0, le=300, alias="WEB_SHUTDOWN_TIMEOUT")
+    # Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed ("*" for any).
+    forwarded_allow_ips: str = Field(default="127.0.0.1,::1", alias="FORWARDED_ALLOW_IPS")
+    # /metrics and the details of /readyz: with a token, for its bearer only; without,
+    # for loopback clients only.
+    metrics_token: Annotated[SecretStr | None, BeforeValidator(_empty_as_none)] = Field(
+        default=None, alias="METRICS_TOKEN"
+    )
+    # Seconds /readyz and /metrics reuse their last answer (each one queries the database).
+    metrics_cache_seconds: float = Field(default=5, ge=0, le=300, alias="METRICS_CACHE_SECONDS")
     # The watcher refuses pages on loopback and private addresses unless told otherwise.
     watcher_allow_private: bool = Field(default=False, alias="WATCHER_ALLOW_PRIVATE")
     watcher_user_agent: Annotated[str, AfterValidator(_check_user_agent)] = Field(
@@ -249,6 +274,16 @@ class Settings(BaseSettings):
             )
         Address(display_name=name, addr_spec=address)  # raises for what no header can hold
         return value.strip()
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_form(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _METRICS_TOKEN.match(value.get_secret_value()):
+            raise ValueError(
+                f"expected {MIN_METRICS_TOKEN} to 256 characters without spaces; make one with "
+                "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return value
 
     @field_validator("telegram_bot_token")
     @classmethod

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -206,7 +207,11 @@ def export_subscribers(
 
     settings = read_settings()
     data = asyncio.run(_export(settings))
-    file.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    # addresses, webhook URLs and calendar tokens: for the operator's eyes only
+    fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an older file keeps its mode through O_CREAT
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(json.dumps(data, indent=2, ensure_ascii=False))
     typer.echo(f"Exported {len(data['subscribers'])} subscriber(s) to {file}.")
 
 

@@ -5,10 +5,15 @@ The URL is already normalised by the settings (`sqlite+aiosqlite://` or
 SQLite gets foreign keys (off by default there), WAL so readers do not block the writer,
 and a busy timeout so a second process waits instead of failing; PostgreSQL gets a ping
 before reuse so a connection dropped by the server is replaced, not reported as an error.
+A SQLite file is made readable by its owner only: it holds every subscriber's address,
+webhook URLs and calendar tokens (SQLite gives its journal files the file's mode).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+from pathlib import Path
 from typing import TypeAlias
 
 from sqlalchemy import event, make_url
@@ -24,15 +29,29 @@ DatabaseError = SQLAlchemyError  # the database did not answer, or refused a sta
 DuplicateKey = IntegrityError  # a unique key (address, calendar token, ...) is taken
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+PRIVATE_FILE_MODE = 0o600
 
 
 def create_engine(url: str) -> AsyncEngine:
     """An engine for `url`, configured so SQLite and PostgreSQL enforce the same rules."""
     if url.startswith("sqlite"):
+        database = make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            private_file(Path(database))
         engine = _create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
     return _create_async_engine(url, pool_pre_ping=True)
+
+
+def private_file(path: Path) -> None:
+    """Create `path` readable and writable by its owner only, or narrow it to that."""
+    with contextlib.suppress(OSError):  # a directory not there or not ours: SQLite says so
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE)
+        os.close(fd)
+    with contextlib.suppress(OSError):  # someone else's file: SQLite will say what it can do
+        if path.stat().st_mode & 0o077:
+            path.chmod(PRIVATE_FILE_MODE)
 
 
 def masked_url(url: str) -> str:

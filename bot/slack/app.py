@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -45,6 +46,10 @@ COMMAND = "/untoc"
 MAX_BODY_BYTES = 512 * 1024
 MAX_SIGNATURE_AGE = 5 * 60
 MALFORMED = "Sorry, that request could not be read."
+# Where Slack's response URLs live. A press is signed, but the answer goes wherever its
+# payload says: to Slack's hooks only, never to an address a payload made up.
+RESPONSE_URL_PREFIX = "https://hooks.slack.com/"
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class SlackNotConfigured(Exception):
@@ -97,12 +102,19 @@ def build_slack_app(
         else:
             await ack(text=answer.text, response_type=shown)
 
+    answerable = response_url_prefixes(settings.slack_api_base_url)
+
     async def on_button(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         press = ButtonPress.from_payload(body)
         text = await buttons(press) if press else MALFORMED
-        if body.get("response_url"):
-            await respond(text=text, response_type="ephemeral", replace_original=False)
+        response_url = body.get("response_url")
+        if not response_url:
+            return
+        if not str(response_url).startswith(answerable):
+            log.warning("slack: a button press asked for an answer outside Slack; not sent")
+            return
+        await respond(text=text, response_type="ephemeral", replace_original=False)
 
     async def on_link(ack: AsyncAck) -> None:
         await ack()  # "Add to calendar" opens its URL; Slack still wants an answer
@@ -112,6 +124,15 @@ def build_slack_app(
     app.action("mute")(on_button)
     app.action("calendar")(on_link)
     return app
+
+
+def response_url_prefixes(api_base_url: str) -> tuple[str, ...]:
+    """Where a press's answer may go: Slack's hooks, and a Slack on this machine (a local
+    fake) when SLACK_API_BASE_URL names one."""
+    api = urllib.parse.urlsplit(api_base_url)
+    if api.scheme == "http" and api.hostname in _LOOPBACK:
+        return (RESPONSE_URL_PREFIX, f"http://{api.netloc}/")
+    return (RESPONSE_URL_PREFIX,)
 
 
 CHECK_TIMEOUT = 1.5

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import logging
+import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
@@ -18,7 +19,6 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
 from prometheus_client import CONTENT_TYPE_LATEST
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -30,7 +30,7 @@ from bot.filters.vocabulary import Vocabulary
 from bot.publishing.publisher import Feed, Publisher
 from bot.text.bidi import isolate
 from bot.text.i18n import LANGUAGES, Texts, negotiate
-from bot.text.render import THEME_NAMES, deadline_to_dict
+from bot.text.render import THEME_NAMES
 from bot.web.countries import (
     CountryView,
     Freshness,
@@ -39,17 +39,20 @@ from bot.web.countries import (
     country_index,
     country_json,
     country_view,
+    deadline_json,
     index_json,
     index_params,
     latest_fact,
     parse_index_query,
     state_code,
 )
-from bot.web.operations import metrics, readiness
+from bot.web.operations import Readiness, Reused, may_see_details, metrics, readiness
 from bot.web.rows import row
+from bot.web.security import SecureSite, style_hashes
 from bot.web.views import country_context, index_context, quiet_context, subscribe_links
 from config.dataset import THEMES, Dataset
 from config.settings import Settings
+from config.urls import web_url
 from schedulers.timeline import MECHANISM_ZONE, Selection, upcoming
 
 FEED_PARAMS = frozenset({"country", "cluster", "kind", "theme", "lang", "alarms"})
@@ -109,14 +112,20 @@ def _not_modified(request: Request, feed: Feed, etag: str) -> bool:
     return False
 
 
-def calendar_response(request: Request, feed: Feed, filename: str) -> Response:
-    """The feed with validators, 304 when the client has it, gzip when asked."""
+def calendar_response(
+    request: Request, feed: Feed, filename: str, *, private: bool = False
+) -> Response:
+    """The feed with validators, 304 when the client has it, gzip when asked.
+
+    A personal calendar is `private`: its address is its owner's secret, and a shared
+    cache (a proxy, a CDN) must not keep a copy for others to ask for.
+    """
     wants_gzip = "gzip" in request.headers.get("accept-encoding", "").lower()
     etag = feed.etag[:-1] + '-gzip"' if wants_gzip else feed.etag
     headers = {
         "ETag": etag,
         "Last-Modified": _http_date(feed.last_modified),
-        "Cache-Control": "public, max-age=300",
+        "Cache-Control": "private, max-age=300" if private else "public, max-age=300",
         "Vary": "Accept-Encoding",
     }
     if _not_modified(request, feed, etag):
@@ -133,18 +142,20 @@ def create_app(
     dataset: Dataset,
     publisher: Publisher,
     extra_routes: Sequence[BaseRoute] = (),
-) -> Starlette:
+) -> SecureSite:
     """Build the app around settings, the dataset and a publisher (nothing global).
 
     `extra_routes` are the chat services' endpoints (Slack events, Telegram webhook).
     """
+    template_dir = Path(__file__).with_name("templates")
     templates = Environment(
-        loader=FileSystemLoader(Path(__file__).with_name("templates")),
+        loader=FileSystemLoader(template_dir),
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
     )
     templates.filters["readable"] = _readable
+    templates.filters["web_url"] = _shown_url
     page_template = templates.get_template("index.html")
     vocabulary = Vocabulary(dataset)
     country_template = templates.get_template("country.html")
@@ -155,14 +166,35 @@ def create_app(
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    reuse = settings.metrics_cache_seconds
+
+    async def ready_now() -> Readiness:
+        return await readiness(publisher.store, publisher.clock())
+
+    async def metrics_now() -> bytes:
+        return await metrics(publisher.store, publisher.clock())
+
+    ready_state = Reused(ready_now, reuse, time.monotonic)
+    metrics_state = Reused(metrics_now, reuse, time.monotonic)
+
+    def operator(request: Request) -> bool:
+        client = request.client.host if request.client else None
+        return may_see_details(request.headers.get("authorization"), client, token)
+
     async def readyz(request: Request) -> Response:
-        state = await readiness(publisher.store, publisher.clock())
-        body = {"ready": state.ready, **state.checks}
-        return JSONResponse(body, status_code=200 if state.ready else 503)
+        state = await ready_state.get()
+        status = 200 if state.ready else 503
+        if not operator(request):
+            return PlainTextResponse("ok\n" if state.ready else "not ready\n", status_code=status)
+        return JSONResponse({"ready": state.ready, **state.checks}, status_code=status)
 
     async def prometheus(request: Request) -> Response:
-        body = await metrics(publisher.store, publisher.clock())
-        return Response(body, media_type=CONTENT_TYPE_LATEST)
+        if not operator(request):
+            return PlainTextResponse(
+                "Unauthorized\n", status_code=401, headers={"WWW-Authenticate": "Bearer"}
+            )
+        return Response(await metrics_state.get(), media_type=CONTENT_TYPE_LATEST)
 
     @_bad_request
     async def calendar(request: Request) -> Response:
@@ -189,14 +221,14 @@ def create_app(
         if personal is None:
             return PlainTextResponse("Not Found\n", status_code=404)
         feed = await publisher.feed(Query(selection=personal.selection), personal.language)
-        return calendar_response(request, feed, "untoc-watch.ics")
+        return calendar_response(request, feed, "untoc-watch.ics", private=True)
 
     @_bad_request
     async def api_upcoming(request: Request) -> Response:
         query = _query(request, dataset, API_PARAMS, vocabulary)
         now = publisher.clock()
         found = upcoming(await publisher.deadlines(), now, query.days, query.selection)
-        return JSONResponse([deadline_to_dict(d) for d in found])
+        return JSONResponse([deadline_json(d) for d in found])
 
     async def checked_at() -> dt.datetime | None:
         """When the watcher last read a source successfully, if the database says."""
@@ -362,7 +394,10 @@ def create_app(
         rows = country_index(snapshot.dataset, query, publisher.clock())
         return JSONResponse(index_json(rows, query))
 
-    return Starlette(
+    return SecureSite(
+        public_base_url=base_url,
+        styles=style_hashes(template_dir),
+        max_body_size=settings.web_max_body_bytes,
         routes=[
             Route("/", page, methods=["GET"]),
             Route("/calendar.ics", calendar, methods=["GET"]),
@@ -376,8 +411,14 @@ def create_app(
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
             *extra_routes,
-        ]
+        ],
     )
+
+
+def _shown_url(url: object) -> str:
+    """A link of the page as an `href`: http(s) only, checked again on the way out (an
+    empty string for anything else, which the templates then show as plain text)."""
+    return (web_url(url) or "") if isinstance(url, str) else ""
 
 
 @pass_context

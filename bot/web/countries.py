@@ -20,6 +20,7 @@ from bot.filters.query import MAX_QUERY_LENGTH, QueryError
 from bot.text.render import deadline_to_dict
 from config.countries import country_name
 from config.dataset import Action, Dataset
+from config.urls import web_url
 from schedulers.review import CountryReview, PlannedPhase, WhatIsKnown, country_review
 from schedulers.timeline import MECHANISM_ZONE, Deadline
 
@@ -335,11 +336,17 @@ def _known(known: WhatIsKnown) -> dict[str, Any]:
     }
 
 
+def deadline_json(deadline: Deadline) -> dict[str, Any]:
+    """One deadline as the API writes it: its link checked again on the way out (http(s)
+    only, else null), whatever path it came by."""
+    return deadline_to_dict(deadline) | {"url": web_url(deadline.url)}
+
+
 def _action(action: Action) -> dict[str, Any]:
     return {
         "id": action.id,
         "title": action.title,
-        "url": action.url,
+        "url": web_url(action.url),
         "source": action.source,
         "confidence": action.confidence,
     }
@@ -363,16 +370,16 @@ def country_json(view: CountryView, base_url: str) -> dict[str, Any]:
         "group": review.group,
         "group_source": review.group_source,
         "clusters": [
-            {"cluster": number, "steps": [deadline_to_dict(d) for d in steps]}
+            {"cluster": number, "steps": [deadline_json(d) for d in steps]}
             for number, steps in view.clusters
         ],
         "planned": [_phase(p) for p in review.phases],
         "what_is_known": _known(review.known) if review.known is not None else None,
         "last_news": _news(view.news),
-        "events": [deadline_to_dict(d) for d in view.next_events],
-        "recent_events": [deadline_to_dict(d) for d in view.past_events],
+        "events": [deadline_json(d) for d in view.next_events],
+        "recent_events": [deadline_json(d) for d in view.past_events],
         "actions": [_action(a) for a in view.actions],
-        "next": deadline_to_dict(view.next_step) if view.next_step else None,
+        "next": deadline_json(view.next_step) if view.next_step else None,
         "freshness": {
             "as_of": view.freshness.as_of.isoformat(),
             "latest_fact": _date(view.freshness.latest_fact),

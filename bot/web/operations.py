@@ -3,13 +3,22 @@
 Several web and worker processes share one database, so the database is the one place
 that knows the whole truth: outbox depth and age, what was sent, failed or given up per
 channel, and whether a worker leads. Nothing here counts in memory.
+
+Those figures are for the operators: `may_see_details` says who may read them (the
+bearer of `METRICS_TOKEN`, or a client on this machine when none is set); anyone else
+learns only whether the service is ready. Answers are reused for a few seconds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import ipaddress
+import math
+import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -18,6 +27,7 @@ from bot.db import stats
 from bot.db.store import Store
 
 MAX_LAG = dt.timedelta(minutes=15)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -104,3 +114,39 @@ async def _families(store: Store, now: dt.datetime) -> list[GaugeMetricFamily]:
         if last_success is not None:
             success.add_metric([source_id], last_success.timestamp())
     return [deliveries, depth, age, subscribers, failures, success]
+
+
+def may_see_details(authorization: str | None, client: str | None, token: str | None) -> bool:
+    """Whether a request may read the outbox and the sources: the token's bearer when one
+    is set, else a client on this machine (behind a proxy on it, set the token)."""
+    if token is not None:
+        scheme, _, given = (authorization or "").partition(" ")
+        return scheme.lower() == "bearer" and secrets.compare_digest(
+            given.strip().encode(), token.encode()
+        )
+    if client is None:
+        return False
+    try:
+        return ipaddress.ip_address(client).is_loopback
+    except ValueError:
+        return False
+
+
+class Reused(Generic[T]):
+    """The last answer of `compute`, reused for `seconds`: each one queries the database,
+    and a monitor polling every second from several places should not."""
+
+    def __init__(
+        self, compute: Callable[[], Awaitable[T]], seconds: float, clock: Callable[[], float]
+    ) -> None:
+        self.compute, self.seconds, self.clock = compute, seconds, clock
+        self.value: T | None = None
+        self.at = -math.inf
+        self.lock = asyncio.Lock()
+
+    async def get(self) -> T:
+        async with self.lock:  # one query at a time, the others take its answer
+            if self.value is None or self.clock() - self.at >= self.seconds:
+                self.value = await self.compute()
+                self.at = self.clock()
+            return self.value

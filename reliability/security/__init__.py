@@ -17,11 +17,18 @@ Each check drives the real part and ends in one figure, "check: held (what was s
   secret in their logs, in any error page, or in what the command line prints.
 - SQL injection strings in every free-text field that reaches the database, on SQLite
   and PostgreSQL: stored verbatim, every table intact.
+- The web process: every answer (pages, feeds, API, errors, redirects) carries the
+  security headers; a `javascript:` or `data:` link, through a dataset file or an
+  approved proposal, is refused there and, planted past both, shown nowhere; a forged
+  Host header is repeated nowhere and redirects use the public address; a body over the
+  limit is a 413; the operators' figures are refused to a client elsewhere; on a real
+  server, a 1 MB head is a 431 and a slow or silent client loses its connection.
 - `pip-audit`: no dependency with a known vulnerability.
 
 One module per area: `slack`, `telegram` (the webhook and the operator's commands),
 `tokens` (calendar tokens and secret comparisons), `ssrf`, `secrets` (no secret in logs
-or output), `injection` (SQL), `audit` (known vulnerabilities); `_common` holds what
+or output), `injection` (SQL), `web` (the web process against hostile clients), `audit`
+(known vulnerabilities); `_common` holds what
 they share.
 """
 
@@ -48,6 +55,7 @@ from reliability.security.tokens import (
     _token_entropy,
     secret_comparisons,
 )
+from reliability.security.web import _web_checks
 
 # What the tests take from here.
 __all__ = ["run", "secret_comparisons"]
@@ -70,6 +78,7 @@ def run(quick: bool = False) -> Section:
         ("watcher SSRF", lambda lab: asyncio.run(_ssrf_checks(lab))),
         ("secrets in logs", lambda lab: _secret_checks(lab, quick)),
         ("SQL injection", lambda lab: sql_injection(lab, quick)),
+        ("web clients", _web_checks),
         ("dependency audit", lambda lab: [_audit(quick)]),
     ]
     with (

@@ -131,6 +131,29 @@ def test_export_then_import_into_a_new_instance_keeps_everything(runner, tmp_pat
     assert json.loads(again.read_text()) == data
 
 
+def test_the_database_and_an_export_are_readable_by_their_owner_only(runner, tmp_path):
+    asyncio.run(_seed(_url(tmp_path)))
+    for made in [tmp_path / "watch.db", *tmp_path.glob("watch.db-*")]:
+        assert made.stat().st_mode & 0o777 == 0o600, made
+    exported = tmp_path / "subs.json"
+    exported.write_text("{}")
+    exported.chmod(0o644)  # an older export others could read
+    assert runner.invoke(app, ["subscribers", "export", str(exported)]).exit_code == 0
+    assert exported.stat().st_mode & 0o777 == 0o600
+    fresh = tmp_path / "fresh.json"
+    assert runner.invoke(app, ["subscribers", "export", str(fresh)]).exit_code == 0
+    assert fresh.stat().st_mode & 0o777 == 0o600
+
+
+def test_an_existing_database_file_is_narrowed_to_its_owner(runner, tmp_path, monkeypatch):
+    other = tmp_path / "open.db"
+    other.touch()
+    other.chmod(0o644)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{other}")
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    assert other.stat().st_mode & 0o777 == 0o600
+
+
 def test_a_broken_import_changes_nothing(runner, tmp_path):
     asyncio.run(_seed(_url(tmp_path)))
     bad = tmp_path / "bad.json"

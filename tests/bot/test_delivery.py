@@ -293,7 +293,8 @@ async def test_readiness_and_metrics_come_from_the_database(store, monkeypatch):
     planner, dispatcher = _engine(store, clock, channel)
     await planner.run_once()
     publisher = Publisher(load_dataset(), store, "https://watch.example.org", clock=clock)
-    app = create_app(load_settings(), load_dataset(), publisher)
+    # figures read fresh each time (the service reuses them for a few seconds)
+    app = create_app(load_settings(METRICS_CACHE_SECONDS=0), load_dataset(), publisher)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://t"
     ) as http:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import socket
 import time
 import urllib.parse
 
@@ -27,6 +28,7 @@ from bot.slack.app import (
     MAX_BODY_BYTES,
     SlackNotConfigured,
     build_slack_app,
+    response_url_prefixes,
     slack_routes,
     start_socket_mode,
     stop_socket_mode,
@@ -464,6 +466,49 @@ async def test_a_button_in_an_unsubscribed_channel_changes_nothing(slack):
     text = await slack.press("mute", "AT", channel="C0ELSE")
     assert "not subscribed" in text
     assert await slack.subscriber("C0ELSE") is None
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "https://hooks.slack.com.evil.example/commands/1",
+        "https://evil.example/hooks.slack.com/",
+        "http://127.0.0.1:{canary}/response/x",
+        "file:///etc/passwd",
+    ],
+)
+async def test_a_press_is_answered_only_at_slacks_response_urls(slack, where):
+    """A signed press whose response URL is not Slack's is applied, and answered nowhere."""
+    await slack.command("subscribe AT, DE")
+    slack.fake.reset()
+    canary = socket.socket()
+    canary.bind(("127.0.0.1", 0))
+    canary.listen()
+    canary.setblocking(False)
+    try:
+        payload = press_payload(
+            "mute",
+            "DE",
+            channel=CHANNEL,
+            user=USER,
+            response_url=where.format(canary=canary.getsockname()[1]),
+        )
+        body = urllib.parse.urlencode({"payload": json.dumps(payload)})
+        response = await slack.post(body)
+        assert response.status_code == 200
+        assert (await slack.selection()).countries == {"AT"}
+        assert slack.fake.calls_to("response") == []
+        with pytest.raises(BlockingIOError):
+            canary.accept()  # nobody knocked
+    finally:
+        canary.close()
+
+
+def test_response_urls_are_slacks_own_or_the_local_slack_of_the_settings():
+    assert response_url_prefixes("https://slack.com/api/") == ("https://hooks.slack.com/",)
+    local = response_url_prefixes("http://127.0.0.1:9999/api/")
+    assert local == ("https://hooks.slack.com/", "http://127.0.0.1:9999/")
 
 
 async def test_a_forged_button_press_is_a_401(slack):

@@ -148,7 +148,8 @@ def _axe_available() -> None:
 @pytest.mark.parametrize("path", ["/", "/countries", "/country/AT", "/country/FR"])
 def test_no_wcag_aa_violation(late_server, browser, path, language, viewport):  # noqa: F811
     _axe_available()
-    page = browser.new_page(viewport=viewport)
+    # axe is the test's own script, injected: the page's policy refuses every script
+    page = browser.new_page(viewport=viewport, bypass_csp=True)
     try:
         separator = "&" if "?" in path else "?"
         page.goto(f"{late_server}{path}{separator}lang={language}")
@@ -162,5 +163,35 @@ def test_no_wcag_aa_violation(late_server, browser, path, language, viewport):  
         ]
         assert found == [], found
         assert result["passes"], "axe ran no rule"
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("path", ["/", "/countries", "/country/AT", "/country/QQ"])
+def test_the_content_security_policy_blocks_nothing_the_page_needs(
+    late_server,
+    browser,  # noqa: F811
+    path,
+):
+    page = browser.new_page(viewport=DESKTOP)
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    try:
+        page.goto(f"{late_server}{path}?lang=en")
+        # the inline style applied: the page keeps its measure and its link colour
+        assert page.evaluate("getComputedStyle(document.body).maxWidth") == "960px"
+        assert refused == [], refused
+        # and a script planted in the page would not run
+        ran = page.evaluate(
+            "() => { const s = document.createElement('script');"
+            " s.textContent = 'window.planted = 1'; document.head.appendChild(s);"
+            " return window.planted === 1 }"
+        )
+        assert not ran, "a planted inline script ran"
     finally:
         page.close()

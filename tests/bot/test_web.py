@@ -234,6 +234,10 @@ async def test_a_personal_feed_follows_its_subscriber(dataset, database_url, mon
         async with make_client(dataset, store) as http:
             response = await http.get(f"/calendar/{token}.ics")
             assert response.status_code == 200
+            # its address is its owner's secret: no shared cache keeps a copy
+            assert response.headers["cache-control"] == "private, max-age=300"
+            public = await http.get("/calendar.ics")
+            assert public.headers["cache-control"] == "public, max-age=300"
             events = events_of(response.content)
             assert set(events) >= {"m-at-c1-focal-points"} and all("-at-" in key for key in events)
             assert "Designación de los coordinadores" in str(

@@ -48,6 +48,12 @@ CHECKS = (
     "secrets in logs and error pages",
     "SQL injection (SQLite)",
     "SQL injection (PostgreSQL)",
+    "security headers on every answer",
+    "script links (javascript:, data:)",
+    "Host header tricks",
+    "oversized bodies",
+    "operators' figures",
+    "huge and slow request heads",
     "dependency audit",
 )
 
