@@ -98,9 +98,9 @@ class Setting:
 
 
 def _digits(text: str) -> str:
-    """Any script's digits as ASCII ("٣٠" -> "30"), everything else as it was."""
+    """Any script's decimal digits as ASCII ("٣٠" -> "30"); "²" is no digit of a number."""
     return "".join(
-        str(unicodedata.digit(ch)) if ch.isdigit() and not ch.isascii() else ch for ch in text
+        str(unicodedata.decimal(ch)) if ch.isdecimal() and not ch.isascii() else ch for ch in text
     )
 
 

@@ -225,7 +225,7 @@ async def _plant_in_chats(lab: Lab, url: str, values: Sequence[str], planted: Pl
             planted.expected.append(
                 ("subscribers.display_name", f"#{value}"[:200], "a Slack channel name")
             )
-            body = slack_command_body("unsubscribe", channel_id=channel, user_id=value)
+            body = slack_command_body("unsubscribe all", channel_id=channel, user_id=value)
             await http.post(EVENTS_PATH, content=body, headers=signed(body, FORM))
             reason = f"unsubscribed in Slack by {value}"[:500]
             planted.expected.append(("subscribers.deactivated_reason", reason, "a Slack user id"))

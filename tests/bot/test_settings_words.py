@@ -61,6 +61,7 @@ def test_settings_are_read_in_the_persons_own_words(vocabulary, language, typed,
         ("digest sometimes", "weekly"),
         ("quiet late", "22-7"),
         ("reminders soon", "30 7 1"),
+        ("reminders ²", "30 7 1"),  # a superscript is no number of days
         ("colour blue", "timezone"),
     ],
 )
