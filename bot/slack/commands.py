@@ -25,7 +25,7 @@ from bot.db.store import Store
 from bot.filters.query import Query, query_string
 from bot.filters.settings import NotUnderstood as NotASetting
 from bot.filters.settings import read_setting
-from bot.filters.vocabulary import MAX_WORDS, NotUnderstood, TooLong, Vocabulary
+from bot.filters.vocabulary import NotUnderstood, TooLong, Vocabulary
 from bot.publishing.publisher import Publisher
 from bot.slack.answers import (
     SLACK_COMMANDS,
@@ -42,6 +42,13 @@ from bot.slack.answers import (
 from bot.slack.channel import APP_TARGET
 from bot.slack.layout import clip, escape, link
 from bot.slack.questions import ASKED, subcommand
+from bot.slack.words import (
+    ECHO_MAX,
+    CommandProblem,
+    country_in,
+    parse_values,
+    unknown_value,
+)
 from bot.text.answers import upcoming_answer
 from bot.text.asked import (
     dialogue_event_ids,
@@ -54,12 +61,12 @@ from bot.text.bidi import isolate
 from bot.text.i18n import Texts
 from bot.text.intents import Question, looks_like_a_question, read_question
 from bot.text.review_answers import review_reply, unknown_group_note, unknown_groups
-from config.countries import UnknownCountry, country_name
-from config.dataset import THEMES, Dataset
+from config.countries import country_name
+from config.dataset import Dataset
 from config.vocabulary import ZONE
 from schedulers.review import country_review
 from schedulers.rhythm import project
-from schedulers.timeline import KINDS, MECHANISM_ZONE, Selection, upcoming
+from schedulers.timeline import MECHANISM_ZONE, Selection, upcoming
 
 SUBCOMMANDS = ("subscribe", "unsubscribe", "list", "upcoming", "country", "calendar", "settings")
 HELP = "help"
@@ -67,7 +74,6 @@ MAX_COMMAND_TEXT = 500
 MAX_LISTED = 15
 # Longer answers go out as several section blocks (bot/slack/answers.py `sections`).
 ANSWER_MAX = 12_000
-ECHO_MAX = 40
 ALL = "all"
 DEFAULT_ZONE = ZONE
 _SLACK_ID = re.compile(r"^[A-Z0-9]{2,40}$")
@@ -109,11 +115,6 @@ class Answer:
     language: str | None = None
 
 
-class CommandProblem(Exception):
-    """A command we cannot carry out; the message (in the reader's language) says why."""
-
-
-Values = dict[str, set[str]]
 NOT_INVITED = "a private channel the app was not invited to"
 # Whether alerts can reach a channel; False: a private channel that must invite the app.
 Reachable = Callable[[str], Awaitable[bool]]
@@ -172,7 +173,7 @@ class UntocCommand:
             if name is None:
                 question = read_question(line)
                 if question.intent == "unknown" and not looks_like_a_question(line):
-                    found = _country_in(question.rest, self.vocabulary, texts)
+                    found = country_in(question.rest, self.vocabulary, texts)
                     if found is None:
                         return Answer(_unknown(first.lower(), texts))
                     return await self._country(invocation, found, texts)
@@ -185,7 +186,7 @@ class UntocCommand:
 
     async def _ask(self, invocation: Invocation, question: Question, texts: Texts) -> Answer:
         """A question typed after `/untoc`: answered as Telegram answers it."""
-        code = _country_in(question.rest, self.vocabulary, texts)
+        code = country_in(question.rest, self.vocabulary, texts)
         if question.intent == "next_dialogue":
             data = (await self.publisher.snapshot()).dataset
             subscriber = await self._subscriber(invocation.channel_id)
@@ -428,7 +429,7 @@ class UntocCommand:
         except (NotUnderstood, TooLong) as problem:
             unknown = problem.unknown[0].suggestions if isinstance(problem, NotUnderstood) else ()
             suggestions = [f"{code} ({country_name(code)})" for code in unknown]
-            raise CommandProblem(_unknown_value(text, suggestions, texts)) from None
+            raise CommandProblem(unknown_value(text, suggestions, texts)) from None
 
     def _sessions(self, texts: Texts) -> Session:
         return self._store(texts).sessions()
@@ -455,45 +456,6 @@ class UntocCommand:
         return f"{self.base_url}/" + ("?" + urllib.parse.urlencode(params) if params else "")
 
 
-def parse_values(text: str, vocabulary: Vocabulary, texts: Texts) -> Values:
-    """Countries, themes, kinds and clusters named in `text`, read as Telegram reads them.
-
-    One parser (`bot/filters/vocabulary.py`) reads every channel's words, in any of our
-    languages: `Autriche, traite` is Austria and trafficking in persons. Raises
-    `CommandProblem` naming the first value it cannot read, with suggestions.
-    """
-    try:
-        topics = vocabulary.parse(text, texts)
-    except TooLong:
-        message = texts.plural(
-            "That is more than {limit} value; follow fewer at once.",
-            "That is more than {limit} values; follow fewer at once.",
-            MAX_WORDS,
-        )
-        raise CommandProblem(message.format(limit=MAX_WORDS)) from None
-    except NotUnderstood as problem:
-        first = problem.unknown[0]
-        suggestions = [f"{code} ({country_name(code)})" for code in first.suggestions]
-        close = difflib.get_close_matches(first.text.lower(), [*THEMES, *KINDS], n=2, cutoff=0.7)
-        raise CommandProblem(_unknown_value(first.text, suggestions + close, texts)) from None
-    return {dimension: values for dimension, values in topics.filters().items() if values}
-
-
-def _suggestions(problem: UnknownCountry) -> list[str]:
-    return [f"{code} ({country_name(code)})" for code in problem.suggestions]
-
-
-def _unknown_value(text: str, suggestions: list[str], texts: Texts) -> str:
-    message = texts(
-        "I don't know “{value}”. Countries are ISO codes (AT) or English names; "
-        "themes are {themes}."
-    ).format(value=escape(clip(text, ECHO_MAX)), themes=", ".join(THEMES))
-    if suggestions:
-        hint = texts("Did you mean {suggestions}?")
-        message += " " + hint.format(suggestions=escape(", ".join(suggestions)))
-    return message
-
-
 def _unknown(name: str, texts: Texts) -> str:
     message = texts("Unknown command “{name}”.").format(name=escape(clip(name, ECHO_MAX)))
     close = difflib.get_close_matches(name, [*SUBCOMMANDS, HELP], n=1, cutoff=0.6)
@@ -515,9 +477,3 @@ def _display_name(invocation: Invocation) -> str | None:
 
 def _not_subscribed(texts: Texts) -> str:
     return texts("This channel is not subscribed. Try `/untoc subscribe AT, tip`.")
-
-
-def _country_in(words: str, vocabulary: Vocabulary, texts: Texts) -> str | None:
-    """The one State a question names, if it names exactly one we know."""
-    named = vocabulary.countries_in(words, texts)
-    return named.pop() if len(named) == 1 else None

@@ -18,7 +18,7 @@ from telegram.error import ChatMigrated, Forbidden, TelegramError
 
 from bot.db.subscribers import deactivate, move_address, subscribers_at
 from bot.filters.vocabulary import NotUnderstood, TooLong, Topics
-from bot.telegram import admin, callbacks, preferences, subscriptions
+from bot.telegram import admin, alert_buttons, callbacks, preferences, subscriptions
 from bot.telegram.callbacks import StaleButton
 from bot.telegram.channel import escape
 from bot.telegram.chats import CHANNEL, Context, Turn, command_text, handler, turn_of
@@ -113,8 +113,8 @@ async def button(update: Update, context: Context) -> None:
     try:
         press = callbacks.decode(query.data)
         routes = {
-            callbacks.ACK: subscriptions.on_alert_button,
-            callbacks.MUTE: subscriptions.on_alert_button,
+            callbacks.ACK: alert_buttons.on_alert_button,
+            callbacks.MUTE: alert_buttons.on_alert_button,
             callbacks.START_LANGUAGE: subscriptions.choose_language,
             callbacks.SUBSCRIBE: subscriptions.on_subscribe_button,
             callbacks.UNSUBSCRIBE: subscriptions.on_unsubscribe_button,
