@@ -73,10 +73,18 @@ def welcome(turn: Turn, subscriber: Subscriber | None) -> str:
 
 
 def followed(turn: Turn, subscriber: Subscriber) -> str:
-    """What the chat follows now, after a change."""
-    rows = layout.topic_names(selection_of(subscriber), turn.services.dataset, turn.texts)
+    """What the chat follows now, after a change (typed, from a link or with buttons).
+
+    When a followed State's review group is unknown, it says so, and what still comes.
+    """
+    selection = selection_of(subscriber)
+    rows = layout.topic_names(selection, turn.services.dataset, turn.texts)
     lines = [bold(turn.texts("This chat now follows:"))]
     lines += [escape(turn.texts.labelled(label, value)) for label, value in rows]
+    unknown = unknown_groups(selection.countries, turn.services.dataset)
+    if unknown:
+        note = unknown_group_note(unknown, layout.TELEGRAM_COMMANDS, turn.texts)
+        lines += ["", escape(note)]
     return "\n".join(lines)
 
 
@@ -169,11 +177,6 @@ async def subscribe(turn: Turn) -> None:
             await follow(session, subscriber, topics.filters(), turn.services.clock())
             await session.flush()
             text = followed(turn, subscriber)
-        countries = topics.filters().get("country", set())
-        unknown = unknown_groups(countries, turn.services.dataset)
-        if unknown:
-            note = unknown_group_note(unknown, layout.TELEGRAM_COMMANDS, turn.texts)
-            text += "\n\n" + escape(note)
         await turn.reply(text)
         return
     async with turn.services.transaction() as session:

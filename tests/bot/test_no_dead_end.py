@@ -14,7 +14,9 @@ import html
 
 import pytest
 
+from bot.filters.deeplink import encode
 from bot.text.i18n import LANGUAGES, Texts
+from schedulers.timeline import Selection
 from tests.bot.telegram_harness import ALICE, only_message, private
 
 CHAT = private(ALICE)
@@ -160,3 +162,21 @@ async def test_slack_subscribing_to_an_unknown_group_says_what_still_comes(slack
         1,
     )
     assert still.split("{countries}")[1].split("{command}")[0] in answer
+
+
+async def test_a_deep_link_to_an_unknown_group_says_what_still_comes(bot_2026, telegram_2026):
+    payload = encode(Selection(countries={"CI"}))
+    text = await ask_telegram(bot_2026, telegram_2026, "fr", f"/start {payload}")
+    texts = Texts("fr")
+    assert texts.country("CI") in text and "/country CI" in text
+    assert (
+        before(
+            "The review group of {countries} is not in our data yet, so there are no review "
+            "dates of its own to remind you of. You will still receive the constructive "
+            "dialogues and their calls, the COP and the mechanism-wide news; {command} shows "
+            "what is known.",
+            texts,
+            "{countries}",
+        )
+        in text
+    )
