@@ -107,7 +107,8 @@ class Signup:
 
 
 def check_address(text: str) -> str:
-    """The address in its normal form (internationalised ones too); raises `InvalidAddress`."""
+    """The address in its normal, lower-case form (internationalised ones too); raises
+    `InvalidAddress`."""
     text = text.strip()
     if not text:
         raise InvalidAddress("give an email address")
@@ -119,7 +120,9 @@ def check_address(text: str) -> str:
         found = validate_email(text, check_deliverability=False)
     except EmailNotValidError as exc:
         raise InvalidAddress(str(exc)) from None
-    return str(found.normalized)
+    # Stored lower-case: the same inbox must not become two subscribers; providers read
+    # the part before the @ without regard to case, whatever RFC 5321 permits.
+    return str(found.normalized).lower()
 
 
 class EmailKeys:
