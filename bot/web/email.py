@@ -25,6 +25,7 @@ from bot.delivery import email_signup as signup
 from bot.delivery.tokens import BadToken, ExpiredToken
 from bot.filters.query import QueryError
 from bot.text.i18n import LANGUAGES, Texts, negotiate
+from bot.text.marks import N_
 from bot.text.render import THEME_NAMES
 from bot.web.forms import DIGEST_CHOICES, ChoiceFields, one, read_choice, read_form
 from config.dataset import THEMES, Dataset
@@ -38,9 +39,9 @@ MANAGE_FIELDS = frozenset({"csrf", "country", "theme", "lang", "digest", "action
 CONFIRM_FIELDS = frozenset({"csrf"})
 ONE_CLICK_FIELDS = frozenset({"List-Unsubscribe", "csrf"})
 DIGEST_LABELS = {
-    "weekly": "Once a week: one message with what is coming",
-    "daily": "Once a day: one message with what is coming",
-    "off": "Each alert as it comes",
+    "weekly": N_("Once a week: one message with what is coming"),
+    "daily": N_("Once a day: one message with what is coming"),
+    "off": N_("Each alert as it comes"),
 }
 Common = Callable[[str, list[tuple[str, str]]], dict[str, object]]
 
@@ -145,7 +146,7 @@ class EmailPages:
         """A clear 4xx page: what was wrong, in English as the feeds say it, and a way on."""
         return self._page(
             language,
-            "This request could not be used",
+            N_("This request could not be used"),
             [],
             status=status,
             problem=problem,
@@ -211,17 +212,19 @@ class EmailPages:
             if not accepted:
                 return self._page(
                     language,
-                    "Too many requests",
-                    ["Too many sign-ups from here or for this address. Try again tomorrow."],
+                    N_("Too many requests"),
+                    [N_("Too many sign-ups from here or for this address. Try again tomorrow.")],
                     status=429,
                 )
             return self._page(
                 language,
-                "Check your inbox",
+                N_("Check your inbox"),
                 [
-                    "If this address can receive our messages, a confirmation is on its way. "
-                    "Nothing else will be sent until you open its link.",
-                    "The link works for 3 days.",
+                    N_(
+                        "If this address can receive our messages, a confirmation is on its "
+                        "way. Nothing else will be sent until you open its link."
+                    ),
+                    N_("The link works for 3 days."),
                 ],
             )
 
@@ -276,8 +279,8 @@ class EmailPages:
             if subscriber is None:
                 return self._page(
                     self._language(request),
-                    "You are not subscribed",
-                    ["This address receives nothing from us. Sign up again from the page."],
+                    N_("You are not subscribed"),
+                    [N_("This address receives nothing from us. Sign up again from the page.")],
                     status=404,
                 )
             if request.method == "POST":
@@ -314,8 +317,8 @@ class EmailPages:
     def _left(self, language: str) -> Response:
         return self._page(
             language,
-            "You are unsubscribed",
-            ["We will send nothing more to this address, and we have deleted it."],
+            N_("You are unsubscribed"),
+            [N_("We will send nothing more to this address, and we have deleted it.")],
         )
 
     async def unsubscribe(self, request: Request) -> Response:
@@ -336,8 +339,8 @@ class EmailPages:
                 return self._left(language)
             return self._page(
                 subscriber.language,
-                "Unsubscribe",
-                ["Press the button to receive nothing more from UNTOC Watch."],
+                N_("Unsubscribe"),
+                [N_("Press the button to receive nothing more from UNTOC Watch.")],
                 unsubscribe=True,
             )
 
