@@ -45,7 +45,10 @@ def read_form(
     try:
         text = body.decode("ascii")  # urlencoded: every byte above 127 is %-escaped
         pairs = urllib.parse.parse_qsl(
-            text, keep_blank_values=True, strict_parsing=False, max_num_fields=MAX_FIELDS
+            text,
+            keep_blank_values=True,
+            max_num_fields=MAX_FIELDS,
+            errors="strict",  # bytes that are not UTF-8 are an error, not U+FFFD
         )
     except (UnicodeDecodeError, ValueError):
         raise QueryError("the form could not be read") from None
