@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-import feedparser
+import feedparser  # type: ignore[import-untyped]
 import httpx
 
 from bot.db.migrate import upgrade
