@@ -179,7 +179,8 @@ def csrf_token(secret: bytes, form: str, now: dt.datetime) -> str:
 
 def check_csrf(secret: bytes, form: str, token: str, now: dt.datetime) -> None:
     """Raises `BadToken` unless `token` was made for `form` within `CSRF_FOR`."""
-    if tokens.verify(secret, "csrf", token, now, CSRF_FOR) != form:
+    made_for = tokens.verify(secret, "csrf", token, now, CSRF_FOR)
+    if not isinstance(made_for, str) or not hmac.compare_digest(made_for, form):
         raise tokens.BadToken("this form is not one of ours")
 
 
