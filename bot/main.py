@@ -13,9 +13,10 @@ import datetime as dt
 import logging
 import re
 import signal
+import ssl
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.db.store import Store, StoreNotReady
 from config.dataset import Dataset
@@ -23,9 +24,14 @@ from config.dataset_loader import load_dataset
 from config.settings import Settings
 from schedulers.timeline import Deadline, Selection
 
+if TYPE_CHECKING:
+    from bot.channels.base import Channel
+
 log = logging.getLogger("untoc_watch")
 # A personal calendar's address holds its token, a secret: the access log shows it without.
 _CALENDAR_PATH = re.compile(r"/calendar/[^/?#\s]+\.ics")
+# So do the links of email subscribers (confirm, manage, unsubscribe).
+_EMAIL_PATH = re.compile(r"/email/(confirm|manage|unsubscribe)/[^/?#\s]+")
 
 EXPECTED_PREVIEW_DAYS = 400
 WORKER_PREVIEW_DAYS = 60
@@ -159,13 +165,41 @@ async def _run_web(
         await stop_telegram(telegram)
 
 
+async def email_channel(
+    settings: Settings, store: Store, tls_context: ssl.SSLContext | None = None
+) -> Channel | None:
+    """The email channel when `SMTP_URL` and `MAIL_FROM` are set, its links signed with
+    the service's email key; `tls_context` only for a relay with a private CA."""
+    if settings.smtp_url is None or settings.mail_from is None:
+        return None
+    # loaded only when email is configured, like each chat service
+    from bot.delivery.email_signup import EmailKeys
+    from bot.email.channel import EmailChannel, subscriber_links
+    from bot.publishing.publisher import system_clock
+    from config.settings import parse_smtp_url
+
+    secret = settings.email_secret.get_secret_value() if settings.email_secret else None
+    keys = EmailKeys(store, secret)
+    return EmailChannel(
+        parse_smtp_url(settings.smtp_url.get_secret_value()),
+        settings.mail_from,
+        system_clock,
+        subscriber_links(settings.public_base_url, await keys.secret(system_clock())),
+        tls_context=tls_context,
+    )
+
+
 class HideCalendarTokens(logging.Filter):
     """Writes `/calendar/<token>.ics` for every personal calendar in an access log line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
             record.args = tuple(
-                _CALENDAR_PATH.sub("/calendar/<token>.ics", arg) if isinstance(arg, str) else arg
+                _EMAIL_PATH.sub(
+                    r"/email/\1/<token>", _CALENDAR_PATH.sub("/calendar/<token>.ics", arg)
+                )
+                if isinstance(arg, str)
+                else arg
                 for arg in record.args
             )
         return True
@@ -174,7 +208,7 @@ class HideCalendarTokens(logging.Filter):
 async def _run_worker(service: Service, stop: asyncio.Event) -> None:
     """Show what is coming, then plan and deliver alerts until stopped."""
     # loaded only where this process runs it (web or worker, each service when configured)
-    from bot.channels.base import Channel, Target, calendar_links
+    from bot.channels.base import Target, calendar_links
     from bot.channels.console import ConsoleChannel
     from bot.delivery.broadcasts import enqueue_broadcast
     from bot.delivery.dispatcher import Dispatcher
@@ -207,19 +241,9 @@ async def _run_worker(service: Service, stop: asyncio.Event) -> None:
         await ensure_default_webhook(
             service.store, settings.slack_webhook_url.get_secret_value(), system_clock()
         )
-    if settings.smtp_url is not None and settings.mail_from is not None:
-        # loaded only when email is configured, like each chat service
-        from bot.email.channel import EmailChannel
-        from bot.email.message import Links
-        from config.settings import parse_smtp_url
-
-        calendar = calendar_links(settings.public_base_url)
-        channels["email"] = EmailChannel(
-            parse_smtp_url(settings.smtp_url.get_secret_value()),
-            settings.mail_from,
-            system_clock,
-            lambda target: Links(calendar=calendar(target)),
-        )
+    email = await email_channel(settings, service.store)
+    if email is not None:
+        channels["email"] = email
     telegram = None
     if settings.telegram_bot_token is None:
         log.info("worker: TELEGRAM_BOT_TOKEN is not set; running without Telegram")

@@ -40,6 +40,7 @@ SECRET_VARIABLES = frozenset(
         "SLACK_WEBHOOK_URL",
         "SMTP_URL",
         "METRICS_TOKEN",
+        "EMAIL_SECRET",
     }
 )
 _TELEGRAM_TOKEN = re.compile(r"^[0-9]+:[A-Za-z0-9_-]+$")
@@ -252,6 +253,18 @@ class Settings(BaseSettings):
         default=None, alias="MAIL_FROM"
     )
     email_max_rate: float = Field(default=5, gt=0, le=1000, alias="EMAIL_MAX_RATE")
+    # Signs the confirmation, manage and unsubscribe links and the forms' CSRF tokens.
+    # Unset, the service makes one and keeps it in the database (all processes share it).
+    email_secret: Annotated[SecretStr | None, BeforeValidator(_empty_as_none)] = Field(
+        default=None, alias="EMAIL_SECRET"
+    )
+
+    @field_validator("email_secret")
+    @classmethod
+    def _email_secret_form(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _WEBHOOK_SECRET.match(value.get_secret_value()):
+            raise ValueError(f"expected {_SECRET_HINT}")
+        return value
 
     @field_validator("smtp_url")
     @classmethod

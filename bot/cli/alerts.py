@@ -313,6 +313,13 @@ def _place(entry: Any) -> tuple[str, str, str, str | None]:
         limit: int = getattr(Subscriber.__table__.c[field].type, "length")  # noqa: B009
         if value is not None and (len(value) > limit or "\x00" in value):
             raise ValueError(f"{field} must have at most {limit} characters, and no NUL")
+    if place[0] == "email":  # the web and `email add` keep addresses in their normal form
+        from bot.delivery.email_signup import InvalidAddress, check_address
+
+        try:
+            return (place[0], check_address(place[1]), place[2], place[3])
+        except InvalidAddress as exc:
+            raise ValueError(f"email address: {exc}") from None
     return place
 
 

@@ -307,8 +307,8 @@ def worker() -> None:
 
 
 def _register_commands() -> None:
-    """Commands that live in modules of their own: alerts, the watcher, Slack, Telegram."""
-    from bot.cli import alerts, extract, proposals, slack, sources, telegram
+    """Commands that live in modules of their own: alerts, the watcher, the services."""
+    from bot.cli import alerts, email, extract, proposals, slack, sources, telegram
 
     alerts.register(app)
     app.add_typer(sources.sources_app, name="sources")
@@ -316,6 +316,7 @@ def _register_commands() -> None:
     app.command()(extract.extract)
     app.add_typer(slack.slack_app, name="slack")
     app.add_typer(telegram.telegram_app, name="telegram")
+    app.add_typer(email.email_app, name="email")
 
 
 _register_commands()

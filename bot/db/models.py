@@ -359,3 +359,32 @@ class SourceStateRecord(Base):
     last_status: Mapped[int | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     health: Mapped[SourceHealth] = mapped_column(String(20), default="ok", server_default="ok")
+
+
+class EmailSignup(Base):
+    """One sign-up by email on the web, kept only to count sign-ups against their limits.
+
+    The address and the client are stored as keyed hashes, never in clear: a sign-up
+    that was never confirmed leaves nothing a reader could use.
+    """
+
+    __tablename__ = "email_signups"
+    __table_args__ = (
+        Index(None, "address_hash", "created_at"),
+        Index(None, "client_hash", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address_hash: Mapped[str] = mapped_column(String(64))
+    client_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
+
+
+class ServiceKey(Base):
+    """A secret the service made for itself (used when the environment names none)."""
+
+    __tablename__ = "service_keys"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime]

@@ -260,6 +260,9 @@ class Dispatcher:
                     self._waiting -= 1
             async with self.semaphore:
                 try:
+                    if row.subscriber_id is None and row.kind == "confirm":
+                        await self._to_address(row)
+                        return
                     if row.subscriber_id is None:
                         await self._to_operator(row, deadlines)
                         return
@@ -355,6 +358,49 @@ class Dispatcher:
             await self._retry(row, str(broken), 300, count=False)
             await self.notify_operator(
                 f"operator.channel|{subscriber.channel}", f"{channel.name}: {broken}"
+            )
+        except DeliveryError as failure:
+            await self._retry(row, str(failure), None)
+        else:
+            await self._mark_sent(row)
+
+    async def _to_address(self, row: Delivery) -> None:
+        """A message to an address that is nobody's yet: an email sign-up's confirmation.
+
+        Paced and retried like any send; a refused address is given up (there is no
+        subscriber to deactivate), and a missing channel waits for one.
+        """
+        payload = dict(row.payload or {})
+        channel = self.channels.get("email")
+        if channel is None:
+            await self._retry(row, "no email channel is configured", 600, count=False)
+            return
+        target = Target(
+            subscriber_id=None,
+            channel="email",
+            address=str(payload.get("address", "")),
+            language=str(payload.get("language", "en")),
+        )
+        alert = Alert(key=row.key, kind="confirm", link=str(payload.get("link", "")))
+        pace = self._paces["email"]
+        now = self.clock()
+        if pace.paused_until is not None and now < pace.paused_until:
+            wait = (pace.paused_until - now).total_seconds()
+            await self._retry(row, "paused after a rate limit", wait, count=False)
+            return
+        await pace.overall.acquire()
+        try:
+            await channel.send(target, alert)
+        except TargetGone as gone:
+            async with self.store.sessions() as session, session.begin():
+                await outbox.give_up(session, row.id, f"address refused: {gone}", self.clock())
+        except RetryLater as later:
+            await self._retry(row, str(later), later.retry_after)
+        except ChannelMisconfigured as broken:
+            pace.paused_until = self.clock() + dt.timedelta(minutes=5)
+            await self._retry(row, str(broken), 300, count=False)
+            await self.notify_operator(
+                f"operator.channel|{channel.name}", f"{channel.name}: {broken}"
             )
         except DeliveryError as failure:
             await self._retry(row, str(failure), None)

@@ -25,7 +25,9 @@ from bot.channels.base import (
     RetryLater,
     Target,
     TargetGone,
+    calendar_url,
 )
+from bot.delivery.email_signup import manage_token, manage_url, unsubscribe_url
 from bot.email.message import Links, build_message
 from config.settings import SmtpRelay
 from schedulers.dates import Clock
@@ -39,6 +41,25 @@ LinksOf = Callable[[Target], Links]
 
 def _no_links(target: Target) -> Links:
     return Links()
+
+
+def subscriber_links(base_url: str, secret: bytes) -> LinksOf:
+    """Each subscriber's calendar, manage page and one-click unsubscribe under `base_url`;
+    a message to nobody's address yet (a confirmation) has none."""
+
+    def links(target: Target) -> Links:
+        if target.subscriber_id is None:
+            return Links()
+        token = manage_token(secret, target.subscriber_id, target.address)
+        return Links(
+            calendar=calendar_url(base_url, target.calendar_token)
+            if target.calendar_token
+            else None,
+            manage=manage_url(base_url, token),
+            unsubscribe=unsubscribe_url(base_url, token),
+        )
+
+    return links
 
 
 class EmailChannel:

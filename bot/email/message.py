@@ -47,7 +47,17 @@ def _templates() -> Environment:
     )
 
 
-def _labels(texts: Texts) -> dict[str, str]:
+def _labels(texts: Texts, kind: str = "reminder") -> dict[str, str]:
+    if kind == "confirm":  # nobody is subscribed yet: the link is the whole message
+        return {
+            "now": texts("What to do now") + ":",
+            "source": texts("Source") + ":",
+            "more": texts("Confirm my subscription"),
+            "calendar": texts("Add to calendar"),
+            "why": texts("If it was not you, ignore this message: nothing more will be sent."),
+            "manage": texts("Change what you receive"),
+            "unsubscribe": texts("Unsubscribe"),
+        }
     return {
         "now": texts("What to do now") + ":",
         "source": texts("Source") + ":",
@@ -59,9 +69,9 @@ def _labels(texts: Texts) -> dict[str, str]:
     }
 
 
-def plain_text(wording: Wording, texts: Texts, links: Links) -> str:
+def plain_text(wording: Wording, texts: Texts, links: Links, kind: str = "reminder") -> str:
     """The plain-text alternative: the same parts as the HTML, one per paragraph."""
-    labels = _labels(texts)
+    labels = _labels(texts, kind)
     parts = [wording.headline]
     if wording.title and wording.title != wording.headline:
         parts.append(wording.title)
@@ -120,13 +130,13 @@ def build_message(
     if links.unsubscribe:
         message["List-Unsubscribe"] = f"<{links.unsubscribe}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message.set_content(plain_text(wording, texts, links))
+    message.set_content(plain_text(wording, texts, links, alert.kind))
     html = (
         _templates()
         .get_template("alert.html")
         .render(
             wording=wording,
-            labels=_labels(texts),
+            labels=_labels(texts, alert.kind),
             language=target.language,
             direction=texts.direction,
             calendar=links.calendar,

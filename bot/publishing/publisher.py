@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 
 from bot.db.store import RecordedFacts, Store
 from bot.filters.query import Query
+from bot.publishing.news import NEWS_DAYS, PageChange, newest, news_entries
 from bot.text.i18n import DEFAULT_LANGUAGE, Texts
 from config.dataset import Dataset
+from feeds.atom import build_atom
 from feeds.ical import EPOCH, CalendarBuilder, Version, Words
 from schedulers.dates import Clock
 from schedulers.expected import announced_ids, timeline
@@ -101,6 +103,7 @@ class Publisher:
         self._feeds: OrderedDict[tuple[object, ...], Feed] = OrderedDict()
         self._statuses: tuple[tuple[int, dt.datetime], list[Deadline]] | None = None
         self._previous: dict[str, dict[str, str | None]] = {}
+        self._pages: tuple[dt.datetime, list[PageChange]] | None = None
 
     async def snapshot(self) -> Snapshot:
         """The current snapshot, rebuilt when recorded facts changed.
@@ -246,3 +249,74 @@ class Publisher:
             last_modified=max(modified, default=EPOCH).replace(microsecond=0),
             events=len(chosen),
         )
+
+    async def page_changes(self) -> list[PageChange]:
+        """The watched pages' recorded changes of the feed's period, read at most every
+        `facts_ttl`; none while the database cannot be read."""
+        now = self.clock()
+        if self._pages is not None and now - self._pages[0] < self.facts_ttl:
+            return self._pages[1]
+        found: list[PageChange] = []
+        if self.store is not None:
+            try:
+                rows = await self.store.recent_page_changes(now - dt.timedelta(days=NEWS_DAYS))
+            except Exception as exc:
+                log.warning("publisher: cannot read page changes (%s)", exc)
+                rows = []
+            found = [PageChange(*row) for row in rows]
+        self._pages = (now, found)
+        return found
+
+    async def news(self, query: Query, self_url: str) -> Feed:
+        """The Atom feed of news for `query`: announcements, date changes, facts, pages."""
+        snapshot = await self.snapshot()
+        pages = await self.page_changes()
+        language = query.language or DEFAULT_LANGUAGE
+        selection = query.selection
+        key = (
+            "atom",
+            snapshot.revision,
+            max((p.id for p in pages), default=0),
+            frozenset(selection.countries),
+            frozenset(selection.clusters),
+            frozenset(selection.kinds),
+            frozenset(selection.themes),
+            language,
+            self_url,
+        )
+        cached = self._feeds.get(key)
+        if cached is not None:
+            self._feeds.move_to_end(key)
+            return cached
+        texts = Texts(language)
+        themes = {s.id: frozenset(s.themes) for s in snapshot.dataset.sources.values()}
+        entries = news_entries(
+            self.changes(),
+            {d.id: d for d in snapshot.deadlines},
+            pages,
+            themes,
+            selection,
+            texts,
+            self.base_url,
+            self.clock(),
+        )
+        updated = newest(entries, EPOCH)
+        body = build_atom(
+            feed_id=f"{self.base_url.rstrip('/')}/feed.atom",
+            title=texts("UNTOC Watch: news and changes"),
+            self_url=self_url,
+            page_url=f"{self.base_url.rstrip('/')}/?lang={language}",
+            language=language,
+            entries=entries,
+            updated=updated,
+        )
+        feed = Feed(
+            body=body,
+            etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+            last_modified=updated.replace(microsecond=0),
+            events=len(entries),
+        )
+        self._feeds[key] = feed
+        if len(self._feeds) > MAX_CACHED_FEEDS:
+            self._feeds.popitem(last=False)
+        return feed

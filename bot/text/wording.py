@@ -26,6 +26,7 @@ AlertKind = Literal[
     "digest",
     "broadcast",
     "operator",
+    "confirm",
 ]
 
 
@@ -153,6 +154,15 @@ def word(alert: Alert, texts: Texts, zone: str, now: dt.datetime) -> Wording:
     deadline = alert.deadline
     if alert.kind == "digest":
         return _digest(alert, texts, zone)
+    if alert.kind == "confirm":
+        return Wording(
+            headline=texts("Confirm your UNTOC Watch alerts"),
+            note=texts(
+                "Someone, probably you, asked to receive UNTOC Watch alerts at this "
+                "address. Nothing will be sent until you confirm."
+            ),
+            url=alert.link,
+        )
     if deadline is None and alert.kind == "change":
         return Wording(headline=texts("A page you follow changed"), note=alert.text, url=alert.link)
     if deadline is None:

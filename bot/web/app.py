@@ -46,6 +46,7 @@ from bot.web.countries import (
     parse_index_query,
     state_code,
 )
+from bot.web.email import EmailPages
 from bot.web.operations import Readiness, Reused, may_see_details, metrics, readiness
 from bot.web.rows import row
 from bot.web.security import SecureSite, style_hashes
@@ -53,12 +54,14 @@ from bot.web.views import country_context, index_context, quiet_context, subscri
 from config.dataset import THEMES, Dataset
 from config.settings import Settings
 from config.urls import web_url
+from feeds.atom import MEDIA_TYPE as ATOM_TYPE
 from schedulers.timeline import MECHANISM_ZONE, Selection, upcoming
 
 FEED_PARAMS = frozenset({"country", "cluster", "kind", "theme", "lang", "alarms"})
 PAGE_PARAMS = frozenset({"country", "cluster", "kind", "theme", "lang", "days"})
 API_PARAMS = frozenset({"country", "cluster", "kind", "theme", "days"})
 STATE_PAGE_PARAMS = frozenset({"lang"})
+ATOM_PARAMS = frozenset({"country", "cluster", "kind", "theme", "lang"})
 CALENDAR_TYPE = "text/calendar; charset=utf-8"
 # Seconds a client is asked to wait while the database does not answer.
 DATABASE_RETRY_AFTER = 60
@@ -113,7 +116,12 @@ def _not_modified(request: Request, feed: Feed, etag: str) -> bool:
 
 
 def calendar_response(
-    request: Request, feed: Feed, filename: str, *, private: bool = False
+    request: Request,
+    feed: Feed,
+    filename: str,
+    media_type: str = CALENDAR_TYPE,
+    *,
+    private: bool = False,
 ) -> Response:
     """The feed with validators, 304 when the client has it, gzip when asked.
 
@@ -133,8 +141,8 @@ def calendar_response(
     headers["Content-Disposition"] = f'inline; filename="{filename}"'
     if wants_gzip:
         headers["Content-Encoding"] = "gzip"
-        return Response(feed.gzipped, media_type=CALENDAR_TYPE, headers=headers)
-    return Response(feed.body, media_type=CALENDAR_TYPE, headers=headers)
+        return Response(feed.gzipped, media_type=media_type, headers=headers)
+    return Response(feed.body, media_type=media_type, headers=headers)
 
 
 def create_app(
@@ -162,6 +170,16 @@ def create_app(
     index_template = templates.get_template("countries.html")
     not_found_template = templates.get_template("not_found.html")
     base_url = settings.public_base_url
+
+    def common(language: str, switch: list[tuple[str, str]]) -> dict[str, object]:
+        return {
+            "t": Texts(language),
+            "language": language,
+            "languages": [(code, Texts(code).language_name) for code in LANGUAGES],
+            "switch_links": switch,
+        }
+
+    email_pages = EmailPages(settings, dataset, publisher.store, templates, common, publisher.clock)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -224,6 +242,15 @@ def create_app(
         return calendar_response(request, feed, "untoc-watch.ics", private=True)
 
     @_bad_request
+    async def news(request: Request) -> Response:
+        query = _query(request, dataset, ATOM_PARAMS, vocabulary)
+        self_url = base_url.rstrip("/") + "/feed.atom"
+        if request.url.query:
+            self_url += "?" + urllib.parse.urlencode(query_string(query))
+        feed = await publisher.news(query, self_url)
+        return calendar_response(request, feed, "untoc-watch.atom", ATOM_TYPE)
+
+    @_bad_request
     async def api_upcoming(request: Request) -> Response:
         query = _query(request, dataset, API_PARAMS, vocabulary)
         now = publisher.clock()
@@ -239,14 +266,6 @@ def create_app(
         except (DatabaseError, OSError):
             return None
         return max((s.last_success_at for s in states.values() if s.last_success_at), default=None)
-
-    def common(language: str, switch: list[tuple[str, str]]) -> dict[str, object]:
-        return {
-            "t": Texts(language),
-            "language": language,
-            "languages": [(code, Texts(code).language_name) for code in LANGUAGES],
-            "switch_links": switch,
-        }
 
     def html(body: str, language: str, status: int = 200) -> Response:
         headers = {"Content-Language": language, "Vary": "Accept-Language"}
@@ -293,6 +312,7 @@ def create_app(
             if announced
             else quiet_context(deadlines, snapshot.dataset, texts, now, query.days),
             fresh=await freshness(),
+            signup=await email_pages.form(language),
             days=query.days,
             selected=query.selection,
             countries=sorted(dataset.states, key=texts.country),
@@ -348,6 +368,7 @@ def create_app(
             **common(language, lang_switch()),
             **links,
             **country_context(view, snapshot.dataset, texts, publisher.clock()),
+            signup=await email_pages.form(language, view.code),
         )
         return html(body, language)
 
@@ -402,6 +423,8 @@ def create_app(
             Route("/", page, methods=["GET"]),
             Route("/calendar.ics", calendar, methods=["GET"]),
             Route("/calendar/{token}.ics", personal_calendar, methods=["GET"]),
+            Route("/feed.atom", news, methods=["GET"]),
+            *email_pages.routes(),
             Route("/api/upcoming", api_upcoming, methods=["GET"]),
             Route("/countries", countries_page, methods=["GET"]),
             Route("/country/{code}", country_page, methods=["GET"]),

@@ -29,11 +29,14 @@ QUIET_EXPECTED = 5
 def subscribe_links(
     base_url: str, params: list[tuple[str, str]], telegram: str | None, selection: Selection
 ) -> dict[str, str | None]:
-    """The calendar (webcal, Google, download) and Telegram links for a selection."""
+    """The calendar (webcal, Google, download), Atom and Telegram links for a selection."""
     feed_path = "/calendar.ics" + ("?" + urllib.parse.urlencode(params) if params else "")
     webcal_url = "webcal://" + (base_url + feed_path).split("://", 1)[1]
     payload = deeplink.encode(selection)
+    feed_params = [(name, value) for name, value in params if name != "alarms"]
     return {
+        "feed_url": "/feed.atom"
+        + ("?" + urllib.parse.urlencode(feed_params) if feed_params else ""),
         "webcal_url": webcal_url,
         "download_url": feed_path,
         "google_url": "https://calendar.google.com/calendar/r?cid="

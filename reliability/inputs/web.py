@@ -1,4 +1,4 @@
-"""Hostile query strings and calendar addresses, given to the real Starlette app."""
+"""Hostile query strings, calendar addresses and email forms, given to the real Starlette app."""
 
 from __future__ import annotations
 
@@ -37,6 +37,120 @@ class WebRequest:
     may_be_valid: bool = False
     # A State's page answers an unknown code with an HTML page that links to the index.
     html_error: bool = False
+    method: str = "GET"
+    # A form body; "{csrf}" in it stands for a valid token of the sign-up form.
+    body: bytes = b""
+    content_type: str = "application/x-www-form-urlencoded"
+
+
+CSRF = b"{csrf}"
+MAX_FORM = 16 * 1024
+
+
+def _email_words(value: str, body: bytes) -> tuple[str, tuple[int, ...]]:
+    """What the sign-up must answer for a hostile field value: the words and the status."""
+    if len(body) > MAX_FORM:
+        return "too large", (413,)
+    if len(value) > 2048:
+        return "too long", (400,)
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        return "control characters", (400,)
+    return "", (400,)
+
+
+def _email_cases() -> list[Case]:
+    """The sign-up form's fields, the confirm, manage and unsubscribe tokens, CSRF."""
+    cases = []
+    for family, text in hostile():
+        quoted = urllib.parse.quote(text, safe="").encode()
+        for field, words in (
+            ("email", "email address"),
+            ("country", "country"),
+            ("theme", "theme"),
+            ("lang", "language"),
+            ("digest", "digest"),
+        ):
+            body = b"csrf=" + CSRF + b"&email=ngo%40example.org&" + field.encode() + b"=" + quoted
+            if field == "email":
+                body = b"csrf=" + CSRF + b"&email=" + quoted
+            expected, status = _email_words(text, body)
+            if not text.strip() and field != "email":
+                continue  # a blank filter is "all": a valid sign-up, counted
+            request = WebRequest(
+                "/email/subscribe",
+                b"",
+                expected or words,
+                status,
+                html_error=True,
+                method="POST",
+                body=body,
+            )
+            label = f"POST /email/subscribe {field}={shown(text, 40)}"
+            cases.append(Case(QUERY, family, label, request))
+        token = urllib.parse.quote(text, safe="")
+        gone = "/" in text or not text  # another path, which no route serves
+        for method, page in (
+            ("GET", "confirm"),
+            ("POST", "confirm"),
+            ("GET", "manage"),
+            ("POST", "unsubscribe"),
+        ):
+            words, status = ("Not Found", (404,)) if gone else ("not one of ours", (400,))
+            if not gone and len(token) > 2048:
+                words = "not one of ours"
+            request = WebRequest(
+                f"/email/{page}/{token}",
+                b"",
+                words,
+                status,
+                html_error=not gone,
+                method=method,
+                body=b"csrf=" + CSRF if method == "POST" else b"",
+            )
+            cases.append(Case(QUERY, family, f"{method} /email/{page}/{shown(text, 40)}", request))
+    structure = [
+        ("csrf", b"email=ngo%40example.org", "csrf is missing", (400,), None),
+        ("csrf", b"csrf=forged&email=ngo%40example.org", "not one of ours", (400,), None),
+        ("csrf", b"csrf=" + b"A" * 3000 + b"&email=ngo%40example.org", "too long", (400,), None),
+        ("unknown", b"csrf={csrf}&email=ngo%40example.org&admin=1", "unknown field", (400,), None),
+        (
+            "duplicate",
+            b"csrf={csrf}&email=a%40example.org&email=b%40example.org",
+            "more than once",
+            (400,),
+            None,
+        ),
+        ("encoding", b"csrf={csrf}&email=%ff%fe%40example.org", "could not be read", (400,), None),
+        (
+            "encoding",
+            b"csrf={csrf}&email=ngo@example.org" + "é".encode(),
+            "could not be read",
+            (400,),
+            None,
+        ),
+        ("overlong", b"csrf={csrf}&" + b"theme=tip&" * 2000, "too large", (413,), None),
+        ("type", b"csrf={csrf}&email=ngo%40example.org", "send the form as", (415,), "text/plain"),
+        (
+            "type",
+            b"csrf={csrf}&email=ngo%40example.org",
+            "send the form as",
+            (415,),
+            "multipart/form-data",
+        ),
+    ]
+    for family, body, words, status, content_type in structure:
+        request = WebRequest(
+            "/email/subscribe",
+            b"",
+            words,
+            status,
+            html_error=True,
+            method="POST",
+            body=body,
+            content_type=content_type or "application/x-www-form-urlencoded",
+        )
+        cases.append(Case(QUERY, family, f"POST /email/subscribe {shown(body, 50)}", request))
+    return cases
 
 
 def _query_cases() -> list[Case]:
@@ -123,7 +237,7 @@ def _query_cases() -> list[Case]:
                 path, b"", words, (404,), may_be_valid=valid, html_error=html_error
             )
             cases.append(Case(QUERY, family, f"GET {shown(path, 50)}", request))
-    return cases
+    return cases + _email_cases()
 
 
 def _web_problem(request: WebRequest, status: int, content_type: str, text: str) -> str | None:
@@ -161,19 +275,33 @@ async def _web_cases(cases: Sequence[Case], lab: Lab, url: str, path: Path, tall
             await subscribers.ensure_subscriber(
                 session, channel="telegram", address="1001", now=NOW, display_name="Ada"
             )
-        settings = load_settings(DATABASE_URL=url, PUBLIC_BASE_URL="https://watch.example.org")
+        settings = load_settings(
+            DATABASE_URL=url,
+            PUBLIC_BASE_URL="https://watch.example.org",
+            SMTP_URL="smtp://relay.example.org:587",  # never reached: the web only queues
+            MAIL_FROM="alerts@watch.example.org",
+        )
         publisher = Publisher(lab.dataset, store, settings.public_base_url, clock=lambda: NOW)
         app = create_app(settings, lab.dataset, publisher)
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://web") as http:
             for warm in ("/calendar.ics", "/api/upcoming", "/"):
                 await http.get(warm)  # the feeds record their versions once
+            front = (await http.get("/")).text  # the sign-up form, with its CSRF token
+            csrf = front.split('name="csrf" value="', 1)[1].split('"', 1)[0].encode()
             for case in cases:
                 request: WebRequest = case.payload
                 before, mark = rows(path), lab.errors.mark()
-                response = await http.get(
-                    httpx.URL("http://web" + request.path, query=request.query)
-                )
+                if request.method == "POST":
+                    response = await http.post(
+                        "http://web" + request.path,
+                        content=request.body.replace(CSRF, csrf),
+                        headers={"Content-Type": request.content_type},
+                    )
+                else:
+                    response = await http.get(
+                        httpx.URL("http://web" + request.path, query=request.query)
+                    )
                 problem = _first(
                     _web_problem(
                         request,
