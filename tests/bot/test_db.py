@@ -48,6 +48,8 @@ TABLES = {
     "proposals",
     "deadline_versions",
     "source_states",
+    "blocked_reporters",
+    "report_questions",
 }
 NOW = dt.datetime(2025, 3, 1, 9, 30, tzinfo=dt.UTC)
 VIENNA = ZoneInfo("Europe/Vienna")
@@ -100,7 +102,7 @@ async def test_upgrade_from_empty_creates_every_table(
     await upgrade(database_url)
 
     assert await table_names(empty_engine) == TABLES | {"alembic_version"}
-    assert await current_revision(empty_engine) == head_revision() == "0002"
+    assert await current_revision(empty_engine) == head_revision() == "0003"
     assert await is_at_head(empty_engine)
 
 
