@@ -112,7 +112,7 @@ class Report:
     def target_id(self) -> str | None:
         if self.event is not None:
             return self.event.id
-        return f"m-{self.country}-c{self.cluster}-{self.milestone}"
+        return f"m-{(self.country or '').lower()}-c{self.cluster}-{self.milestone}"
 
     @property
     def key(self) -> str:
