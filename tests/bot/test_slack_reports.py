@@ -93,7 +93,7 @@ async def proposals(database, monkeypatch):
 
 
 async def test_the_modal_opens_and_its_submission_waits_for_an_operator(slack, fake, monkeypatch):
-    http, store, database = slack
+    http, _store, database = slack
     response = await post(
         http, command_body("report", channel=CHANNEL, user=USER, trigger_id="1.2.3")
     )
@@ -144,7 +144,7 @@ async def test_the_modal_opens_and_its_submission_waits_for_an_operator(slack, f
 
 
 async def test_a_one_line_report_and_a_used_trigger(slack, fake, monkeypatch):
-    http, store, database = slack
+    http, _store, database = slack
     response = await post(
         http,
         command_body(
