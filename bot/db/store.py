@@ -30,6 +30,7 @@ from schedulers.timeline import Selection
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from bot.db.evidence import ChangeView, Evidence
     from bot.db.models import Proposal
     from bot.db.reports import Decided
     from feeds.ledger import PollRecord, SourceState
@@ -326,6 +327,23 @@ class Store:
                 return None
             await reports.block_reporter(session, reporter, by=by, reason=reason, now=now)
         return mask(reporter)
+
+
+    async def evidence(self, proposal_id: int) -> Evidence | None:
+        """What a proposal or report rests on, as its public page shows it."""
+        # imported when first used: the CLI's fast path must not load SQLAlchemy
+        from bot.db.evidence import evidence
+
+        async with self.sessions() as session:
+            return await evidence(session, proposal_id)
+
+    async def page_change(self, change_id: int) -> ChangeView | None:
+        """A watched page's change with the versions before and after."""
+        # imported when first used: the CLI's fast path must not load SQLAlchemy
+        from bot.db.evidence import page_change
+
+        async with self.sessions() as session:
+            return await page_change(session, change_id)
 
 
 def read_sqlite_facts(path: Path) -> RecordedFacts:

@@ -45,7 +45,9 @@ from bot.web.countries import (
     parse_index_query,
     state_code,
 )
+from bot.web.evidence import evidence_routes, form_fields, set_form_cookie
 from bot.web.operations import metrics, readiness
+from bot.web.report_form import ReportForm
 from bot.web.rows import row
 from bot.web.views import country_context, index_context, quiet_context, subscribe_links
 from config.dataset import THEMES, Dataset
@@ -151,6 +153,8 @@ def create_app(
     index_template = templates.get_template("countries.html")
     not_found_template = templates.get_template("not_found.html")
     base_url = settings.public_base_url
+    secret = settings.web_form_secret
+    form = ReportForm(secret.get_secret_value().encode() if secret else None, publisher.clock)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -312,12 +316,21 @@ def create_app(
             settings.telegram_bot_username,
             selection,
         )
+        fields, nonce = form_fields(form, view.code, request)
+        steps = [(s.id, texts(s.title)) for s in snapshot.dataset.milestones.values()]
+        today = publisher.clock().astimezone(MECHANISM_ZONE).date().isoformat()
         body = country_template.render(
             **common(language, lang_switch()),
             **links,
             **country_context(view, snapshot.dataset, texts, publisher.clock()),
+            **fields,
+            report_steps=steps,
+            report_code=view.code,
+            report_today=today,
         )
-        return html(body, language)
+        response = html(body, language)
+        set_form_cookie(response, nonce, base_url.startswith("https://"))
+        return response
 
     async def api_country(request: Request) -> Response:
         if request.url.query:
@@ -375,6 +388,9 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
+            *evidence_routes(
+                templates, publisher, vocabulary, form, lambda lang: common(lang, lang_switch())
+            ),
             *extra_routes,
         ]
     )
