@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 from sqlalchemy import func, select, update
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import watch
 from bot.db.facts import record_milestone_date
-from bot.db.models import BlockedReporter, Proposal, ReportQuestion
+from bot.db.models import BlockedReporter, Proposal, ReportQuestion, SourceSnapshot
 from bot.db.outbox import insert_rows, new_row
 from config.dataset import Event, MilestoneDate
 from feeds.reports import Report
@@ -26,6 +27,7 @@ from schedulers.questions import Asked
 from schedulers.reminders import Planned
 
 REPORT_OUTCOME = "report"
+QUOTE_MAX = 200
 REPORT_CONFIDENCE = "reported"
 
 
@@ -123,6 +125,7 @@ async def decide(
     elif proposal.kind == "milestone":
         fact = await _approve_step(session, proposal, decided_by, now)
     else:
+        await _cite(session, proposal, now)
         fact = await watch.approve_proposal(session, proposal_id, decided_by=decided_by, now=now)
     told = False
     if proposal.reporter_subscriber_id is not None:
@@ -144,6 +147,43 @@ async def decide(
     return Decided(proposal.id, approve, fact, proposal.origin, told)
 
 
+def citation(
+    *, origin: str, url: str | None, excerpt: str | None, read_at: dt.datetime, checked: dt.datetime
+) -> str:
+    """A fact's source in one line: where, when it was read, the words, when it was checked.
+
+    "www.unodc.org page, 3 Feb 2027: 'Constructive Dialogue ...', checked on 4 Feb 2027"
+    """
+    if origin == "watcher":
+        host = urlsplit(url or "").hostname or "watched"
+        where = f"{host} page"
+    else:
+        where = "Reported by a subscriber"
+    quote = " ".join((excerpt or "").split())
+    if len(quote) > QUOTE_MAX:
+        quote = quote[: QUOTE_MAX - 1].rstrip() + "…"
+    said = f": '{quote}'" if quote else ""
+    link = f" ({url})" if url and origin != "watcher" else ""
+    return f"{where}, {read_at:%-d %b %Y}{said}{link}, checked on {checked:%-d %b %Y}"
+
+
+async def _cite(session: AsyncSession, proposal: Proposal, now: dt.datetime) -> None:
+    """Put the one-line citation in the event about to be approved (its `source`)."""
+    read_at = proposal.created_at
+    if proposal.snapshot_id is not None:
+        snapshot = await session.get(SourceSnapshot, proposal.snapshot_id)
+        read_at = snapshot.fetched_at if snapshot is not None else read_at
+    cited = citation(
+        origin=proposal.origin or "watcher",
+        url=proposal.url,
+        excerpt=proposal.excerpt,
+        read_at=read_at,
+        checked=now,
+    )
+    proposal.payload = {**(proposal.payload or {}), "source": cited}
+    await session.flush()
+
+
 def _reported_day(proposal: Proposal) -> str | None:
     payload = proposal.payload or {}
     day = payload.get("date") or payload.get("start")
@@ -153,8 +193,17 @@ def _reported_day(proposal: Proposal) -> str | None:
 async def _approve_step(
     session: AsyncSession, proposal: Proposal, decided_by: str | None, now: dt.datetime
 ) -> MilestoneDate:
+    cited = citation(
+        origin=proposal.origin,
+        url=proposal.url,
+        excerpt=proposal.excerpt,
+        read_at=proposal.created_at,
+        checked=now,
+    )
     try:
-        fact = MilestoneDate.model_validate({**proposal.payload, "confidence": REPORT_CONFIDENCE})
+        fact = MilestoneDate.model_validate(
+            {**proposal.payload, "source": cited, "confidence": REPORT_CONFIDENCE}
+        )
     except ValidationError:
         raise watch.ProposalError(
             f"proposal {proposal.id} does not describe a valid step date; reject it"

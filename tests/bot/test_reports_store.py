@@ -67,7 +67,10 @@ async def test_approving_records_a_reported_date_and_tells_the_reporter(store, d
         dt.date(2027, 1, 15),
     )
     assert fact.confidence == "reported"
-    assert fact.source.startswith("https://www.example.org/at-responses")
+    assert fact.source == (
+        "Reported by a subscriber, 20 Jan 2027: 'submitted in January' "
+        "(https://www.example.org/at-responses), checked on 20 Jan 2027"
+    )
     async with store.sessions() as session:
         row = await session.scalar(select(MilestoneDateRecord))
         told = await session.scalar(select(Delivery).where(Delivery.kind == "report"))
