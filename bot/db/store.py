@@ -328,7 +328,6 @@ class Store:
             await reports.block_reporter(session, reporter, by=by, reason=reason, now=now)
         return mask(reporter)
 
-
     async def evidence(self, proposal_id: int) -> Evidence | None:
         """What a proposal or report rests on, as its public page shows it."""
         # imported when first used: the CLI's fast path must not load SQLAlchemy

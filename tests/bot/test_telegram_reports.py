@@ -149,3 +149,75 @@ async def test_rejecting_a_report_tells_the_reporter(bot, fake, clock):
     await deliver(bot, clock)
     (told,) = sent_to(fake, ALICE, mark)
     assert "لم يُقبل بلاغك" in told.text
+
+
+async def test_a_step_that_passed_unrecorded_is_asked_once_and_answers_become_reports(
+    bot, fake, database, clock, monkeypatch
+):
+    for chat in (ALICE, BOB):
+        async with bot.store.sessions() as session, session.begin():
+            follower = await subs.ensure_subscriber(
+                session, channel="telegram", address=str(chat), now=JUNE_2022, language="fr"
+            )
+            await subs.follow(
+                session, follower, {"country": {"AT"}, "kind": {"milestone"}}, JUNE_2022
+            )
+    mark = len(fake.calls)
+    await deliver(bot, clock)
+    for chat in (ALICE, BOB):
+        (question,) = sent_to(fake, chat, mark)
+        assert "Est-ce arrivé" in question.text and "Autriche" in question.text
+        assert button_data(question) == [f"q:y:{STEP}", f"q:n:{STEP}", f"q:d:{STEP}"]
+    clock.now += dt.timedelta(minutes=5)
+    mark = len(fake.calls)
+    await deliver(bot, clock)
+    assert sent_to(fake, ALICE, mark) == [] and sent_to(fake, BOB, mark) == []  # once
+
+    alice = fake.user(ALICE, language_code="fr")
+    asked = fake.last_bot_message(ALICE)
+    calls = await bot.press(asked, alice, f"q:y:{STEP}")
+    assert "Quel jour" in texts_of(calls)[0]
+    assert "Où pouvons-nous" in texts_of(await bot.say(private(ALICE), alice, "2022-05-20"))[0]
+    (thanks,) = texts_of(await bot.say(private(ALICE), alice, "https://www.example.org/lettre"))
+    assert "n° 1" in thanks
+    bob = fake.user(BOB, language_code="fr")
+    said = await bot.press(fake.last_bot_message(BOB), bob, f"q:n:{STEP}")
+    assert any("pas encore" in c.text for c in said if c.method == "editMessageText")
+    again = await bot.press(fake.last_bot_message(BOB), bob, f"q:n:{STEP}")
+    assert any("déjà" in c.text for c in again if c.method == "editMessageText")
+
+    (row,) = json.loads(await cli(database, monkeypatch, "proposals", "list", "--format", "json"))
+    assert (row["origin"], row["state"], row["target_id"]) == ("question", "pending", STEP)
+    clock.now += dt.timedelta(days=3)
+    mark = len(fake.calls)
+    await deliver(bot, clock)
+    assert sent_to(fake, ALICE, mark) == [] and sent_to(fake, BOB, mark) == []  # never again
+
+
+async def test_a_page_changed_alert_links_to_what_changed(bot, fake, clock):
+    from bot.db.models import SourceChange
+
+    async with bot.store.sessions() as session, session.begin():
+        reader = await subs.ensure_subscriber(
+            session, channel="telegram", address=str(ALICE), now=JUNE_2022
+        )
+        await subs.follow(
+            session, reader, {"theme": {"firearms"}, "kind": {"registration"}}, JUNE_2022
+        )
+        change = SourceChange(
+            source_id="unodc-constructive-dialogues",
+            detected_at=JUNE_2022,
+            url="https://www.unodc.org/unodc/en/ngos/constructive-dialogues.html",
+            summary="Added: Constructive Dialogue on Firearms: 7 May 2027.",
+            old_hash="a",
+            new_hash="b",
+        )
+        session.add(change)
+        await session.flush()
+        change_id = change.id
+    mark = len(fake.calls)
+    await deliver(bot, clock)
+    sent = sent_to(fake, ALICE, mark)
+    changed = [c for c in sent if "changes/" in c.text]
+    assert len(changed) == 1, [c.text for c in sent]
+    assert f"https://watch.example.org/changes/{change_id}" in changed[0].text
