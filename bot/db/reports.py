@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
@@ -68,8 +69,8 @@ async def add_report(
         "snapshot_id": None,
     }
     result = await session.execute(watch._insert_new(watch._dialect(session), "proposals"), values)
-    row = result.first()
-    return None if row is None else int(row[0])
+    new_id = result.scalar()  # the id RETURNING gave, or None on a conflict
+    return None if new_id is None else cast(int, new_id)
 
 
 async def reports_since(session: AsyncSession, reporter: str, since: dt.datetime) -> int:

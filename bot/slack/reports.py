@@ -198,7 +198,8 @@ class SlackReports:
 
     async def submitted(self, body: dict[str, Any]) -> Submission:
         """A modal's `view_submission`: errors for its fields, or the report queued."""
-        view = body.get("view") if isinstance(body.get("view"), dict) else {}
+        found = body.get("view")
+        view: dict[str, Any] = found if isinstance(found, dict) else {}
         user = body.get("user", {}).get("id") if isinstance(body.get("user"), dict) else None
         try:
             metadata = json.loads(view.get("private_metadata") or "{}")

@@ -205,7 +205,7 @@ async def _list_pending(turn: Turn) -> None:
         await turn.reply(escape(texts("No proposal is waiting for a decision.")))
         return
     for proposal in pending[:MAX_LISTED_PROPOSALS]:
-        origin = proposal.origin or "watcher"
+        origin: str = proposal.origin or "watcher"
         if proposal.reporter:
             origin += f" {mask(proposal.reporter)}"
         lines = [

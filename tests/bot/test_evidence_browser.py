@@ -120,7 +120,7 @@ def site(tmp_path_factory) -> Iterator[tuple[str, dict[str, int], Store, str]]:
     sock.close()
 
 
-def _axe(page) -> list:
+def _axe(page) -> list[object]:
     page.add_script_tag(path=str(AXE))
     result = page.evaluate(
         "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_AA

@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 import json
 import urllib.parse
+from typing import Any
 
 import httpx
 import pytest
@@ -62,12 +63,13 @@ async def slack(fake, tmp_path):
 
 
 async def post(http, body: str, content_type: str | None = None) -> httpx.Response:
-    return await http.post(
+    response: httpx.Response = await http.post(
         EVENTS_PATH, content=body, headers=signed_headers(body, SECRET, content_type=content_type)
     )
+    return response
 
 
-def submission(view: dict, values: dict[str, dict]) -> str:
+def submission(view: dict[str, Any], values: dict[str, Any]) -> str:
     payload = {
         "type": "view_submission",
         "team": {"id": TEAM_ID, "domain": "coalition"},

@@ -507,9 +507,11 @@ class FakeSlack:
                 "error": "invalid_arguments",
                 "response_metadata": {"messages": [problem]},
             }
+        assert isinstance(view, dict)  # view_problem refused anything else
         with self._lock:
             self._state.views.append(view)
-        return {"ok": True, "view": {"id": f"V{len(self._state.views):07d}", **view}}
+            count = len(self._state.views)
+        return {"ok": True, "view": {"id": f"V{count:07d}", **view}}
 
     @property
     def views(self) -> list[dict[str, Any]]:
