@@ -148,11 +148,16 @@ def check_text(text: str, limit: int) -> list[Problem]:
     problems = []
     if len(text) > limit:
         problems.append(Problem("too_long", {"limit": str(limit)}))
-    if any(unicodedata.category(char) in _HIDDEN and char not in "\n\t" for char in text):
+    if _hidden(text):
         problems.append(Problem("control_characters"))
     if _MARKUP.search(text):
         problems.append(Problem("markup"))
     return problems
+
+
+def _hidden(text: str) -> bool:
+    """Whether `text` holds a character a reader cannot see (other than a line break)."""
+    return any(unicodedata.category(char) in _HIDDEN and char not in "\n\t" for char in text)
 
 
 def check_link(url: str) -> list[Problem]:
@@ -238,6 +243,9 @@ def check_report(
     `country_of` reads a typed country (a code or a name in any of our languages).
     """
     problems: list[Problem] = []
+    typed = (draft.country or "", draft.step, draft.date, draft.evidence)
+    if any(_hidden(text) for text in typed):  # refused, never read as something else
+        raise ReportRefused([Problem("control_characters")])
     day = parse_day(draft.date)
     if day is None:
         problems.append(Problem("not_a_date", {"text": draft.date[:20]}))
