@@ -65,6 +65,8 @@ LIMITS = ReportLimits()
 _MARKUP = re.compile(r"<\s*[/!@#a-zA-Z]|&[#a-zA-Z0-9]+;")
 # Control, format (bidi overrides, zero-width), surrogate and private-use characters.
 _HIDDEN = frozenset({"Cc", "Cf", "Cs", "Co"})
+# A word that is a link, or means to be one (so `javascript:...` is refused as a link).
+_LINKISH = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://|(?:javascript|data|vbscript|file):)", re.I)
 _PRIVATE_NAMES = ("localhost", ".localhost", ".local", ".internal", ".lan", ".home.arpa")
 
 
@@ -181,7 +183,7 @@ def split_evidence(text: str) -> tuple[str | None, str]:
     url = None
     words = []
     for word in text.split():
-        if url is None and re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", word):
+        if url is None and _LINKISH.match(word):
             url = word
         else:
             words.append(word)

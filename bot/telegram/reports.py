@@ -39,6 +39,10 @@ GUIDED = "report_in_progress"
 CANCEL = "x"
 STEP = "s"
 MAX_TYPED = 1000
+# Problems the reporter can mend by sending other evidence: the guided report waits for it.
+EVIDENCE_PROBLEMS = frozenset(
+    {"no_evidence", "too_long", "control_characters", "markup", "bad_link", "private_link"}
+)
 
 
 def _reporter(turn: Turn) -> str:
@@ -97,8 +101,8 @@ async def report(turn: Turn) -> None:
     await _submit(turn, draft, "telegram", None)
 
 
-async def _submit(turn: Turn, draft: Draft, origin: Origin, question: str | None) -> None:
-    """Check the report, queue it for the operators, and thank the reporter."""
+async def _submit(turn: Turn, draft: Draft, origin: Origin, question: str | None) -> list[Problem]:
+    """Check the report, queue it for the operators, and thank the reporter (or say why not)."""
     services = turn.services
     now = services.clock()
     dataset = (await services.publisher.snapshot()).dataset
@@ -124,12 +128,13 @@ async def _submit(turn: Turn, draft: Draft, origin: Origin, question: str | None
         number = await services.store.submit_report(checked, subscriber_id=subscriber_id, now=now)
     except ReportRefused as refused:
         await _refused(turn, refused.problems)
-        return
+        return refused.problems
     if question is not None:
         async with services.transaction() as session:
             await answer_question(session, subscriber_id, question, "happened", now)
     log.info("telegram: report %d queued from chat %s", number, turn.place.chat_id)
     await turn.reply(escape(queued_text(turn.texts, number)))
+    return []
 
 
 def typed_or(otherwise: UpdateHandler) -> UpdateHandler:
@@ -184,9 +189,12 @@ async def _typed(turn: Turn) -> None:
             _cancel_keyboard(turn),
         )
     elif stage == "evidence":
-        _keep(turn, None)
         draft = Draft(state["country"], state["step"], state["date"], text, state["cluster"])
-        await _submit(turn, draft, state.get("origin", "telegram"), state.get("question"))
+        problems = await _submit(
+            turn, draft, state.get("origin", "telegram"), state.get("question")
+        )
+        if not problems or not {p.code for p in problems} <= EVIDENCE_PROBLEMS:
+            _keep(turn, None)  # done, or nothing the next message could mend
     else:  # waiting for a button: say which
         await turn.reply(escape(texts("Choose one of the buttons above, or cancel.")))
 

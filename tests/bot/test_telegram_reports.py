@@ -221,3 +221,26 @@ async def test_a_page_changed_alert_links_to_what_changed(bot, fake, clock):
     changed = [c for c in sent if "changes/" in c.text]
     assert len(changed) == 1, [c.text for c in sent]
     assert f"https://watch.example.org/changes/{change_id}" in changed[0].text
+
+
+async def test_a_guided_report_in_french_waits_for_better_evidence(
+    bot, fake, database, monkeypatch
+):
+    alice = fake.user(ALICE, language_code="fr")
+    chat = private(ALICE)
+    assert "Quel pays" in texts_of(await bot.say(chat, alice, "/report"))[0]
+    step = await bot.say(chat, alice, "Autriche")
+    assert "Autriche" in texts_of(step)[0] and "rep:s:self-assessment" in button_data(step[-1])
+    asked = await bot.press(fake.last_bot_message(ALICE), alice, "rep:s:self-assessment")
+    assert any("AAAA-MM-JJ" in c.text for c in asked if c.method == "editMessageText")
+    assert "n’est pas une date" in texts_of(await bot.say(chat, alice, "20 mai"))[0]
+    assert "Où pouvons-nous" in texts_of(await bot.say(chat, alice, "2022-05-20"))[0]
+    assert "adresse privée" in texts_of(await bot.say(chat, alice, "http://192.168.1.1/x"))[0]
+    thanks = texts_of(
+        await bot.say(chat, alice, "https://www.example.org/lettre Le ministère a répondu")
+    )
+    assert "n° 1" in thanks[0]
+    (row,) = json.loads(await cli(database, monkeypatch, "proposals", "list", "--format", "json"))
+    assert row["excerpt"] == "Le ministère a répondu" and row["origin"] == "telegram"
+    # done: what follows is a country search again
+    assert "n° " not in texts_of(await bot.say(chat, alice, "Autriche"))[0]
