@@ -24,6 +24,7 @@ from bot.slack.answers import sections
 from bot.slack.commands import Answer, Invocation, Reachable, UntocCommand
 from bot.slack.layout import SECTION_MAX, escape
 from bot.slack.reports import REPORT_VIEW, SlackReports, report_modal
+from bot.text.reports import SLACK_REPORT_EXAMPLE
 from schedulers.dates import Clock
 
 if TYPE_CHECKING:
@@ -157,7 +158,7 @@ async def _report(
         log.info("slack: cannot open the report form: %s", error)
         return escape(
             texts("The form could not open; write the report in one line: {example}").format(
-                example="/untoc report AT self-assessment 2027-01-15 https://..."
+                example=SLACK_REPORT_EXAMPLE
             )
         )
     return None

@@ -25,7 +25,7 @@ from bot.publishing.publisher import Publisher
 from bot.slack.channel import APP_TARGET
 from bot.slack.layout import escape
 from bot.text.i18n import LANGUAGES, Texts
-from bot.text.reports import problems_text, queued_text
+from bot.text.reports import SLACK_REPORT_EXAMPLE, problems_text, queued_text
 from feeds.reports import Draft, Problem, ReportRefused, check_report, parse_line
 from schedulers.dates import Clock
 from schedulers.timeline import MECHANISM_ZONE
@@ -190,10 +190,14 @@ class SlackReports:
         try:
             draft = parse_line(rest)
         except ReportRefused as refused:
-            return "\n".join(escape(p) for p in problems_text(texts, refused.problems))
+            return "\n".join(
+                escape(p) for p in problems_text(texts, refused.problems, SLACK_REPORT_EXAMPLE)
+            )
         problems, number = await self._submit(draft, channel, user, texts, "slack", None)
         if problems:
-            return "\n".join(escape(p) for p in problems_text(texts, problems))
+            return "\n".join(
+                escape(p) for p in problems_text(texts, problems, SLACK_REPORT_EXAMPLE)
+            )
         return escape(queued_text(texts, number))
 
     async def submitted(self, body: dict[str, Any]) -> Submission:

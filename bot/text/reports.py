@@ -12,6 +12,7 @@ from bot.text.i18n import N_, Texts
 from feeds.reports import Problem
 
 REPORT_EXAMPLE = "/report AT self-assessment 2027-01-15 https://www.unodc.org/..."
+SLACK_REPORT_EXAMPLE = "/untoc report AT self-assessment 2027-01-15 https://www.unodc.org/..."
 DATE_EXAMPLE = "2027-01-15"
 
 PROBLEM_WORDS = {
@@ -37,11 +38,13 @@ PROBLEM_WORDS = {
 }
 
 
-def problems_text(texts: Texts, problems: Iterable[Problem]) -> list[str]:
-    """Each problem in one sentence of the reader's language."""
+def problems_text(
+    texts: Texts, problems: Iterable[Problem], example: str = REPORT_EXAMPLE
+) -> list[str]:
+    """Each problem in one sentence of the reader's language (`example`: the channel's line)."""
     lines = []
     for problem in problems:
-        values = {"example": REPORT_EXAMPLE, **problem.values}
+        values = {"example": example, **problem.values}
         lines.append(texts(PROBLEM_WORDS[problem.code]).format(**values))
     return lines
 
