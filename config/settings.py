@@ -183,6 +183,11 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(
         default_factory=lambda: Path.home() / ".cache" / "untoc-watch", alias="UNTOC_CACHE_DIR"
     )
+    # Signs the report form's tokens and keys its per-address limits. Unset, each web
+    # process draws its own at start: fine for one process, not behind a load balancer.
+    web_form_secret: Annotated[SecretStr | None, BeforeValidator(_empty_as_none)] = Field(
+        default=None, alias="WEB_FORM_SECRET"
+    )
     telegram_bot_username: str | None = Field(
         default=None, alias="TELEGRAM_BOT_USERNAME", pattern=r"^[A-Za-z][A-Za-z0-9_]{4,31}$"
     )

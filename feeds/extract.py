@@ -145,6 +145,9 @@ _BARE_DAY_AFTER = re.compile(
     re.I,
 )
 
+# "2027年6月3日和10日": a second day of the same month, listed after the date (Chinese).
+_CJK_LISTED_AFTER = re.compile(r"\s*(?:和|及|、|与)\s*(?P<d>[0-3]?\d)\s*[日号]")
+
 _TIME = re.compile(
     r"(?P<noon>\b(?:12(?:[:.]00)?\s*)?(?:noon|midday|midi|mediod[ií]a)\b)"
     r"|(?P<midnight>\b(?:12(?:[:.]00)?\s*)?(?:midnight|minuit|media\s*noche|medianoche|полу?ноч\w*)\b"
@@ -825,6 +828,28 @@ def _merge_ranges(line: str, mentions: list[_Mention], reference: dt.date) -> li
                 mention.start = before.start()
                 mention.weekday_wrong = None
                 mention.notes = [n for n in mention.notes if "weekday" not in n]
+        elif (listed_after := _CJK_LISTED_AFTER.match(line, mention.stop)) and (
+            mention.order == "ymd"
+            and mention.day is not None
+            and int(listed_after.group("d")) > mention.d
+            and _valid(int(listed_after.group("d")), mention.month, mention.day.year)
+        ):
+            # "2027年6月3日和10日": two days of one month, each a date of its own
+            second = int(listed_after.group("d"))
+            merged.append(mention)
+            merged.append(
+                replace(
+                    mention,
+                    start=listed_after.start("d"),
+                    stop=listed_after.end(),
+                    d=second,
+                    day=dt.date(mention.day.year, mention.month, second),
+                    end=None,
+                    notes=list(mention.notes),
+                )
+            )
+            position += 1
+            continue
         else:
             after = _BARE_DAY_AFTER.match(line, mention.stop)
             if after is not None and mention.order in {"mdy", "ymd"} and mention.day is not None:

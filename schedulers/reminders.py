@@ -391,6 +391,8 @@ class PageChange:
     summary: str
     detected_at: dt.datetime
     themes: frozenset[str] = frozenset()
+    # Where the service shows what was added and removed (/changes/{id}).
+    diff_url: str | None = None
 
 
 def plan_page_changes(
@@ -412,7 +414,8 @@ def plan_page_changes(
                     at=now,
                     payload={
                         "text": change.summary,
-                        "link": change.url,
+                        "link": change.diff_url or change.url,
+                        "page": change.url,
                         "source": change.source_id,
                     },
                 )

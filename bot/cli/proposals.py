@@ -1,4 +1,8 @@
-"""The watcher's proposals: `proposals list|approve|reject`, an operator's decisions.
+"""The moderation queue: `proposals list|approve|reject|block`, an operator's decisions.
+
+The queue holds the watcher's proposals and the subscribers' reports side by side, each
+marked by its origin (watcher, telegram, slack, web, question); a reporter is shown
+masked. Deciding a report tells its reporter, in their language, through the outbox.
 
 Only typer and `_common` (itself light) are imported at module level: `bot/cli/app.py`
 registers these commands, and every `untoc-watch` invocation would otherwise pay for
@@ -20,7 +24,7 @@ if TYPE_CHECKING:
     from bot.db.store import Store
 
 proposals_app = typer.Typer(
-    help="Dates the watcher read on pages, waiting for an operator's decision.",
+    help="Dates the watcher read on pages and subscribers reported, waiting for a decision.",
     no_args_is_help=True,
 )
 
@@ -46,7 +50,7 @@ def proposals_list(
     ] = ProposalState.pending,
     output: FormatOption = Format.table,
 ) -> None:
-    """Proposals made by the watcher, newest first."""
+    """Proposals of the watcher and reports of subscribers, newest first."""
     import asyncio
 
     settings, _ = read_context()
@@ -67,17 +71,25 @@ def proposals_list(
     from bot.text.console import make_console
 
     table = Table(title=f"Proposals ({state.value})", title_justify="left")
-    for column in ("id", "kind", "state", "sure", "what", "page"):
+    from rich.markup import escape
+
+    from feeds.reports import mask
+
+    for column in ("id", "from", "kind", "state", "sure", "what", "link"):
         table.add_column(column, overflow="fold", no_wrap=column in {"id", "kind", "state"})
     for proposal in found:
         sure = f"{proposal.certainty}%" if proposal.certainty is not None else "-"
+        origin = [proposal.origin or "watcher", f"{proposal.created_at:%Y-%m-%d %H:%M}"]
+        if proposal.reporter is not None:
+            origin.insert(1, mask(proposal.reporter))
         table.add_row(
             str(proposal.id),
+            "\n".join(origin),
             proposal.kind,
             proposal.state,
             sure,
-            f"{proposal.summary or ''}\n[dim]{proposal.excerpt or ''}[/dim]",
-            proposal.url or "-",
+            f"{escape(proposal.summary or '')}\n[dim]{escape(proposal.excerpt or '')}[/dim]",
+            escape(proposal.url or "-"),
         )
     if not found:
         table.caption = "nothing to decide" if state is ProposalState.pending else "none"
@@ -87,8 +99,12 @@ def proposals_list(
 
 
 def _proposal_row(proposal: Proposal) -> dict[str, object]:
+    from feeds.reports import mask
+
     return {
         "id": proposal.id,
+        "origin": proposal.origin or "watcher",
+        "reporter": mask(proposal.reporter) if proposal.reporter else None,
         "kind": proposal.kind,
         "state": proposal.state,
         "target_id": proposal.target_id,
@@ -98,7 +114,8 @@ def _proposal_row(proposal: Proposal) -> dict[str, object]:
         "excerpt": proposal.excerpt,
         "url": proposal.url,
         "source_id": proposal.source_id,
-        "event": proposal.payload,
+        "snapshot_id": proposal.snapshot_id,
+        "event" if proposal.kind != "milestone" else "step": proposal.payload,
         "created_at": proposal.created_at.isoformat(),
         "decided_at": iso(proposal.decided_at),
         "decided_by": proposal.decided_by,
@@ -116,6 +133,7 @@ def _decide(proposal_id: int, by: str | None, *, approve: bool) -> None:
     import asyncio
 
     from bot.db.watch import ProposalError
+    from config.dataset import Event
 
     settings, _ = read_context()
 
@@ -123,16 +141,26 @@ def _decide(proposal_id: int, by: str | None, *, approve: bool) -> None:
         store = await _ready_store(settings.database_url)
         now = dt.datetime.now(dt.UTC)
         try:
-            if approve:
-                event = await store.approve_proposal(proposal_id, decided_by=by, now=now)
-                return (
-                    f"Approved proposal {proposal_id}: {event.title} ({event.id}) is now in the "
-                    f"timeline, sourced to {event.source}."
-                )
-            await store.reject_proposal(proposal_id, decided_by=by, now=now)
-            return f"Rejected proposal {proposal_id}; the same finding will not be proposed again."
+            decided = await store.decide_proposal(
+                proposal_id, approve=approve, decided_by=by, now=now
+            )
         finally:
             await store.close()
+        told = " The reporter will be told." if decided.told_reporter else ""
+        fact = decided.fact
+        if fact is None:
+            return (
+                f"Rejected proposal {proposal_id}; the same finding will not be proposed "
+                f"again.{told}"
+            )
+        if isinstance(fact, Event):
+            what = f"{fact.title} ({fact.id})"
+        else:
+            what = f"{fact.country} cluster {fact.cluster} {fact.milestone} on {fact.date}"
+        return (
+            f"Approved proposal {proposal_id}: {what} is now in the timeline "
+            f"({fact.confidence}), sourced to {fact.source}.{told}"
+        )
 
     try:
         typer.echo(asyncio.run(decide()))
@@ -156,3 +184,34 @@ def proposals_reject(
 ) -> None:
     """Reject a proposal; the same finding is not proposed again."""
     _decide(proposal_id, by, approve=False)
+
+
+@proposals_app.command("block")
+def proposals_block(
+    proposal_id: ProposalId,
+    by: ByOption = None,
+    reason: Annotated[str | None, typer.Option(help="Why (kept with the block).")] = None,
+) -> None:
+    """Block the reporter of a report: their reports are refused from now on."""
+    import asyncio
+
+    from bot.db.watch import ProposalError
+
+    settings, _ = read_context()
+
+    async def block() -> str | None:
+        store = await _ready_store(settings.database_url)
+        try:
+            return await store.block_reporter_of(
+                proposal_id, by=by, reason=reason, now=dt.datetime.now(dt.UTC)
+            )
+        finally:
+            await store.close()
+
+    try:
+        blocked = asyncio.run(block())
+    except ProposalError as exc:
+        fail(str(exc))
+    if blocked is None:
+        fail(f"proposal {proposal_id} comes from the watcher, not from a reporter")
+    typer.echo(f"Blocked {blocked}: their reports are refused from now on.")

@@ -33,19 +33,24 @@ async def record_milestone_date(
     source: str,
     recorded_by: str | None,
     now: dt.datetime,
-) -> None:
+    confidence: str = RECORDED_CONFIDENCE,
+    proposal_id: int | None = None,
+) -> MilestoneDate:
     """Record the actual date of a review step, replacing any date recorded for it before.
 
     The values are validated as the dataset's `MilestoneDate` first, so whatever is stored
-    reads back as a valid fact.
+    reads back as a valid fact. An operator's own word is `confirmed`; an approved report
+    is `reported`, and keeps the proposal whose evidence it rests on.
     """
-    fact = MilestoneDate(
-        country=country,
-        cluster=cluster,
-        milestone=milestone,
-        date=date,
-        source=source,
-        confidence=RECORDED_CONFIDENCE,
+    fact = MilestoneDate.model_validate(
+        {
+            "country": country,
+            "cluster": cluster,
+            "milestone": milestone,
+            "date": date,
+            "source": source,
+            "confidence": confidence,
+        }
     )
     values = {
         "country": fact.country,
@@ -55,19 +60,22 @@ async def record_milestone_date(
         "source": fact.source,
         "recorded_by": recorded_by,
         "recorded_at": now,
+        "confidence": fact.confidence,
+        "proposal_id": proposal_id,
     }
     upsert = _insert(session, MilestoneDateRecord).values(values)
-    replaced = ("date", "source", "recorded_by", "recorded_at")
+    replaced = ("date", "source", "recorded_by", "recorded_at", "confidence", "proposal_id")
     await session.execute(
         upsert.on_conflict_do_update(
             index_elements=("country", "cluster", "milestone"),
             set_={name: upsert.excluded[name] for name in replaced},
         )
     )
+    return fact
 
 
 async def list_milestone_dates(session: AsyncSession) -> list[MilestoneDate]:
-    """Every recorded date as a confirmed dataset fact, ready for `Dataset.with_facts`."""
+    """Every recorded date as a dataset fact, ready for `Dataset.with_facts`."""
     rows = await session.scalars(
         select(MilestoneDateRecord).order_by(
             MilestoneDateRecord.country, MilestoneDateRecord.cluster, MilestoneDateRecord.milestone
@@ -80,7 +88,7 @@ async def list_milestone_dates(session: AsyncSession) -> list[MilestoneDate]:
             milestone=row.milestone,
             date=row.date,
             source=row.source,
-            confidence=RECORDED_CONFIDENCE,
+            confidence=row.confidence or RECORDED_CONFIDENCE,
         )
         for row in rows
     ]

@@ -54,7 +54,10 @@ DEFAULT_MORNING_HOUR = 9
 Digest = Literal["off", "daily", "weekly"]
 FilterDimension = Literal["country", "cluster", "theme", "kind"]
 DeliveryState = Literal["pending", "sending", "sent", "failed", "dead"]
-ProposalKind = Literal["event", "registration", "change"]
+ProposalKind = Literal["event", "registration", "change", "milestone"]
+# Where a proposal came from: the watcher's reading of a page, or a subscriber's report.
+ProposalOrigin = Literal["watcher", "telegram", "slack", "web", "question"]
+QuestionState = Literal["open", "happened", "not_yet", "dismissed"]
 ProposalState = Literal["pending", "approved", "rejected"]
 Confidence = Literal["confirmed", "reported", "projected"]
 SourceHealth = Literal["ok", "failing", "selector_missing"]
@@ -130,6 +133,12 @@ class MilestoneDateRecord(Base):
     source: Mapped[str] = mapped_column(Text)
     recorded_by: Mapped[str | None] = mapped_column(String(200))
     recorded_at: Mapped[dt.datetime]
+    # `confirmed` when an operator recorded it, `reported` when it came from a report.
+    confidence: Mapped[Confidence] = mapped_column(
+        String(16), default="confirmed", server_default="confirmed"
+    )
+    # The approved report this date came from, whose evidence the /evidence page shows.
+    proposal_id: Mapped[int | None]
 
 
 class Subscriber(Base):
@@ -280,11 +289,17 @@ class SourceChange(Base):
 
 
 class Proposal(Base):
-    """A fact the watcher read on a page, waiting for an operator to approve or reject it."""
+    """A fact read on a page or reported by a subscriber, waiting for an operator's decision.
+
+    For a report, `excerpt` holds the reporter's words and `url` their link; `reporter` is
+    their channel identity (shown masked, never on a public page).
+    """
 
     __tablename__ = "proposals"
     __table_args__ = (
         CheckConstraint(_one_of("kind", ProposalKind), name="kind"),
+        CheckConstraint(_one_of("origin", ProposalOrigin), name="origin"),
+        Index(None, "reporter", "created_at"),
         CheckConstraint(_one_of("state", ProposalState), name="state"),
         CheckConstraint(_one_of("confidence", Confidence), name="confidence"),
         CheckConstraint("certainty IS NULL OR certainty BETWEEN 0 AND 100", name="certainty"),
@@ -310,6 +325,48 @@ class Proposal(Base):
     summary: Mapped[str | None] = mapped_column(Text)
     # How sure the extraction was, in percent (the `confidence` word stays `reported`).
     certainty: Mapped[int | None]
+    origin: Mapped[ProposalOrigin] = mapped_column(
+        String(16), default="watcher", server_default="watcher"
+    )
+    reporter: Mapped[str | None] = mapped_column(String(200))
+    # Where the reporter is told the decision (a chat or channel), if they can be.
+    reporter_subscriber_id: Mapped[int | None]
+    language: Mapped[str | None] = mapped_column(String(16))
+    # The stored version of the page the watcher read the date from.
+    snapshot_id: Mapped[int | None]
+
+
+class BlockedReporter(Base):
+    """A reporter an operator blocked: their reports are refused from then on."""
+
+    __tablename__ = "blocked_reporters"
+
+    reporter: Mapped[str] = mapped_column(String(200), primary_key=True)
+    blocked_at: Mapped[dt.datetime]
+    blocked_by: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ReportQuestion(Base):
+    """A question the service asked a subscriber about a step that passed unrecorded.
+
+    Asked once per subscriber and step (the unique key); answered or dismissed, it stays,
+    so the same question is never asked again.
+    """
+
+    __tablename__ = "report_questions"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "deadline_id"),
+        CheckConstraint(_one_of("state", QuestionState), name="state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    country: Mapped[str] = mapped_column(String(2))
+    deadline_id: Mapped[str] = mapped_column(String(200))
+    state: Mapped[QuestionState] = mapped_column(String(16), default="open", server_default="open")
+    asked_at: Mapped[dt.datetime]
+    answered_at: Mapped[dt.datetime | None]
 
 
 class DeadlineVersion(Base):

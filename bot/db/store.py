@@ -30,13 +30,16 @@ from schedulers.timeline import Selection
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from bot.db.evidence import ChangeView, Evidence
     from bot.db.models import Proposal
+    from bot.db.reports import Decided
     from feeds.ledger import PollRecord, SourceState
+    from feeds.reports import Report, ReportLimits
 
 MIGRATE_HINT = "run `untoc-watch db upgrade` (`make run` does it for you)"
 RECORDED_CONFIDENCE = "confirmed"
 _DATES_SQL = (
-    "SELECT country, cluster, milestone, date, source FROM milestone_dates"
+    "SELECT country, cluster, milestone, date, source, confidence FROM milestone_dates"
     " ORDER BY country, cluster, milestone"
 )
 _APPROVED_SQL = "SELECT payload FROM proposals WHERE state = 'approved' ORDER BY decided_at, id"
@@ -237,15 +240,16 @@ class Store:
 
         async with self.sessions() as session, session.begin():
             await watch.save_source_state(session, record.state)
+            snapshot_id = None
             if record.snapshot is not None:
-                await watch.add_source_snapshot(session, record.snapshot)
+                snapshot_id = await watch.add_source_snapshot(session, record.snapshot)
             if record.change is not None:
                 await watch.add_source_change(session, record.change, now)
             for notice in record.notices:
                 await watch.enqueue_operator_notice(session, notice, now)
             new = 0
             for draft in record.proposals:
-                new += await watch.add_proposal(session, draft, now)
+                new += await watch.add_proposal(session, draft, now, snapshot_id)
         return new
 
     async def proposals(self, state: str | None = None) -> list[Proposal]:
@@ -256,25 +260,89 @@ class Store:
         async with self.sessions() as session:
             return await list_proposals(session, state)
 
-    async def approve_proposal(
-        self, proposal_id: int, *, decided_by: str | None, now: dt.datetime
-    ) -> Event:
-        """Approve a proposal: its event enters the timeline (raises `ProposalError`)."""
+    async def decide_proposal(
+        self, proposal_id: int, *, approve: bool, decided_by: str | None, now: dt.datetime
+    ) -> Decided:
+        """Approve or reject a proposal or report; a reporter is told (raises `ProposalError`)."""
         # imported when first used: the CLI's fast path must not load SQLAlchemy
-        from bot.db.watch import approve_proposal
+        from bot.db.reports import decide
 
         async with self.sessions() as session, session.begin():
-            return await approve_proposal(session, proposal_id, decided_by=decided_by, now=now)
+            return await decide(
+                session, proposal_id, approve=approve, decided_by=decided_by, now=now
+            )
+
+    async def approve_proposal(
+        self, proposal_id: int, *, decided_by: str | None, now: dt.datetime
+    ) -> Event | MilestoneDate:
+        """Approve a proposal: its fact enters the timeline (raises `ProposalError`)."""
+        decided = await self.decide_proposal(
+            proposal_id, approve=True, decided_by=decided_by, now=now
+        )
+        assert decided.fact is not None
+        return decided.fact
 
     async def reject_proposal(
         self, proposal_id: int, *, decided_by: str | None, now: dt.datetime
     ) -> None:
         """Reject a proposal; the same finding is not proposed again (raises `ProposalError`)."""
+        await self.decide_proposal(proposal_id, approve=False, decided_by=decided_by, now=now)
+
+    async def submit_report(
+        self,
+        report: Report,
+        *,
+        subscriber_id: int | None,
+        now: dt.datetime,
+        limits: ReportLimits | None = None,
+    ) -> int:
+        """Queue a report for the operators; raises `ReportRefused` (blocked, too many, twice)."""
         # imported when first used: the CLI's fast path must not load SQLAlchemy
-        from bot.db.watch import reject_proposal
+        from bot.db import reports
+        from feeds.reports import LIMITS, Problem, ReportRefused
+
+        limits = limits or LIMITS
+        async with self.sessions() as session, session.begin():
+            if await reports.is_blocked(session, report.reporter):
+                raise ReportRefused([Problem("blocked")])
+            sent = await reports.reports_since(session, report.reporter, now - dt.timedelta(days=1))
+            if sent >= limits.per_day:
+                raise ReportRefused([Problem("too_many", {"limit": str(limits.per_day)})])
+            proposal_id = await reports.add_report(session, report, subscriber_id, now)
+        if proposal_id is None:
+            raise ReportRefused([Problem("duplicate")])
+        return proposal_id
+
+    async def block_reporter_of(
+        self, proposal_id: int, *, by: str | None, reason: str | None, now: dt.datetime
+    ) -> str | None:
+        """Block the reporter of a report; returns who (masked) or None for the watcher's."""
+        # imported when first used: the CLI's fast path must not load SQLAlchemy
+        from bot.db import reports
+        from feeds.reports import mask
 
         async with self.sessions() as session, session.begin():
-            await reject_proposal(session, proposal_id, decided_by=decided_by, now=now)
+            reporter = await reports.reporter_of(session, proposal_id)
+            if reporter is None:
+                return None
+            await reports.block_reporter(session, reporter, by=by, reason=reason, now=now)
+        return mask(reporter)
+
+    async def evidence(self, proposal_id: int) -> Evidence | None:
+        """What a proposal or report rests on, as its public page shows it."""
+        # imported when first used: the CLI's fast path must not load SQLAlchemy
+        from bot.db.evidence import evidence
+
+        async with self.sessions() as session:
+            return await evidence(session, proposal_id)
+
+    async def page_change(self, change_id: int) -> ChangeView | None:
+        """A watched page's change with the versions before and after."""
+        # imported when first used: the CLI's fast path must not load SQLAlchemy
+        from bot.db.evidence import page_change
+
+        async with self.sessions() as session:
+            return await page_change(session, change_id)
 
 
 def read_sqlite_facts(path: Path) -> RecordedFacts:
@@ -293,9 +361,11 @@ def read_sqlite_facts(path: Path) -> RecordedFacts:
                 milestone=milestone,
                 date=dt.date.fromisoformat(day),
                 source=source,
-                confidence=RECORDED_CONFIDENCE,
+                confidence=confidence or RECORDED_CONFIDENCE,
             )
-            for country, cluster, milestone, day, source in connection.execute(_DATES_SQL)
+            for country, cluster, milestone, day, source, confidence in connection.execute(
+                _DATES_SQL
+            )
         ]
         payloads = (payload for (payload,) in connection.execute(_APPROVED_SQL))
         return RecordedFacts(milestone_dates=dates, events=latest_approved_events(payloads))

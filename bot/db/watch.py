@@ -86,10 +86,11 @@ async def save_source_state(session: AsyncSession, state: SourceState) -> None:
     await session.execute(_state_upsert(_dialect(session)), values)
 
 
-async def add_source_snapshot(session: AsyncSession, snapshot: Snapshot) -> None:
-    """Store a new version of a source's normalised content."""
-    await session.execute(
-        insert(Base.metadata.tables["source_snapshots"]),
+async def add_source_snapshot(session: AsyncSession, snapshot: Snapshot) -> int:
+    """Store a new version of a source's normalised content; returns its id."""
+    table = Base.metadata.tables["source_snapshots"]
+    result = await session.execute(
+        insert(table).returning(table.c.id),
         {
             "source_id": snapshot.source_id,
             "fetched_at": snapshot.fetched_at,
@@ -100,6 +101,7 @@ async def add_source_snapshot(session: AsyncSession, snapshot: Snapshot) -> None
             "content": "\n".join(snapshot.lines),
         },
     )
+    return int(result.scalar_one())
 
 
 async def latest_snapshot_lines(session: AsyncSession, source_id: str) -> tuple[str, ...] | None:
@@ -148,8 +150,16 @@ async def enqueue_operator_notice(
     return result.first() is not None
 
 
-async def add_proposal(session: AsyncSession, draft: ProposalDraft, now: dt.datetime) -> bool:
-    """Store a proposal unless the same finding was proposed before; True if it is new."""
+async def add_proposal(
+    session: AsyncSession,
+    draft: ProposalDraft,
+    now: dt.datetime,
+    snapshot_id: int | None = None,
+) -> bool:
+    """Store a proposal unless the same finding was proposed before; True if it is new.
+
+    `snapshot_id` is the stored version of the page the finding was read on: its evidence.
+    """
     values = {
         "source_id": draft.source_id,
         "kind": draft.kind,
@@ -165,6 +175,8 @@ async def add_proposal(session: AsyncSession, draft: ProposalDraft, now: dt.date
         "key": draft.key,
         "summary": draft.summary,
         "certainty": draft.certainty,
+        "origin": "watcher",
+        "snapshot_id": snapshot_id,
     }
     result = await session.execute(_insert_new(_dialect(session), "proposals"), values)
     return result.first() is not None

@@ -38,6 +38,16 @@ def rebuild_alert(
             text=str(payload.get("text", "")),
             link=str(payload.get("link") or "") or None,
         )
+    if row.kind == "report":  # the operators decided a report: tell its reporter
+        day = payload.get("date")
+        target = str(payload.get("target") or "")
+        return Alert(
+            key=row.key,
+            kind="report",
+            deadline=deadlines.get(row.deadline_id or "") or deadlines.get(f"e-{target}"),
+            approved=bool(payload.get("approved")),
+            reported=dt.date.fromisoformat(day) if isinstance(day, str) else None,
+        )
     if row.kind == "digest":
         days = int(payload.get("days", 7))
         coming = upcoming(deadlines.values(), now, days, selection)
@@ -52,6 +62,10 @@ def rebuild_alert(
     deadline = deadlines.get(row.deadline_id or "")
     if deadline is None or deadline.id in done:
         return None
+    if row.kind == "question":
+        if deadline.status != "no_news":
+            return None  # recorded (or reported late) since it was planned
+        return Alert(key=row.key, kind="question", deadline=deadline)
     if row.kind == "change":
         previous = payload.get("previous") or {}
         before = _previous(deadline, previous) if previous else None

@@ -267,7 +267,7 @@ class Dispatcher:
                         await self._to_operator(row, deadlines)
                         return
                     subscriber = subscribers.get(row.subscriber_id)
-                    if subscriber is None or not subscriber.active:
+                    if subscriber is None or not _reaches(subscriber, row):
                         await self._discard(row)
                         return
                     alert = self.alert_for(row, subscriber, acknowledged, deadlines)
@@ -291,7 +291,11 @@ class Dispatcher:
         """Whether the row goes to a chat, so must wait for that chat's turn (a row that
         no longer applies is dropped at once; it is checked again right before sending)."""
         subscriber = subscribers.get(row.subscriber_id or 0)
-        if subscriber is None or not subscriber.active or subscriber.channel not in self.channels:
+        if (
+            subscriber is None
+            or not _reaches(subscriber, row)
+            or subscriber.channel not in self.channels
+        ):
             return False
         try:
             return self.alert_for(row, subscriber, acknowledged, deadlines) is not None
@@ -523,3 +527,12 @@ class Dispatcher:
             except DeliveryError as exc:
                 log.warning("operator message to %s failed: %s", target.channel, exc)
         await self._mark_sent(row)
+
+
+# A reporter hears the fate of their report even where alerts are off: they asked.
+TOLD_WHEN_INACTIVE = frozenset({"report"})
+
+
+def _reaches(subscriber: Subscriber, row: Delivery) -> bool:
+    """Whether a row goes to this subscriber: alerts on, or a reply they asked for."""
+    return subscriber.active or row.kind in TOLD_WHEN_INACTIVE

@@ -20,22 +20,26 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.db import outbox
+from bot.db import outbox, reports
 from bot.db import subscribers as subs
+from bot.db.engine import Session
 from bot.db.store import Store
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.leadership import LEADER_RETRY, PRESENCE_EVERY, Leadership, Presence
 from bot.publishing.publisher import Publisher
 from schedulers.dates import Clock
+from schedulers.questions import plan_questions
 from schedulers.reminders import (
     CHANGE_WINDOW,
     GRACE,
     PageChange,
     Planned,
+    Preferences,
     current_fingerprints,
     plan,
     plan_page_changes,
 )
+from schedulers.timeline import MECHANISM_ZONE, Deadline
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +85,14 @@ class AlertPlanner:
                     summary,
                     when,
                     self.source_themes.get(source, frozenset()),
+                    f"{self.publisher.base_url.rstrip('/')}/changes/{change_id}",
                 )
                 for change_id, source, url, summary, when in await self.store.recent_page_changes(
                     now - CHANGE_WINDOW
                 )
             ]
             planned += plan_page_changes(pages, preferences, now)
+            planned += await self._questions(session, deadlines, preferences, now)
             fresh = [item for item in planned if item.key not in self._enqueued]
             added = await outbox.enqueue(session, fresh, now)
             fingerprints = current_fingerprints(deadlines)
@@ -99,6 +105,21 @@ class AlertPlanner:
         if added or dropped:
             log.info("planner: %d alerts planned, %d superseded ones dropped", added, dropped)
         return added
+
+    async def _questions(
+        self,
+        session: Session,
+        deadlines: Sequence[Deadline],
+        preferences: Sequence[Preferences],
+        now: dt.datetime,
+    ) -> list[Planned]:
+        """Questions about steps that passed unrecorded, noted as asked before they go out."""
+        asked = await reports.asked_questions(session)
+        today = now.astimezone(MECHANISM_ZONE).date()
+        wanted = plan_questions(deadlines, preferences, asked, now, today)
+        return await reports.open_questions(
+            session, [q for q in wanted if q.key not in self._enqueued], now
+        )
 
     def _remember(self, enqueued: list[Planned], now: dt.datetime) -> None:
         """Note what is in the outbox now; forget what can no longer be planned again."""

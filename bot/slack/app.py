@@ -23,7 +23,9 @@ from starlette.routing import Route
 from bot.slack.actions import AlertButtons, ButtonPress
 from bot.slack.answers import sections
 from bot.slack.commands import Answer, Invocation, Reachable, UntocCommand
-from bot.slack.layout import SECTION_MAX
+from bot.slack.layout import SECTION_MAX, escape
+from bot.slack.reports import REPORT_VIEW, SlackReports, report_modal
+from bot.text.reports import SLACK_REPORT_EXAMPLE
 from schedulers.dates import Clock
 
 if TYPE_CHECKING:
@@ -92,9 +94,15 @@ def build_slack_app(
         store, publisher, dataset, clock, settings.public_base_url, reachable(app.client)
     )
     buttons = AlertButtons(store, publisher, dataset, clock)
+    reports = SlackReports(store, publisher, command.vocabulary, clock)
 
     async def on_untoc(ack: AsyncAck, body: dict[str, Any]) -> None:
         invocation = Invocation.from_payload(body)
+        name, _, rest = invocation.text.strip().partition(" ") if invocation else ("", "", "")
+        if invocation is not None and name.lower() == "report":
+            said = await _report(reports, app.client, invocation, rest.strip(), body)
+            await ack(text=said, response_type="ephemeral") if said else await ack()
+            return
         answer = await command(invocation) if invocation else Answer(MALFORMED)
         shown = "in_channel" if answer.in_channel else "ephemeral"
         if len(answer.text) > SECTION_MAX:  # one section holds 3,000 characters
@@ -119,7 +127,16 @@ def build_slack_app(
     async def on_link(ack: AsyncAck) -> None:
         await ack()  # "Add to calendar" opens its URL; Slack still wants an answer
 
+    async def on_report_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
+        result = await reports.submitted(body)
+        if result.errors:
+            await ack(response_action="errors", errors=result.errors)
+            return
+        await ack()
+        await _tell(app.client, result.channel, result.user, result.thanks)
+
     app.command(COMMAND)(on_untoc)
+    app.view(REPORT_VIEW)(on_report_submitted)
     app.action("ack")(on_button)
     app.action("mute")(on_button)
     app.action("calendar")(on_link)
@@ -136,6 +153,51 @@ def response_url_prefixes(api_base_url: str) -> tuple[str, ...]:
 
 
 CHECK_TIMEOUT = 1.5
+
+
+async def _report(
+    reports: SlackReports,
+    client: AsyncWebClient,
+    invocation: Invocation,
+    rest: str,
+    body: dict[str, Any],
+) -> str | None:
+    """`/untoc report ...`: a line queued, or the modal opened (None: nothing to say)."""
+    if rest:
+        return await reports.line(invocation.channel_id, invocation.user_id, rest)
+    # slack-bolt is loaded only when Slack is configured
+    from slack_sdk.errors import SlackApiError
+
+    texts = await reports.texts(invocation.channel_id)
+    view = report_modal(texts, reports.steps(texts), {"channel": invocation.channel_id})
+    trigger = body.get("trigger_id")
+    try:
+        if not isinstance(trigger, str):
+            raise ValueError("no trigger_id")
+        await client.views_open(trigger_id=trigger, view=view)
+    except (SlackApiError, ValueError) as error:
+        log.info("slack: cannot open the report form: %s", error)
+        return escape(
+            texts("The form could not open; write the report in one line: {example}").format(
+                example=SLACK_REPORT_EXAMPLE
+            )
+        )
+    return None
+
+
+async def _tell(
+    client: AsyncWebClient, channel: str | None, user: str | None, text: str | None
+) -> None:
+    """A message only `user` sees in `channel`; a failure is logged, never raised."""
+    # slack-bolt is loaded only when Slack is configured
+    from slack_sdk.errors import SlackApiError
+
+    if not (channel and user and text):
+        return
+    try:
+        await client.chat_postEphemeral(channel=channel, user=user, text=text)
+    except SlackApiError as error:
+        log.info("slack: cannot thank the reporter in %s: %s", channel, error)
 
 
 def reachable(client: AsyncWebClient) -> Reachable:

@@ -22,6 +22,8 @@ from bot.telegram import keyboards
 from bot.telegram.callbacks import Press, StaleButton
 from bot.telegram.channel import bold, escape
 from bot.telegram.chats import Turn, command_text, handler
+from config.dataset import Event
+from feeds.reports import mask
 from schedulers.timeline import MECHANISM_ZONE, Selection, upcoming
 
 log = logging.getLogger(__name__)
@@ -172,21 +174,28 @@ async def _decide(turn: Turn, proposal_id: int, *, approving: bool) -> str:
     texts = turn.texts
     now = turn.services.clock()
     try:
-        if approving:
-            event = await turn.services.store.approve_proposal(
-                proposal_id, decided_by=_decided_by(turn), now=now
-            )
-            return escape(
-                texts("Approved proposal {number}: {title} on {date}.").format(
-                    number=proposal_id, title=event.title, date=texts.date(event.start)
-                )
-            )
-        await turn.services.store.reject_proposal(
-            proposal_id, decided_by=_decided_by(turn), now=now
+        decided = await turn.services.store.decide_proposal(
+            proposal_id, approve=approving, decided_by=_decided_by(turn), now=now
         )
     except ProposalError as error:
         return escape(str(error))
-    return escape(texts("Rejected proposal {number}.").format(number=proposal_id))
+    told = " " + texts("The reporter will be told.") if decided.told_reporter else ""
+    fact = decided.fact
+    if fact is None:
+        return escape(texts("Rejected proposal {number}.").format(number=proposal_id) + told)
+    if isinstance(fact, Event):
+        title, day = fact.title, fact.start
+    else:
+        title = texts("{country}, cluster {number}, {step}").format(
+            country=texts.country(fact.country), number=fact.cluster, step=fact.milestone
+        )
+        day = fact.date
+    return escape(
+        texts("Approved proposal {number}: {title} on {date}.").format(
+            number=proposal_id, title=title, date=texts.date(day)
+        )
+        + told
+    )
 
 
 async def _list_pending(turn: Turn) -> None:
@@ -196,7 +205,13 @@ async def _list_pending(turn: Turn) -> None:
         await turn.reply(escape(texts("No proposal is waiting for a decision.")))
         return
     for proposal in pending[:MAX_LISTED_PROPOSALS]:
-        lines = [f"<b>#{proposal.id}</b> {escape(proposal.summary or proposal.kind)}"]
+        origin: str = proposal.origin or "watcher"
+        if proposal.reporter:
+            origin += f" {mask(proposal.reporter)}"
+        lines = [
+            f"<b>#{proposal.id}</b> {escape(proposal.summary or proposal.kind)}",
+            escape(f"{origin}, {proposal.created_at:%Y-%m-%d %H:%M} UTC"),
+        ]
         if proposal.excerpt:
             lines.append(f"<i>{escape(proposal.excerpt[:500])}</i>")
         if proposal.url:

@@ -23,8 +23,15 @@ UNSUBSCRIBE = "uns"
 SETTINGS = "set"
 PROPOSAL = "prop"
 BROADCAST = "bc"
+# Reports: the guided /report (its step, or cancel), and the answers to a question.
+REPORT = "rep"
+QUESTION = "q"
+ANSWER_HAPPENED = "y"
+ANSWER_NOT_YET = "n"
+ANSWER_UNKNOWN = "d"
 VERBS = frozenset(
     {ACK, MUTE, START_LANGUAGE, SUBSCRIBE, UNSUBSCRIBE, SETTINGS, PROPOSAL, BROADCAST}
+    | {REPORT, QUESTION}
 )
 _ARG = re.compile(r"^[A-Za-z0-9_./+-]{0,48}$")
 

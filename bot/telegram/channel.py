@@ -196,6 +196,22 @@ def _best_cut(tokens: list[str], start: int, end: int) -> int:
     return end
 
 
+def question_keyboard(texts: Texts, deadline_id: str) -> InlineKeyboardMarkup | None:
+    """It happened / Not yet / I don't know, under a question about a step."""
+    answers = (
+        (callbacks.ANSWER_HAPPENED, texts("It happened")),
+        (callbacks.ANSWER_NOT_YET, texts("Not yet")),
+        (callbacks.ANSWER_UNKNOWN, texts("I don't know")),
+    )
+    buttons = []
+    for answer, label in answers:
+        data = callbacks.encode(callbacks.QUESTION, answer, deadline_id)
+        if data is None:
+            return None
+        buttons.append(InlineKeyboardButton(label, callback_data=data))
+    return InlineKeyboardMarkup([buttons[:1], buttons[1:]])
+
+
 def retry_seconds(error: RetryAfter) -> float:
     """The wait Telegram asked for, in seconds, whatever form this PTB version gives."""
     with warnings.catch_warnings():
@@ -330,7 +346,9 @@ class TelegramChannel:
                 rows.append([InlineKeyboardButton(texts("Add to calendar"), url=url)])
         deadline = alert.deadline
         actions = []
-        if deadline is not None and alert.kind != "digest":
+        if deadline is not None and alert.kind == "question":
+            return question_keyboard(texts, deadline.id)
+        if deadline is not None and alert.kind not in ("digest", "report"):
             data = callbacks.encode(callbacks.ACK, deadline.id)
             if data is not None:
                 actions.append(InlineKeyboardButton(texts("Done / registered"), callback_data=data))

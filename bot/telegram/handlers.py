@@ -20,7 +20,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.telegram import admin, membership, preferences, questions, subscriptions
+from bot.telegram import admin, membership, preferences, questions, reports, subscriptions
 
 
 class _ReplyToBot(filters.MessageFilter):
@@ -56,6 +56,7 @@ COMMANDS = {
     "settings": preferences.settings_command,
     "stop": subscriptions.stop,
     "addchannel": membership.add_channel,
+    "report": reports.report,
     "stats": admin.stats,
     "record": admin.record,
     "approve": admin.approve,
@@ -71,7 +72,9 @@ def add_handlers(application: Application[Any, Any, Any, Any, Any, Any]) -> None
     application.add_handler(MessageHandler(UNKNOWN_COMMANDS, questions.unknown_command))
     application.add_handler(CallbackQueryHandler(membership.button))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, membership.migrated))
-    application.add_handler(MessageHandler(SEARCH_MESSAGES, questions.message))
+    # Typed text answers a guided /report when one is under way, else is read as a
+    # name or a question.
+    application.add_handler(MessageHandler(SEARCH_MESSAGES, reports.typed_or(questions.message)))
     application.add_handler(
         ChatMemberHandler(membership.member_changed, ChatMemberHandler.MY_CHAT_MEMBER)
     )

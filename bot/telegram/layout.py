@@ -29,14 +29,15 @@ COMMANDS = (
     ("upcoming", N_("Deadlines coming up")),
     ("country", N_("One State's review timeline")),
     ("calendar", N_("Your personal calendar link")),
+    ("report", N_("Tell us a date you know, with evidence")),
     ("settings", N_("Lead times, digest, quiet hours, time zone, language")),
     ("stop", N_("Forget this chat and delete its data")),
 )
 OPERATOR_COMMANDS = (
     ("stats", N_("Subscribers and pending proposals")),
     ("record", N_("Record the actual date of a review step")),
-    ("approve", N_("Approve a proposed event")),
-    ("reject", N_("Reject a proposed event")),
+    ("approve", N_("Approve a proposed event or a report")),
+    ("reject", N_("Reject a proposed event or a report")),
     ("broadcast", N_("Send a message to every subscriber")),
 )
 # How Telegram writes the commands an answer suggests.

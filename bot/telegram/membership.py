@@ -18,7 +18,7 @@ from telegram.error import ChatMigrated, Forbidden, TelegramError
 
 from bot.db.subscribers import deactivate, move_address, subscribers_at
 from bot.filters.vocabulary import NotUnderstood, TooLong, Topics
-from bot.telegram import admin, alert_buttons, callbacks, preferences, subscriptions
+from bot.telegram import admin, alert_buttons, callbacks, preferences, reports, subscriptions
 from bot.telegram.callbacks import StaleButton
 from bot.telegram.channel import escape
 from bot.telegram.chats import CHANNEL, Context, Turn, command_text, handler, turn_of
@@ -121,6 +121,8 @@ async def button(update: Update, context: Context) -> None:
             callbacks.SETTINGS: preferences.on_settings_button,
             callbacks.PROPOSAL: admin.on_proposal_button,
             callbacks.BROADCAST: admin.on_broadcast_button,
+            callbacks.REPORT: reports.on_report_button,
+            callbacks.QUESTION: reports.on_question_button,
         }
         await routes[press.verb](turn, press)
     except StaleButton as stale:

@@ -27,6 +27,8 @@ AlertKind = Literal[
     "broadcast",
     "operator",
     "confirm",
+    "question",
+    "report",
 ]
 
 
@@ -49,6 +51,9 @@ class Alert:
     text: str | None = None
     digest: tuple[Deadline, ...] = field(default=())
     link: str | None = None
+    # For a report's outcome: whether the operators approved it, and the day reported.
+    approved: bool | None = None
+    reported: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +154,45 @@ def _moment(deadline: Deadline) -> dt.datetime:
     return dt.datetime.combine(deadline.due, dt.time(0), tzinfo=MECHANISM_ZONE)
 
 
+def _question(deadline: Deadline, texts: Texts, when: str) -> Wording:
+    """Did a step that passed unrecorded happen? Asked of the State's own subscribers."""
+    return Wording(
+        headline=texts("Did this happen? {title}").format(title=title_of(deadline, texts)),
+        title=title_of(deadline, texts),
+        when=when,
+        confidence=texts(CONFIDENCE_LABELS[deadline.confidence]),
+        note=texts(
+            "Its date has passed and nothing is recorded. If you know where it stands, "
+            "tell us: an operator checks every answer before anything changes."
+        ),
+        deadline_id=deadline.id,
+        country=deadline.country,
+    )
+
+
+def _report_outcome(alert: Alert, texts: Texts, zone: str) -> Wording:
+    """What the operators decided about a report, told to its reporter."""
+    deadline = alert.deadline
+    what = title_of(deadline, texts) if deadline is not None else texts("your report")
+    if alert.reported is not None:
+        what = texts("{title}, {date}").format(title=what, date=texts.date(alert.reported))
+    if alert.approved:
+        return Wording(
+            headline=texts("Thank you: your report was accepted"),
+            title=what,
+            note=texts("It is now in the timeline, marked as reported, with your evidence."),
+            deadline_id=deadline.id if deadline is not None else None,
+        )
+    return Wording(
+        headline=texts("Your report was not accepted"),
+        title=what,
+        note=texts(
+            "An operator could not confirm it, so nothing changed. You can report it again "
+            "with a link to a source."
+        ),
+    )
+
+
 def word(alert: Alert, texts: Texts, zone: str, now: dt.datetime) -> Wording:
     """The wording of `alert` for a reader in `zone`, at `now`."""
     deadline = alert.deadline
@@ -165,9 +209,13 @@ def word(alert: Alert, texts: Texts, zone: str, now: dt.datetime) -> Wording:
         )
     if deadline is None and alert.kind == "change":
         return Wording(headline=texts("A page you follow changed"), note=alert.text, url=alert.link)
+    if alert.kind == "report":
+        return _report_outcome(alert, texts, zone)
     if deadline is None:
         return Wording(headline=alert.text or "", url=alert.link)
     when, announced = when_of(deadline, texts, zone)
+    if alert.kind == "question":
+        return _question(deadline, texts, when)
     notes = []
     if alert.kind == "change" and alert.previous is not None:
         before, _ = when_of(alert.previous, texts, zone)

@@ -47,7 +47,9 @@ from bot.web.countries import (
     state_code,
 )
 from bot.web.email import EmailPages
+from bot.web.evidence import evidence_routes, form_fields, set_form_cookie
 from bot.web.operations import Readiness, Reused, may_see_details, metrics, readiness
+from bot.web.report_form import ReportForm
 from bot.web.rows import row
 from bot.web.security import SecureSite, style_hashes
 from bot.web.views import country_context, index_context, quiet_context, subscribe_links
@@ -170,6 +172,8 @@ def create_app(
     index_template = templates.get_template("countries.html")
     not_found_template = templates.get_template("not_found.html")
     base_url = settings.public_base_url
+    secret = settings.web_form_secret
+    form = ReportForm(secret.get_secret_value().encode() if secret else None, publisher.clock)
 
     def common(language: str, switch: list[tuple[str, str]]) -> dict[str, object]:
         return {
@@ -364,13 +368,22 @@ def create_app(
             settings.telegram_bot_username,
             selection,
         )
+        fields, nonce = form_fields(form, view.code, request)
+        steps = [(s.id, texts(s.title)) for s in snapshot.dataset.milestones.values()]
+        today = publisher.clock().astimezone(MECHANISM_ZONE).date().isoformat()
         body = country_template.render(
             **common(language, lang_switch()),
             **links,
             **country_context(view, snapshot.dataset, texts, publisher.clock()),
             signup=await email_pages.form(language, view.code),
+            **fields,
+            report_steps=steps,
+            report_code=view.code,
+            report_today=today,
         )
-        return html(body, language)
+        response = html(body, language)
+        set_form_cookie(response, nonce, base_url.startswith("https://"))
+        return response
 
     async def api_country(request: Request) -> Response:
         if request.url.query:
@@ -433,6 +446,9 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
+            *evidence_routes(
+                templates, publisher, vocabulary, form, lambda lang: common(lang, lang_switch())
+            ),
             *extra_routes,
         ],
     )

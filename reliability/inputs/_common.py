@@ -174,6 +174,16 @@ TELEGRAM_TEMPLATES = (
 
 
 SUBSCRIPTION_TABLES = frozenset({"subscribers", "subscriber_filters"})
+# A report that reads as valid waits in the queue; its chat becomes a subscriber.
+REPORT_TABLES = frozenset({"proposals", "subscribers"})
+# /report takes what the reporter types: the country, the step, the day, the evidence.
+REPORT_TEMPLATES = (
+    "report {}",
+    "report AT self-assessment 2022-01-01 {}",
+    "report AT {} 2022-01-01 https://www.example.org/x",
+    "report {} self-assessment 2022-01-01 https://www.example.org/x",
+    "report AT self-assessment 2022-01-01 https://{}",
+)
 
 
 # What reading deadlines may write: the fingerprint that raises an iCal SEQUENCE.

@@ -17,6 +17,8 @@ from reliability.inputs._common import (
     _DROP,
     DERIVED,
     NOW,
+    REPORT_TABLES,
+    REPORT_TEMPLATES,
     SIGNING_SECRET,
     SLACK_BUTTON,
     SLACK_CHANNEL,
@@ -61,6 +63,11 @@ def _slack_command_cases() -> list[Case]:
             may = SUBSCRIPTION_TABLES if "subscribe" in template else frozenset()
             request = SlackRequest(slack_command_body(line))
             cases.append(Case(SLACK_COMMAND, family, f"/untoc {shown(line, 60)}", request, may))
+    for index, (family, text) in enumerate(hostile()):
+        line = REPORT_TEMPLATES[index % len(REPORT_TEMPLATES)].format(text)
+        request = SlackRequest(slack_command_body(line))
+        label = f"/untoc {shown(line, 60)}"
+        cases.append(Case(SLACK_COMMAND, family, label, request, REPORT_TABLES))
     form = "application/x-www-form-urlencoded"
     structure: list[tuple[str, str, bytes, str]] = [
         (
@@ -317,9 +324,11 @@ async def _slack_run(cases: Sequence[Case], lab: Lab, url: str, path: Path, tall
                 in_channel = answer.get("response_type") == "in_channel"
                 spoke = response.status_code == 200
             after = rows(path)
+            # A change is said in the channel, except a report: its thanks are the caller's.
+            reported = case.may_change == REPORT_TABLES
             allowed = DERIVED | (
                 case.may_change
-                if in_channel or isinstance(case.payload, SlackPress)
+                if in_channel or reported or isinstance(case.payload, SlackPress)
                 else frozenset()
             )
             problem = _first(

@@ -15,6 +15,8 @@ from reliability.inputs._common import (
     GENERIC_FAILURE,
     NOW,
     REPLY_METHODS,
+    REPORT_TABLES,
+    REPORT_TEMPLATES,
     SUBSCRIPTION_TABLES,
     TELEGRAM_BUTTON,
     TELEGRAM_COMMAND,
@@ -89,6 +91,11 @@ def _telegram_cases() -> list[Case]:
     ]
     for family, message in structure:
         cases.append(Case(TELEGRAM_COMMAND, family, shown(message, 70), TelegramMessage(message)))
+    for index, (family, text) in enumerate(hostile()):
+        template = REPORT_TEMPLATES[index % len(REPORT_TEMPLATES)]
+        message = _telegram_text("/" + template.format(text))
+        payload = TelegramMessage(message)
+        cases.append(Case(TELEGRAM_COMMAND, family, shown(message, 70), payload, REPORT_TABLES))
     operator = [
         ("record", "/record {} self-assessment 2999-01-01 https://example.org"),
         ("record", "/record AT {} 2022-01-01 https://example.org"),

@@ -50,6 +50,8 @@ TABLES = {
     "source_states",
     "email_signups",
     "service_keys",
+    "blocked_reporters",
+    "report_questions",
 }
 NOW = dt.datetime(2025, 3, 1, 9, 30, tzinfo=dt.UTC)
 VIENNA = ZoneInfo("Europe/Vienna")
@@ -102,7 +104,7 @@ async def test_upgrade_from_empty_creates_every_table(
     await upgrade(database_url)
 
     assert await table_names(empty_engine) == TABLES | {"alembic_version"}
-    assert await current_revision(empty_engine) == head_revision() == "0003_email"
+    assert await current_revision(empty_engine) == head_revision() == "0004"
     assert await is_at_head(empty_engine)
 
 

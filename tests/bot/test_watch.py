@@ -164,7 +164,10 @@ async def test_an_approved_proposal_enters_the_timeline_with_the_page_as_its_sou
     deadlines = {d.id: d for d in compute_deadlines(facts.apply(load_dataset()), NOW)}
     registration = deadlines["r-cd-2022-som-tip"]
     assert registration.due == dt.datetime(2022, 5, 17, 22, tzinfo=dt.UTC)
-    assert (registration.source, registration.confidence) == (site.url(PAGE), "reported")
+    assert registration.confidence == "reported"
+    # One line: the page, the day it was read, its words, and the day it was checked.
+    assert registration.source.startswith("127.0.0.1 page, 1 Feb 2022: 'Constructive Dialogues")
+    assert registration.source.endswith("', checked on 1 Feb 2022")
 
     with pytest.raises(ProposalError, match=r"already approved on .* by op"):
         await store.approve_proposal(proposal.id, decided_by="op", now=NOW)

@@ -3,7 +3,8 @@
 Real HTTP on 127.0.0.1 and a free port, for the real slack-sdk and slack-bolt clients:
 point `AsyncWebClient(base_url=fake.api_url)` at it, use `fake.webhook_url(...)` as a
 webhook target and `fake.response_url(...)` in a signed payload. It answers
-`auth.test`, `chat.postMessage`, `chat.postEphemeral` and `apps.connections.open`,
+`auth.test`, `chat.postMessage`, `chat.postEphemeral`, `views.open` and
+`apps.connections.open`,
 checks what Slack checks (the token, Block Kit limits, the message size) and answers
 in Slack's own shapes: `{"ok": false, "error": "channel_not_found"}` with HTTP 200 for
 the Web API, a status and a short text body for webhooks (404 `no_service`, 410
@@ -171,6 +172,9 @@ class _State:
     outbox: list[dict[str, Any]] = field(default_factory=list)
     acks: list[dict[str, Any]] = field(default_factory=list)
     sockets: int = 0
+    views: list[dict[str, Any]] = field(default_factory=list)
+    # A trigger_id opens one view, once (Slack's also expire after 3 seconds).
+    used_triggers: set[str] = field(default_factory=set)
     # Channels a test declared: id -> (private, the app is a member). Any other channel
     # is a public one the app is in.
     channels: dict[str, tuple[bool, bool]] = field(default_factory=dict)
@@ -439,6 +443,8 @@ class FakeSlack:
         if method == "apps.connections.open":
             url = f"ws://127.0.0.1:{self.port}/socket"
             return answer({"ok": True, "url": url})
+        if method == "views.open":
+            return answer(self._open_view(body))
         if method not in CHANNEL_METHODS:
             return answer({"ok": False, "error": "unknown_method"})
         if channel is None:
@@ -480,6 +486,38 @@ class FakeSlack:
             return answer({"ok": True, "message_ts": ts})
         message = {"type": "message", "text": body.get("text", ""), "ts": ts}
         return answer({"ok": True, "channel": channel, "ts": ts, "message": message})
+
+    def _open_view(self, body: dict[str, Any]) -> dict[str, Any]:
+        """views.open: a modal, checked as Slack checks it, for a trigger seen once."""
+        trigger = body.get("trigger_id")
+        view = body.get("view")
+        if isinstance(view, str):
+            with contextlib.suppress(ValueError):
+                view = json.loads(view)
+        if not isinstance(trigger, str) or not trigger:
+            return {"ok": False, "error": "invalid_arguments"}
+        with self._lock:
+            if trigger in self._state.used_triggers:
+                return {"ok": False, "error": "expired_trigger_id"}
+            self._state.used_triggers.add(trigger)
+        problem = view_problem(view)
+        if problem is not None:
+            return {
+                "ok": False,
+                "error": "invalid_arguments",
+                "response_metadata": {"messages": [problem]},
+            }
+        assert isinstance(view, dict)  # view_problem refused anything else
+        with self._lock:
+            self._state.views.append(view)
+            count = len(self._state.views)
+        return {"ok": True, "view": {"id": f"V{count:07d}", **view}}
+
+    @property
+    def views(self) -> list[dict[str, Any]]:
+        """The modals the app opened, in order."""
+        with self._lock:
+            return list(self._state.views)
 
     def _conversation(self, channel: str | None) -> dict[str, Any]:
         """conversations.info: what Slack shows this app of a channel."""
@@ -572,6 +610,46 @@ async def _body(request: Request) -> dict[str, Any]:
             with contextlib.suppress(ValueError):
                 form[name] = json.loads(form[name])
     return form
+
+
+MAX_VIEW_BLOCKS = 100
+MAX_VIEW_TITLE = 24
+MAX_LABEL = 2000
+MAX_METADATA = 3000
+
+
+def view_problem(view: Any) -> str | None:
+    """What Slack would refuse in a modal: its type, title, blocks, labels and metadata."""
+    if not isinstance(view, dict) or view.get("type") != "modal":
+        return "view must be a modal"
+    title = view.get("title")
+    if not isinstance(title, dict) or title.get("type") != "plain_text":
+        return "title must be plain_text"
+    if not 0 < len(str(title.get("text", ""))) <= MAX_VIEW_TITLE:
+        return f"title must be 1 to {MAX_VIEW_TITLE} characters"
+    for button in ("submit", "close"):
+        if button in view and len(str(view[button].get("text", ""))) > MAX_VIEW_TITLE:
+            return f"{button} must be at most {MAX_VIEW_TITLE} characters"
+    blocks = view.get("blocks")
+    if not isinstance(blocks, list) or not 0 < len(blocks) <= MAX_VIEW_BLOCKS:
+        return "blocks must be a list of 1 to 100 blocks"
+    ids = set()
+    for block in blocks:
+        if not isinstance(block, dict):
+            return "a block must be an object"
+        if block.get("type") == "input":
+            label = block.get("label") or {}
+            if not isinstance(block.get("element"), dict) or not label.get("text"):
+                return "an input needs a label and an element"
+            if len(str(label.get("text"))) > MAX_LABEL:
+                return "a label is too long"
+        block_id = block.get("block_id")
+        if block_id is not None and block_id in ids:
+            return f"duplicate block_id {block_id}"
+        ids.add(block_id)
+    if len(str(view.get("private_metadata", ""))) > MAX_METADATA:
+        return "private_metadata must be at most 3000 characters"
+    return None
 
 
 def _message_problem(body: dict[str, Any]) -> str | None:

@@ -196,3 +196,68 @@ def test_a_deadline_in_another_zone_is_read_in_that_zone(line, time, zone):
 def test_days_listed_with_one_month_are_each_read(line, dates):
     found = extract_findings([line], REFERENCE)
     assert [(str(f.start), str(f.end)) for f in found] == dates
+
+
+@pytest.mark.parametrize(
+    ("line", "starts"),
+    [
+        (
+            "Los diálogos constructivos sobre armas de fuego serán los días 3 y 10 de junio de 2027.",
+            ["2027-06-03", "2027-06-10"],
+        ),
+        (
+            "الحوار البناء بشأن الأسلحة النارية يومي 3 و10 حزيران/يونيو 2027",
+            ["2027-06-03", "2027-06-10"],
+        ),
+        ("关于枪支问题的建设性对话将于2027年6月3日和10日举行", ["2027-06-03", "2027-06-10"]),
+    ],
+)
+def test_days_listed_with_one_month_in_spanish_arabic_and_chinese(line, starts):
+    assert [str(f.start) for f in extract_findings([line], REFERENCE)] == starts
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Dialogue constructif sur la traite des personnes : 22 juin 2027, 9 h 30-12 h 30, heure de Vienne",
+        "Diálogo constructivo sobre la trata de personas: 22 de junio de 2027, 09:30-12:30, hora de Viena",
+        "Конструктивный диалог по торговле людьми: 22 июня 2027 года, 09:30–12:30 по венскому времени",
+        "الحوار البناء بشأن الاتجار بالأشخاص: 22 حزيران/يونيو 2027، 09:30-12:30 بتوقيت فيينا",
+        "关于人口贩运问题的建设性对话：2027年6月22日，维也纳时间09:30-12:30",
+    ],
+)
+def test_an_event_day_followed_by_its_hours_in_five_more_languages(line):
+    finding = one(line)
+    assert finding.start == dt.date(2027, 6, 22)
+    assert finding.start_time == dt.time(9, 30) and finding.zone == VIENNA
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Constructive Dialogue on Firearms: Wed., 5 May 2027",
+        "Dialogue constructif sur les armes à feu : mer. 5 mai 2027",
+        "Diálogo constructivo sobre armas de fuego: miér. 5 de mayo de 2027",
+        "Конструктивный диалог по огнестрельному оружию: ср, 5 мая 2027 г.",
+        "الحوار البناء بشأن الأسلحة النارية: الأربعاء 5 أيار/مايو 2027",
+        "关于枪支问题的建设性对话：2027年5月5日（周三）",
+    ],
+)
+def test_business_day_abbreviations_before_or_after_the_date(line):
+    assert one(line).start == dt.date(2027, 5, 5)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "UNODC announced that the Constructive Dialogue on Firearms will convene on 5 May 2027.",
+        "Le dialogue constructif sur les armes à feu se tiendra le 5 mai 2027.",
+        "El diálogo constructivo sobre armas de fuego se celebrará el 5 de mayo de 2027.",
+        "Конструктивный диалог по огнестрельному оружию состоится 5 мая 2027 года.",
+        "سيُعقد الحوار البناء بشأن الأسلحة النارية في 5 أيار/مايو 2027.",
+        "关于枪支问题的建设性对话定于2027年5月5日召开。",
+    ],
+)
+def test_a_date_in_an_ordinary_sentence_with_any_verb(line):
+    finding = one(line)
+    assert finding.start == dt.date(2027, 5, 5) and finding.kind == "constructive-dialogue"
