@@ -23,7 +23,7 @@ from starlette.routing import Route
 from bot.slack.actions import AlertButtons, ButtonPress
 from bot.slack.answers import sections
 from bot.slack.commands import Answer, Invocation, Reachable, UntocCommand
-from bot.slack.layout import SECTION_MAX, escape
+from bot.slack.layout import QUESTION_ACTIONS, SECTION_MAX, escape
 from bot.slack.reports import REPORT_VIEW, SlackReports, report_modal
 from bot.text.reports import SLACK_REPORT_EXAMPLE
 from schedulers.dates import Clock
@@ -72,6 +72,7 @@ def build_slack_app(
     """The bolt app with `/untoc` and the alert buttons, its client on SLACK_API_BASE_URL."""
     # slack-bolt is loaded only when Slack is configured
     from slack_bolt.async_app import AsyncApp
+    from slack_sdk.errors import SlackApiError
     from slack_sdk.web.async_client import AsyncWebClient
 
     token = _secret(settings.slack_bot_token)
@@ -124,6 +125,31 @@ def build_slack_app(
             return
         await respond(text=text, response_type="ephemeral", replace_original=False)
 
+    async def on_question(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        press = ButtonPress.from_payload(body)
+        answer = QUESTION_ACTIONS.get(press.action_id) if press else None
+        if press is None or answer is None or not isinstance(press.value, str):
+            return
+        said, view = await reports.question_answered(press.channel_id, press.value, answer)
+        if view is not None:
+            trigger = body.get("trigger_id")
+            try:
+                if not isinstance(trigger, str):
+                    raise ValueError("no trigger_id")
+                await app.client.views_open(trigger_id=trigger, view=view)
+            except (SlackApiError, ValueError) as error:
+                log.info("slack: cannot open the report form: %s", error)
+                texts = await reports.texts(press.channel_id)
+                said = escape(
+                    texts(
+                        "The form could not open; write the report in one line: {example}"
+                    ).format(example=SLACK_REPORT_EXAMPLE)
+                )
+        response_url = body.get("response_url")
+        if said and response_url and str(response_url).startswith(answerable):
+            await respond(text=said, response_type="ephemeral", replace_original=False)
+
     async def on_link(ack: AsyncAck) -> None:
         await ack()  # "Add to calendar" opens its URL; Slack still wants an answer
 
@@ -140,6 +166,8 @@ def build_slack_app(
     app.action("ack")(on_button)
     app.action("mute")(on_button)
     app.action("calendar")(on_link)
+    for action in QUESTION_ACTIONS:
+        app.action(action)(on_question)
     return app
 
 

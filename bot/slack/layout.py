@@ -180,6 +180,32 @@ def _buttons(
     return buttons
 
 
+# The answers to a question about a step, as Telegram offers them: it happened (a report
+# follows), not yet, I don't know.
+QUESTION_ACTIONS = {"question_yes": "y", "question_no": "n", "question_unknown": "d"}
+
+
+def question_buttons(texts: Texts, deadline_id: str) -> list[dict[str, Any]]:
+    """The three answers under a question; none when the id cannot ride in a button."""
+    if len(deadline_id) > BUTTON_VALUE_MAX:
+        return []
+    labels = {
+        "question_yes": texts("It happened"),
+        "question_no": texts("Not yet"),
+        "question_unknown": texts("I don't know"),
+    }
+    return [
+        {
+            "type": "button",
+            "action_id": action,
+            "text": _plain(label, BUTTON_TEXT_MAX),
+            "value": deadline_id,
+            **({"style": "primary"} if action == "question_yes" else {}),
+        }
+        for action, label in labels.items()
+    ]
+
+
 def _fallback(lines: list[str | None]) -> str:
     return clip(escape("\n".join(line for line in lines if line)), MESSAGE_TEXT_MAX)
 
@@ -216,7 +242,10 @@ def _deadline_message(
         sources.append(link(wording.url, texts("Open the page")))
     if sources:
         blocks.append(_context(" · ".join(sources)))
-    buttons = _buttons(texts, wording, calendar_url, actions)
+    if alert.kind == "question":
+        buttons = question_buttons(texts, deadline.id) if actions else []
+    else:
+        buttons = _buttons(texts, wording, calendar_url, actions)
     if buttons:
         blocks.append({"type": "actions", "elements": buttons})
     fallback = _fallback(

@@ -274,6 +274,43 @@ class SlackReports:
         log.info("slack: report %d queued from %s", number, channel)
         return [], number
 
+    async def question_answered(
+        self, channel: str, deadline_id: str, answer: str
+    ) -> tuple[str, dict[str, Any] | None]:
+        """A press under a question about a step: (what to say, the modal to open or None).
+
+        "It happened" opens the report's modal with the State and the step filled in;
+        "Not yet" and "I don't know" close the question, as on Telegram.
+        """
+        texts = await self.texts(channel)
+        deadline = {d.id: d for d in await self.publisher.deadlines()}.get(deadline_id)
+        if deadline is None or deadline.milestone is None or deadline.country is None:
+            return escape(texts("This question is no longer open.")), None
+        if answer == "y":
+            metadata = {"channel": channel, "question": deadline_id}
+            view = report_modal(
+                texts,
+                self.steps(texts),
+                metadata,
+                country=texts.country(deadline.country),
+                step=deadline.milestone,
+            )
+            return "", view
+        if self.store is None:
+            return escape(texts("The service cannot store answers right now.")), None
+        now = self.clock()
+        async with self.store.sessions() as session, session.begin():
+            subscriber = await subs.find_subscriber(session, APP_TARGET, channel)
+            state = "not_yet" if answer == "n" else "dismissed"
+            closed = subscriber is not None and await answer_question(
+                session, subscriber.id, deadline_id, state, now
+            )
+        if not closed:
+            return escape(texts("This question was answered already. Thank you.")), None
+        if answer == "n":
+            return escape(texts("Thank you: we noted that it has not happened yet.")), None
+        return escape(texts("Thank you all the same.")), None
+
     def _country_reader(self, texts: Texts) -> Callable[[str], str | None]:
         def read(text: str) -> str | None:
             try:

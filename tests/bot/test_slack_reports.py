@@ -17,12 +17,27 @@ import pytest
 from starlette.applications import Starlette
 from typer.testing import CliRunner
 
+from bot.channels.base import Alert
 from bot.cli.app import app as cli_app
+from bot.db import subscribers as subs
+from bot.db.reports import open_questions
 from bot.publishing.publisher import Publisher
 from bot.slack.app import EVENTS_PATH, build_slack_app, slack_routes
+from bot.slack.channel import APP_TARGET
+from bot.slack.layout import layout
+from bot.text.i18n import Texts
 from config.dataset_loader import load_dataset
 from config.settings import load_settings
-from tests.fakes.slack_api import BOT_TOKEN, TEAM_ID, FakeSlack, command_body, signed_headers
+from schedulers.reminders import Planned
+from schedulers.timeline import compute_deadlines
+from tests.fakes.slack_api import (
+    BOT_TOKEN,
+    TEAM_ID,
+    FakeSlack,
+    command_body,
+    press_payload,
+    signed_headers,
+)
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 CHANNEL = "C0COALITION"
@@ -162,3 +177,69 @@ async def test_a_one_line_report_and_a_used_trigger(slack, fake, monkeypatch):
     again = await post(http, command_body("report", channel=CHANNEL, user=USER, trigger_id="7.7.7"))
     assert "one line" in again.json()["text"]
     assert [c.error for c in fake.calls_to("views.open")] == [None, "expired_trigger_id"]
+
+
+def press(action_id: str, value: str, fake: FakeSlack) -> str:
+    payload = press_payload(
+        action_id, value, channel=CHANNEL, user=USER, response_url=fake.response_url(action_id)
+    )
+    return urllib.parse.urlencode({"payload": json.dumps(payload)})
+
+
+async def test_a_question_in_slack_has_its_answers_and_they_work(slack, fake, monkeypatch):
+    http, store, database = slack
+    deadlines = {d.id: d for d in compute_deadlines_at(JUNE_2022)}
+    step = deadlines["m-at-c1-self-assessment"]
+    message = layout(Alert(key="q", kind="question", deadline=step), Texts("en"), "UTC", JUNE_2022)
+    (actions,) = [b for b in message.blocks if b["type"] == "actions"]
+    assert [e["action_id"] for e in actions["elements"]] == [
+        "question_yes",
+        "question_no",
+        "question_unknown",
+    ]
+    async with store.sessions() as session, session.begin():
+        subscriber = await subs.ensure_subscriber(
+            session, channel=APP_TARGET, address=CHANNEL, now=JUNE_2022
+        )
+        asked = Planned(
+            key="q1",
+            subscriber_id=subscriber.id,
+            kind="question",
+            at=JUNE_2022,
+            deadline_id=step.id,
+            payload={"country": "AT"},
+        )
+        assert await open_questions(session, [asked], JUNE_2022)
+
+    # "Not yet" closes the question; a second press says it was answered
+    assert (await post(http, press("question_no", step.id, fake))).status_code == 200
+    (said,) = fake.calls_to("response")
+    assert "has not happened yet" in said.body["text"]
+    fake.reset()
+    await post(http, press("question_unknown", step.id, fake))
+    (again,) = fake.calls_to("response")
+    assert "answered already" in again.body["text"]
+
+    # "It happened" opens the report's modal with the State and the step filled in
+    fake.reset()
+    await post(http, press("question_yes", step.id, fake))
+    (view,) = fake.views
+    assert json.loads(view["private_metadata"]) == {"channel": CHANNEL, "question": step.id}
+    country = next(b for b in view["blocks"] if b.get("block_id") == "country")
+    assert country["element"]["initial_value"] == "Austria"
+    values = {
+        "country": {"value": {"type": "plain_text_input", "value": "Austria"}},
+        "step": {
+            "value": {"type": "static_select", "selected_option": {"value": "self-assessment"}}
+        },
+        "date": {"value": {"type": "datepicker", "selected_date": "2022-05-20"}},
+        "link": {"value": {"type": "url_text_input", "value": "https://www.example.org/at"}},
+        "words": {"value": {"type": "plain_text_input", "value": None}},
+    }
+    assert (await post(http, submission(view, values))).status_code == 200
+    (row,) = await proposals(database, monkeypatch)
+    assert (row["origin"], row["state"]) == ("question", "pending")
+
+
+def compute_deadlines_at(now: dt.datetime):
+    return compute_deadlines(load_dataset(), now)
