@@ -32,6 +32,7 @@ MAX_SEARCH_RESULTS = 12
 MIN_SUGGESTED_LENGTH = 4
 SUGGESTION_CUTOFF = 0.8
 MAX_SUGGESTIONS = 3
+MIN_NAME_IN_SENTENCE = 3
 _SPLIT = re.compile(r"[,;\n，、；،؛]+")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 MAX_CJK_PHRASE = 12
@@ -232,20 +233,42 @@ class Vocabulary:
 
     def countries_in(self, text: str, texts: Texts) -> set[str]:
         """Every State a sentence names ("où en est l'examen de la Côte d'Ivoire"): each
-        run of up to five words is looked up, the longest first."""
+        run of up to five words is looked up, the longest first, as a name of three letters
+        or more (a two-letter word in a sentence is no code); a Russian name may be in the
+        genitive ("обзор Кот-д'Ивуара"), a Chinese one inside a run of characters."""
         words = text[:MAX_ARGUMENT_LENGTH].split()[:MAX_WORDS]
         index = self.index(texts)
         found: set[str] = set()
         start = 0
         while start < len(words):
             for end in range(min(len(words), start + MAX_PHRASE_WORDS), start, -1):
-                hit = index.get(fold(" ".join(words[start:end])))
-                if hit is not None and hit[0] == "country" and len(fold(words[start])) > 1:
+                phrase = " ".join(words[start:end])
+                hit = next(
+                    (
+                        index[key]
+                        for key in _name_forms(phrase)
+                        if len(key) >= MIN_NAME_IN_SENTENCE and key in index
+                    ),
+                    None,
+                )
+                if hit is not None and hit[0] == "country":
                     found.add(hit[1])
                     start = end
                     break
             else:
+                if _CJK.search(words[start]):
+                    found |= self._cjk_countries(words[start], index)
                 start += 1
+        return found
+
+    @staticmethod
+    def _cjk_countries(run: str, index: Mapping[str, tuple[str, str]]) -> set[str]:
+        found: set[str] = set()
+        for size in range(min(len(run), MAX_CJK_PHRASE), 1, -1):
+            for first in range(len(run) - size + 1):
+                hit = index.get(fold(run[first : first + size]))
+                if hit is not None and hit[0] == "country":
+                    found.add(hit[1])
         return found
 
     def country(self, text: str, texts: Texts) -> str:
@@ -300,6 +323,19 @@ class Vocabulary:
                 if dimension == "country" and len(name) >= MIN_SUGGESTED_LENGTH
             }
         return self._names
+
+
+# Russian names a State in the genitive after "обзор", "examen de": "Австрии" (Австрия).
+_GENITIVE = (("а", ""), ("ы", "а"), ("и", "я"), ("и", "а"), ("и", "ь"), ("я", "ь"), ("у", ""))
+
+
+def _name_forms(phrase: str) -> list[str]:
+    """The folded phrase, and the nominatives a Russian genitive may stand for."""
+    folded = fold(phrase)
+    forms = [folded]
+    if folded and "\u0400" <= folded[-1] <= "\u04ff":
+        forms += [folded[: -len(end)] + base for end, base in _GENITIVE if folded.endswith(end)]
+    return forms
 
 
 def _spellings(name: str) -> tuple[str, ...]:

@@ -70,6 +70,9 @@ def help_text(texts: Texts) -> str:
         "`/untoc country AT` " + escape(texts("one State's review milestones")),
         "`/untoc calendar` " + escape(texts("this channel's calendar link")),
         "`/untoc settings` " + escape(texts("language, time zone, reminders, digest")),
+        "`/untoc report` "
+        + escape(texts("tell us a date of a State's review (an operator checks it first)")),
+        escape(texts("Or ask in your own words: `/untoc when is the next dialogue?`")),
         "`/untoc help` " + escape(texts("this help")),
         escape(
             texts("Themes: {themes}. Kinds: {kinds}.").format(

@@ -208,8 +208,14 @@ def help_text(texts: Texts, *, operator: bool) -> str:
         "/settings lead 30 7 1",
         "/settings digest weekly",
         "/settings quiet 22-7",
+        "/settings fuseau Abidjan",
+        "/report AT self-assessment 2027-01-15 https://...",
         "/addchannel @channel AT",
     ]
+    asking = texts(
+        "Or ask in your own words, in any of our languages: "
+        "“when is the next dialogue?”, “où en est l'examen de la Côte d'Ivoire ?”"
+    )
     channel = texts(
         "To post alerts in a channel, make this bot an administrator of it, then send "
         "/addchannel @channel and what to follow here."
@@ -219,6 +225,7 @@ def help_text(texts: Texts, *, operator: bool) -> str:
             f"<b>UNTOC Watch</b>\n{escape(intro)}",
             command_list(texts, operator=operator),
             bold(texts("Examples")) + "\n" + "\n".join(escape(e) for e in examples),
+            escape(asking),
             escape(channel),
         ]
     )
