@@ -11,15 +11,18 @@ import datetime as dt
 import json
 
 import pytest
+from icalendar import Calendar
 from typer.testing import CliRunner
 
 from bot.cli.app import app
 from bot.db import subscribers as subs
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.worker import AlertPlanner
+from bot.filters.query import Query
 from bot.telegram.app import build_bot
 from bot.telegram.channel import TelegramChannel
 from bot.telegram.services import services_of
+from schedulers.timeline import Selection
 from tests.bot.telegram_harness import (
     ALICE,
     BOB,
@@ -137,6 +140,15 @@ async def test_a_one_line_report_waits_then_approval_changes_the_timeline_and_te
     moved = sent_to(fake, BOB, mark)
     assert moved and all("Austria" in c.text or "Autriche" in c.text for c in moved)
     assert "May 20, 2023" in moved[0].text  # the chained steps follow the reported date
+    # and the calendar: the step's event now says done, reported, and cites the report
+    feed = await publisher.feed(Query(selection=Selection(countries={"AT"})))
+    events = {str(e["UID"]): e for e in Calendar.from_ical(feed.body).walk("VEVENT")}
+    event = events[f"{STEP}@untoc-watch"]
+    description = str(event["DESCRIPTION"])
+    assert "Confidence: reported" in description and "soumis en mai" in description
+    chained = events["m-at-c1-written-feedback@untoc-watch"]
+    assert chained["DTSTART"].dt == dt.date(2022, 11, 20)
+    assert int(str(chained.get("SEQUENCE", 0))) > 0  # the moved date raised its version
 
 
 async def test_rejecting_a_report_tells_the_reporter(bot, fake, clock):
