@@ -148,7 +148,9 @@ def evidence_routes(
         if len(raw) > MAX_BODY:
             return PlainTextResponse("the form is too large\n", 413)
         try:
-            pairs = urllib.parse.parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
+            pairs = urllib.parse.parse_qsl(
+                raw.decode("utf-8"), keep_blank_values=True, errors="strict"
+            )
         except (UnicodeDecodeError, ValueError):
             return PlainTextResponse("the form is not UTF-8 form data\n", 400)
         fields = {key: value for key, value in pairs[:20]}

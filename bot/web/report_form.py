@@ -23,7 +23,7 @@ from bot.filters.vocabulary import NotUnderstood, TooLong, Vocabulary
 from bot.text.i18n import Texts
 from bot.text.reports import problems_text, queued_text
 from config.dataset import Dataset
-from feeds.reports import Draft, Problem, ReportRefused, check_report
+from feeds.reports import Draft, Problem, ReportRefused, check_link, check_report
 from schedulers.dates import Clock
 from schedulers.timeline import MECHANISM_ZONE
 
@@ -131,6 +131,10 @@ async def take(
     try:
         if any(len(value) > MAX_FIELD for value in fields.values()):
             raise ReportRefused([Problem("too_long", {"limit": str(MAX_FIELD)})])
+        link = fields.get("link", "").strip()
+        if link and (len(link.split()) > 1 or check_link(link)):
+            # the link field holds one web address; words belong in the words field
+            raise ReportRefused(check_link(link.split()[0]) or [Problem("bad_link", {"why": ""})])
         report = check_report(
             draft,
             dataset=dataset,

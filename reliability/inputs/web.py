@@ -1,4 +1,5 @@
-"""Hostile query strings, calendar addresses and email forms, given to the real Starlette app."""
+"""Hostile query strings, calendar addresses, email forms and the State pages' report form,
+given to the real Starlette app."""
 
 from __future__ import annotations
 
@@ -38,9 +39,78 @@ class WebRequest:
     # A State's page answers an unknown code with an HTML page that links to the index.
     html_error: bool = False
     method: str = "GET"
-    # A form body; "{csrf}" in it stands for a valid token of the sign-up form.
+    # A form body; "{csrf}" in it stands for a valid token of the sign-up form, "{report}"
+    # for a valid token of /country/AT's report form (sent with its cookie).
     body: bytes = b""
     content_type: str = "application/x-www-form-urlencoded"
+    # The tables an accepted input may change (a report queued for the operators).
+    may_change: frozenset[str] = frozenset()
+
+
+REPORT = b"{report}"
+REPORT_PATH = "/country/AT/report"
+GOOD_REPORT = {
+    "step": b"self-assessment",
+    "date": b"2022-02-20",  # before the lab's today (1 March 2022)
+    "link": b"https%3A%2F%2Fwww.example.org%2Fat",
+    "words": b"seen%20in%20the%20letter",
+}
+
+
+def _report_cases() -> list[Case]:
+    """The report form of a State's page: each field hostile, and its token, honeypot, size."""
+    cases = []
+    for family, text in hostile():
+        quoted = urllib.parse.quote(text, safe="").encode()
+        for field in ("step", "date", "link", "words"):
+            values = {**GOOD_REPORT, field: quoted}
+            body = (
+                b"token="
+                + REPORT
+                + b"&"
+                + b"&".join(k.encode() + b"=" + v for k, v in values.items())
+            )
+            words_may_pass = field == "words"
+            request = WebRequest(
+                REPORT_PATH,
+                b"",
+                "",  # the page lists the problems in the reader's words; the status says which
+                (413,) if len(body) > 16_384 else (400,),
+                may_be_valid=words_may_pass,
+                html_error=True,
+                method="POST",
+                body=body,
+                may_change=frozenset({"proposals"}) if words_may_pass else frozenset(),
+            )
+            cases.append(
+                Case(QUERY, family, f"POST {REPORT_PATH} {field}={shown(text, 40)}", request)
+            )
+    good = b"&".join(k.encode() + b"=" + v for k, v in GOOD_REPORT.items())
+    structure = [
+        ("token", b"token=forged&" + good, "has expired", (403,)),
+        ("token", good, "has expired", (403,)),
+        ("honeypot", b"token=" + REPORT + b"&website=x&" + good, "cannot be accepted", (400,)),
+        ("encoding", b"token=" + REPORT + b"&words=%ff%fe&" + good, "", (400,)),
+        ("overlong", b"token=" + REPORT + b"&" + b"words=x&" * 3000, "too large", (413,)),
+    ]
+    for family, body, words, status in structure:
+        request = WebRequest(
+            REPORT_PATH, b"", words, status, html_error=True, method="POST", body=body
+        )
+        cases.append(Case(QUERY, family, f"POST {REPORT_PATH} {shown(body, 50)}", request))
+    # and one good report, so the refusals above are known to be refusals of the bad part
+    accepted = WebRequest(
+        REPORT_PATH,
+        b"",
+        None,
+        (200,),
+        html_error=True,
+        method="POST",
+        body=b"token=" + REPORT + b"&" + good,
+        may_change=frozenset({"proposals"}),
+    )
+    cases.append(Case(QUERY, "valid", f"POST {REPORT_PATH} a good report", accepted))
+    return cases
 
 
 CSRF = b"{csrf}"
@@ -237,7 +307,7 @@ def _query_cases() -> list[Case]:
                 path, b"", words, (404,), may_be_valid=valid, html_error=html_error
             )
             cases.append(Case(QUERY, family, f"GET {shown(path, 50)}", request))
-    return cases + _email_cases()
+    return cases + _email_cases() + _report_cases()
 
 
 def _web_problem(request: WebRequest, status: int, content_type: str, text: str) -> str | None:
@@ -289,10 +359,28 @@ async def _web_cases(cases: Sequence[Case], lab: Lab, url: str, path: Path, tall
                 await http.get(warm)  # the feeds record their versions once
             front = (await http.get("/")).text  # the sign-up form, with its CSRF token
             csrf = front.split('name="csrf" value="', 1)[1].split('"', 1)[0].encode()
-            for case in cases:
+            state_page = await http.get("/country/AT")  # the report form: token and cookie
+            report = state_page.text.split('name="token" value="', 1)[1].split('"', 1)[0].encode()
+            cookies = dict(state_page.cookies)
+            for number, case in enumerate(cases):
                 request: WebRequest = case.payload
                 before, mark = rows(path), lab.errors.mark()
-                if request.method == "POST":
+                if request.path == REPORT_PATH:
+                    # each from its own address: the form's limit per address is not the point
+                    own = httpx.ASGITransport(
+                        app=app,
+                        raise_app_exceptions=False,
+                        client=(f"10.9.{number // 250}.{number % 250}", 1),
+                    )
+                    async with httpx.AsyncClient(
+                        transport=own, base_url="http://web", cookies=cookies
+                    ) as sender:
+                        response = await sender.post(
+                            "http://web" + request.path,
+                            content=request.body.replace(REPORT, report),
+                            headers={"Content-Type": request.content_type},
+                        )
+                elif request.method == "POST":
                     response = await http.post(
                         "http://web" + request.path,
                         content=request.body.replace(CSRF, csrf),
@@ -309,7 +397,11 @@ async def _web_cases(cases: Sequence[Case], lab: Lab, url: str, path: Path, tall
                         response.headers.get("content-type", ""),
                         response.text,
                     ),
-                    damage(before, rows(path), frozenset()),
+                    damage(
+                        before,
+                        rows(path),
+                        request.may_change if response.status_code == 200 else frozenset(),
+                    ),
                     lab.logged(mark),
                 )
                 tally.add(case, problem, accepted=response.status_code == 200)
