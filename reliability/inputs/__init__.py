@@ -60,6 +60,7 @@ from reliability.inputs.pages import HostilePage, RawSite, _ics, _page_cases, ru
 from reliability.inputs.slack import (
     _slack_button_cases,
     _slack_command_cases,
+    _slack_view_cases,
     run_slack,
     slack_command_body,
     slack_press_payload,
@@ -103,6 +104,7 @@ def corpus() -> list[Case]:
         *_telegram_button_cases(),
         *_slack_command_cases(),
         *_slack_button_cases(),
+        *_slack_view_cases(),
         *_dataset_cases(),
         *_page_cases(),
         *_cli_cases(),

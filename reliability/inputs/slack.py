@@ -236,6 +236,81 @@ def _slack_button_cases() -> list[Case]:
     return cases
 
 
+@dataclass(frozen=True)
+class SlackView:
+    """The report modal's `view_submission`, its fields' values as given."""
+
+    values: dict[str, Any]
+
+
+GOOD_VIEW_VALUES = {
+    "country": "Austria",
+    "step": "self-assessment",
+    "date": "2022-02-20",  # before the lab's today
+    "link": "https://www.example.org/at",
+    "words": "seen in the letter",
+}
+VIEW_KINDS = {
+    "country": "plain_text_input",
+    "step": "static_select",
+    "date": "datepicker",
+    "link": "url_text_input",
+    "words": "plain_text_input",
+}
+
+
+def view_values(values: dict[str, Any]) -> dict[str, Any]:
+    """The modal's state as Slack posts it, from plain values."""
+    state: dict[str, Any] = {}
+    for block, value in values.items():
+        kind = VIEW_KINDS[block]
+        if kind == "static_select":
+            element = {"type": kind, "selected_option": {"value": value}}
+        elif kind == "datepicker":
+            element = {"type": kind, "selected_date": value}
+        else:
+            element = {"type": kind, "value": value}
+        state[block] = {"value": element}
+    return state
+
+
+def _slack_view_cases() -> list[Case]:
+    """The report modal's submission: every field hostile, then a good one."""
+    cases = []
+    for family, text in hostile():
+        for field in VIEW_KINDS:
+            values = {**GOOD_VIEW_VALUES, field: text}
+            label = f"report modal {field}={shown(text, 40)}"
+            cases.append(Case(SLACK_BUTTON, family, label, SlackView(values), REPORT_TABLES))
+    wrong: list[tuple[str, dict[str, Any]]] = [
+        ("type", {**GOOD_VIEW_VALUES, "date": 20220220}),
+        ("type", {**GOOD_VIEW_VALUES, "country": ["AT"]}),
+        ("type", {**GOOD_VIEW_VALUES, "step": None}),
+        ("type", {**GOOD_VIEW_VALUES, "link": {"url": "https://www.example.org"}}),
+    ]
+    for family, values in wrong:
+        label = f"report modal {shown(values, 50)}"
+        cases.append(Case(SLACK_BUTTON, family, label, SlackView(values), REPORT_TABLES))
+    good = SlackView(dict(GOOD_VIEW_VALUES))
+    cases.append(Case(SLACK_BUTTON, "valid", "report modal, a good report", good, REPORT_TABLES))
+    return cases
+
+
+def _view_problem(status: int, body: bytes) -> str | None:
+    """A submission gets 200 with errors for its fields, or an empty 200 (queued)."""
+    if status != 200:
+        return f"HTTP {status}: {body[:80]!r}"
+    if not body:
+        return None
+    answer = _json_object(body)
+    errors = answer.get("errors")
+    if answer.get("response_action") != "errors" or not isinstance(errors, dict) or not errors:
+        return f"neither errors for the fields nor an empty answer: {body[:80]!r}"
+    if any(not isinstance(v, str) or not v.strip() or len(v) > 150 for v in errors.values()):
+        return f"an error a field cannot show: {errors!r}"[:200]
+    return None
+
+
 def _slack_problem(status: int, body: bytes, answers: Sequence[str], *, spoke: bool) -> str | None:
     text = body.decode(errors="replace")
     if status >= 500:
@@ -304,6 +379,32 @@ async def _slack_run(cases: Sequence[Case], lab: Lab, url: str, path: Path, tall
             fake.reset()
             before, mark = rows(path), lab.errors.mark()
             response_url = fake.response_url("press")
+            if isinstance(case.payload, SlackView):
+                submission = {
+                    "type": "view_submission",
+                    "team": {"id": "T0FAKE", "domain": "coalition"},
+                    "user": {"id": SLACK_USER, "username": "ada", "team_id": "T0FAKE"},
+                    "api_app_id": "A111",
+                    "token": "legacy-verification-token",
+                    "trigger_id": "9.9.9",
+                    "view": {
+                        "id": "V0000001",
+                        "type": "modal",
+                        "callback_id": "untoc_report",
+                        "private_metadata": json.dumps({"channel": SLACK_CHANNEL}),
+                        "state": {"values": view_values(case.payload.values)},
+                    },
+                }
+                raw = b"payload=" + urllib.parse.quote(json.dumps(submission)).encode()
+                response = await post(raw, "application/x-www-form-urlencoded")
+                after = rows(path)
+                problem = _first(
+                    _view_problem(response.status_code, response.content),
+                    damage(before, after, DERIVED | REPORT_TABLES),
+                    lab.logged(mark),
+                )
+                tally.add(case, problem, accepted=bool(changed_tables(before, after)))
+                continue
             if isinstance(case.payload, SlackPress):
                 raw = case.payload.raw
                 payload = dict(case.payload.payload or {})
