@@ -395,8 +395,8 @@ async def _slack_run(cases: Sequence[Case], lab: Lab, url: str, path: Path, tall
                         "state": {"values": view_values(case.payload.values)},
                     },
                 }
-                raw = b"payload=" + urllib.parse.quote(json.dumps(submission)).encode()
-                response = await post(raw, "application/x-www-form-urlencoded")
+                posted = b"payload=" + urllib.parse.quote(json.dumps(submission)).encode()
+                response = await post(posted, "application/x-www-form-urlencoded")
                 after = rows(path)
                 problem = _first(
                     _view_problem(response.status_code, response.content),
