@@ -13,10 +13,8 @@ that target, a revoked token stops the channel.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from bot.channels.base import (
@@ -31,6 +29,7 @@ from bot.channels.base import (
 )
 from bot.slack.layout import SECTION_MAX, SlackMessage, layout
 from bot.text.i18n import Texts
+from schedulers.dates import Clock
 
 if TYPE_CHECKING:
     import aiohttp
@@ -164,7 +163,7 @@ class SlackChannel:
         self,
         *,
         token: str | None,
-        clock: Callable[[], dt.datetime],
+        clock: Clock,
         base_url: str = DEFAULT_API_BASE_URL,
         calendar_link: CalendarLink | None = None,
         timeout: float = DEFAULT_TIMEOUT,

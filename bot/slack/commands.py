@@ -10,7 +10,6 @@ channel only when it changed the channel's subscription; otherwise only by the c
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 import re
 import urllib.parse
@@ -64,6 +63,7 @@ from bot.text.review_answers import review_reply, unknown_group_note, unknown_gr
 from config.countries import country_name
 from config.dataset import Dataset
 from config.vocabulary import ZONE
+from schedulers.dates import Clock
 from schedulers.review import country_review
 from schedulers.rhythm import project
 from schedulers.timeline import MECHANISM_ZONE, Selection, upcoming
@@ -128,7 +128,7 @@ class UntocCommand:
         store: Store | None,
         publisher: Publisher,
         dataset: Dataset,
-        clock: Callable[[], dt.datetime],
+        clock: Clock,
         base_url: str,
         reachable: Reachable | None = None,
     ) -> None:
