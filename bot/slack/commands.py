@@ -23,7 +23,7 @@ from bot.db.models import Subscriber
 from bot.db.store import Store
 from bot.filters.query import Query, query_string
 from bot.filters.settings import NotUnderstood as NotASetting
-from bot.filters.settings import read_setting
+from bot.filters.settings import read_setting, split_key
 from bot.filters.vocabulary import NotUnderstood, TooLong, Vocabulary
 from bot.publishing.publisher import Publisher
 from bot.slack.answers import (
@@ -170,6 +170,8 @@ class UntocCommand:
                 first.lower(), [*SUBCOMMANDS, HELP], n=1, cutoff=0.75
             ):
                 return Answer(_unknown(first.lower(), texts))  # a typo of a subcommand
+            if name is None and split_key(line)[0] is not None:
+                return await self._settings(invocation, line, texts)  # "/untoc fuseau Abidjan"
             if name is None:
                 question = read_question(line)
                 if question.intent == "unknown" and not looks_like_a_question(line):

@@ -74,8 +74,14 @@ async def settings_command(turn: Turn) -> None:
             "\n".join([bold(texts("Settings of this chat")), summary, "", escape(who)])
         )
         return
+    await apply_typed(turn, command_text(turn))
+
+
+async def apply_typed(turn: Turn, text: str) -> None:
+    """A setting as typed ("fuseau Abidjan"), after /settings or on its own."""
+    texts = turn.texts
     try:
-        setting = read_setting(command_text(turn), texts, turn.services.vocabulary)
+        setting = read_setting(text, texts, turn.services.vocabulary)
     except NotUnderstood as error:
         await turn.reply(
             escape(str(error)) + "\n" + layout.usage(texts, "/settings timezone Africa/Lagos")

@@ -9,8 +9,9 @@ from __future__ import annotations
 from telegram import Message
 
 from bot.db.subscribers import selection_of
+from bot.filters.settings import split_key
 from bot.filters.vocabulary import NotUnderstood, TooLong
-from bot.telegram import layout
+from bot.telegram import layout, preferences
 from bot.telegram.channel import bold, escape, link
 from bot.telegram.chats import Turn, command_text, handler
 from bot.telegram.subscriptions import show_matches
@@ -207,6 +208,9 @@ async def message(turn: Turn) -> None:
         await turn.reply(layout.reply_html(not_understood(texts, ASKED)))
         return
     if not looks_like_a_question(text) and await show_matches(turn, text):
+        return
+    if split_key(text)[0] is not None:  # "fuseau Abidjan", typed without /settings
+        await preferences.apply_typed(turn, text)
         return
     question = read_question(text)
     vocabulary = turn.services.vocabulary

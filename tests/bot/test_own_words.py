@@ -135,3 +135,15 @@ async def test_a_question_about_a_review_answers_with_that_states_review(bot_202
     )
     texts = Texts("fr")
     assert texts("The three groups") in answer and texts.country("CI") in answer
+
+
+async def test_a_setting_typed_without_its_command_is_applied(
+    bot_2026, telegram_2026, slack_2026, store
+):
+    await ask_telegram(bot_2026, telegram_2026, "fr", "fuseau Abidjan")
+    subscriber = await telegram_subscriber(bot_2026)
+    assert subscriber is not None and subscriber.timezone == "Africa/Abidjan"
+    await slack_2026("subscribe all")
+    await slack_2026("时区 开罗")
+    subscriber = await slack_subscriber(store)
+    assert subscriber is not None and subscriber.timezone == "Africa/Cairo"
