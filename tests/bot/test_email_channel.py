@@ -84,6 +84,23 @@ async def test_an_alert_arrives_with_both_parts_in_the_readers_language(relay, d
     assert "https://watch.example.org/calendar/tok.ics" in plain
 
 
+async def test_an_internationalised_address_is_delivered_as_typed(relay, deadline):
+    relay.reset()
+    channel = channel_for(relay)
+    try:
+        for address in ("josé@exemple.org", "ngo@ассоциация.рф"):
+            await channel.send(
+                target(address), Alert(key=address, kind="reminder", deadline=deadline, lead_days=7)
+            )
+    finally:
+        await channel.close()
+    assert [recipients for _sender, recipients, _raw in relay.messages] == [
+        ["josé@exemple.org"],
+        ["ngo@ассоциация.рф"],
+    ]
+    assert parsed(relay.messages[0][2])["To"] == "josé@exemple.org"
+
+
 async def test_arabic_mail_is_right_to_left(relay, deadline):
     relay.reset()
     channel = channel_for(relay)

@@ -1,13 +1,16 @@
 """A real SMTP relay on loopback (aiosmtpd) for the email channel: STARTTLS, login, scripts.
 
 It keeps every message it accepted (as bytes, for Python's email parser), refuses the
-recipients a test scripts (`refuse("gone@example.org", 550)`), and requires STARTTLS and a
-login, as a provider's relay does. The certificate comes from a throw-away test CA
+recipients a test scripts (`refuse("gone@example.org", 550)`, or only the first times:
+`refuse("busy@example.org", 451, times=1)`), answers slowly where told (`delay`), can go
+away and come back (`stop`, `start`), and requires STARTTLS and a login, as a provider's
+relay does. The certificate comes from a throw-away test CA
 (trustme); `client_context` trusts it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 import threading
@@ -25,6 +28,9 @@ USER, PASSWORD = "untoc", "relay-password"
 class _State:
     messages: list[tuple[str, list[str], bytes]] = field(default_factory=list)
     refusals: dict[str, int] = field(default_factory=dict)
+    # How many more times a scripted refusal is given (absent: every time).
+    refusals_left: dict[str, int] = field(default_factory=dict)
+    delays: dict[str, float] = field(default_factory=dict)
 
 
 class _Handler:
@@ -35,7 +41,16 @@ class _Handler:
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
         with self.relay.lock:
-            code = self.relay.state.refusals.get(address)
+            state = self.relay.state
+            code = state.refusals.get(address)
+            if code is not None and address in state.refusals_left:
+                if state.refusals_left[address] <= 0:
+                    code = None
+                else:
+                    state.refusals_left[address] -= 1
+            delay = state.delays.get(address, 0.0)
+        if delay:
+            await asyncio.sleep(delay)
         if code is not None:
             return f"{code} {'No such user' if code >= 500 else 'Try again later'}"
         envelope.rcpt_tos.append(address)
@@ -77,6 +92,7 @@ class SmtpRelay:
         self.client_context = ssl.create_default_context()
         self.ca.configure_trust(self.client_context)
         self.port = _free_port()
+        self._running = False
         self._controller = Controller(
             _Handler(self),
             hostname="127.0.0.1",
@@ -85,6 +101,7 @@ class SmtpRelay:
             require_starttls=True,
             authenticator=_authenticate,
             auth_required=True,
+            enable_SMTPUTF8=True,  # as providers do: internationalised addresses
         )
 
     @property
@@ -92,19 +109,46 @@ class SmtpRelay:
         return f"smtp://{USER}:{PASSWORD}@127.0.0.1:{self.port}"
 
     def __enter__(self) -> SmtpRelay:
-        self._controller.start()
+        self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        with self.lock:
+            if self._running:
+                return
+            self._running = True
+        self._controller.start()
+
+    def stop(self) -> None:
+        """Go away: connections are refused until `start` (the same port, the same state)."""
+        with self.lock:
+            if not self._running:
+                return
+            self._running = False
         self._controller.stop()
 
     def reset(self) -> None:
         with self.lock:
             self.state = _State()
 
-    def refuse(self, address: str, code: int) -> None:
+    def refuse(self, address: str, code: int, *, times: int | None = None) -> None:
         with self.lock:
             self.state.refusals[address] = code
+            if times is not None:
+                self.state.refusals_left[address] = times
+
+    def delay(self, address: str, seconds: float) -> None:
+        """Answer the recipient `address` only after `seconds`."""
+        with self.lock:
+            self.state.delays[address] = seconds
+
+    def write_ca(self, path: str) -> str:
+        """The test CA's certificate as a PEM file, for a process's SSL_CERT_FILE."""
+        self.ca.cert_pem.write_to_path(path)
+        return path
 
     @property
     def messages(self) -> list[tuple[str, list[str], bytes]]:
