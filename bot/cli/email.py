@@ -159,5 +159,51 @@ def remove(address: Annotated[str, typer.Argument(help="The address to unsubscri
     typer.echo(f"{normal} unsubscribed and deleted.")
 
 
+@email_app.command("bounced")
+def bounced(
+    addresses: Annotated[
+        list[str], typer.Argument(help="Addresses that bounced; '-' reads them from stdin.")
+    ],
+    reason: Annotated[str, typer.Option(help="What the bounce said, kept with the address.")] = "",
+) -> None:
+    """Stop the addresses a bounce was reported back for, and tell the operators.
+
+    For a relay that refuses later instead of at once: feed this the addresses of its
+    delivery status notifications (one per line on stdin with '-').
+    """
+    import asyncio
+    import sys
+
+    from bot.cli._common import read_settings
+    from bot.delivery import email_signup as signup
+
+    given = [line.strip() for line in sys.stdin] if addresses == ["-"] else addresses
+    checked = []
+    for address in (a for a in given if a):
+        try:
+            checked.append(signup.check_address(address))
+        except signup.InvalidAddress as exc:
+            _fail(f"{address[:80]!r} cannot be used: {exc}")
+    settings = read_settings()
+
+    async def run() -> list[tuple[str, bool]]:
+        store = await _open(settings)
+        try:
+            return [
+                (address, await signup.bounced(store, address, reason[:200], _now()))
+                for address in checked
+            ]
+        finally:
+            await store.close()
+
+    results = asyncio.run(run())
+    for address, stopped in results:
+        typer.echo(
+            f"{address}: " + ("stopped; the operators are told" if stopped else "not subscribed")
+        )
+    if not any(stopped for _, stopped in results):
+        raise typer.Exit(1)
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)

@@ -329,3 +329,28 @@ async def remove(store: Store, address: str) -> bool:
             return False
         await subs.forget(session, found)
         return True
+
+
+async def bounced(store: Store, address: str, reason: str, now: dt.datetime) -> bool:
+    """A bounce reported back for `address`: its subscriber stops, the operators are told.
+
+    As a 5xx at sending does: the address is deactivated (kept, so a re-subscription or
+    an operator can see why), and one notice per subscriber goes to the operators. False
+    when no email subscriber has this address.
+    """
+    why = f"bounced: {reason}"[:500] if reason else "bounced"
+    async with store.sessions() as session, session.begin():
+        found = await subs.find_subscriber(session, EMAIL, address)
+        if found is None:
+            return False
+        await subs.deactivate(session, found.id, why, now)
+        text = f"email target {found.display_name or found.address} stopped: {why}"
+        await outbox.insert_rows(
+            session,
+            [
+                outbox.new_row(
+                    f"operator.target_gone|{found.id}", "operator", {"text": text}, now, now
+                )
+            ],
+        )
+        return True

@@ -275,6 +275,43 @@ def test_operators_add_by_cli_then_a_broadcast_arrives_with_both_parts(service):
     assert removed.exit_code == 1  # already gone
 
 
+def test_a_bounce_reported_back_stops_the_address_and_tells_the_operators(service):
+    assert _cli(["email", "add", "list@example.org", "--country", "AT"], service.env).exit_code == 0
+    assert _cli(["email", "add", "other@example.org"], service.env).exit_code == 0
+    bounced = _in_thread(
+        lambda: CliRunner().invoke(
+            cli,
+            ["email", "bounced", "-", "--reason", "550 5.1.1 mailbox unavailable"],
+            env=service.env,
+            input="list@example.org\nnobody@example.org\n",
+        )
+    )
+    assert bounced.exit_code == 0, bounced.output
+    assert "list@example.org: stopped; the operators are told" in bounced.output
+    assert "nobody@example.org: not subscribed" in bounced.output
+
+    async def state(store: Store) -> tuple[list[tuple[str, bool, str | None]], list[str]]:
+        async with store.sessions() as session:
+            people = await session.scalars(select(Subscriber).order_by(Subscriber.address))
+            found = [(s.address, s.active, s.deactivated_reason) for s in people]
+            notices = await session.scalars(
+                select(Delivery.payload).where(Delivery.kind == "operator")
+            )
+            return found, [str(n.get("text")) for n in notices]
+
+    people, notices = service.run(state)
+    assert people == [
+        ("list@example.org", False, "bounced: 550 5.1.1 mailbox unavailable"),
+        ("other@example.org", True, None),
+    ]
+    assert notices == [
+        "email target list@example.org stopped: bounced: 550 5.1.1 mailbox unavailable"
+    ]
+    assert service.broadcast("After the bounce", ["AT"]) == 1  # to the other address only
+    service.deliver()
+    assert all("list@example.org" not in to for _, to, _ in service.relay.messages)
+
+
 def test_the_manage_page_changes_language_and_digest_without_javascript(
     service,
     browser,  # noqa: F811
