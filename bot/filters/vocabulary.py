@@ -261,6 +261,11 @@ class Vocabulary:
                 start += 1
         return found
 
+    def one_country_in(self, text: str, texts: Texts) -> str | None:
+        """The one State a sentence names, if it names exactly one we know."""
+        named = self.countries_in(text, texts)
+        return named.pop() if len(named) == 1 else None
+
     @staticmethod
     def _cjk_countries(run: str, index: Mapping[str, tuple[str, str]]) -> set[str]:
         found: set[str] = set()

@@ -44,13 +44,11 @@ from bot.slack.questions import ASKED, subcommand
 from bot.slack.words import (
     ECHO_MAX,
     CommandProblem,
-    country_in,
     parse_values,
     unknown_value,
 )
 from bot.text.answers import upcoming_answer
 from bot.text.asked import (
-    dialogue_event_ids,
     how_to_subscribe,
     next_dialogue,
     not_understood,
@@ -175,7 +173,7 @@ class UntocCommand:
             if name is None:
                 question = read_question(line)
                 if question.intent == "unknown" and not looks_like_a_question(line):
-                    found = country_in(question.rest, self.vocabulary, texts)
+                    found = self.vocabulary.one_country_in(question.rest, texts)
                     if found is None:
                         return Answer(_unknown(first.lower(), texts))
                     return await self._country(invocation, found, texts)
@@ -188,18 +186,13 @@ class UntocCommand:
 
     async def _ask(self, invocation: Invocation, question: Question, texts: Texts) -> Answer:
         """A question typed after `/untoc`: answered as Telegram answers it."""
-        code = country_in(question.rest, self.vocabulary, texts)
+        code = self.vocabulary.one_country_in(question.rest, texts)
         if question.intent == "next_dialogue":
             data = (await self.publisher.snapshot()).dataset
             subscriber = await self._subscriber(invocation.channel_id)
-            reply = next_dialogue(
-                await self.publisher.deadlines(),
-                project(data, self.clock()),
-                dialogue_event_ids((e.id, e.kind) for e in data.events.values()),
-                texts,
-                subscriber.timezone if subscriber is not None else ZONE,
-                ASKED,
-            )
+            zone = subscriber.timezone if subscriber is not None else ZONE
+            deadlines = await self.publisher.deadlines()
+            reply = next_dialogue(deadlines, data, self.clock(), texts, zone, ASKED)
             return Answer(reply_mrkdwn(reply))
         if question.intent == "due":
             return await self._upcoming(invocation, code or "", texts)

@@ -62,9 +62,3 @@ def unknown_value(text: str, suggestions: list[str], texts: Texts) -> str:
         hint = texts("Did you mean {suggestions}?")
         message += " " + hint.format(suggestions=escape(", ".join(suggestions)))
     return message
-
-
-def country_in(words: str, vocabulary: Vocabulary, texts: Texts) -> str | None:
-    """The one State a question names, if it names exactly one we know."""
-    named = vocabulary.countries_in(words, texts)
-    return named.pop() if len(named) == 1 else None

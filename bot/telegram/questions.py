@@ -18,7 +18,6 @@ from bot.telegram.subscriptions import show_matches
 from bot.text.answers import upcoming_answer
 from bot.text.asked import (
     Asked,
-    dialogue_event_ids,
     how_to_subscribe,
     next_dialogue,
     not_understood,
@@ -220,19 +219,13 @@ async def message(turn: Turn) -> None:
         async with turn.services.transaction() as session:
             subscriber = await turn.subscriber(session)
             zone = subscriber.timezone if subscriber is not None else DEFAULT_ZONE
-        reply = next_dialogue(
-            await publisher.deadlines(),
-            project(data, turn.services.clock()),
-            dialogue_event_ids((e.id, e.kind) for e in data.events.values()),
-            texts,
-            zone,
-            ASKED,
-        )
+        now = turn.services.clock()
+        reply = next_dialogue(await publisher.deadlines(), data, now, texts, zone, ASKED)
         await turn.reply(layout.reply_html(reply))
     elif question.intent == "due":
-        await _upcoming(turn, _country_in(question.rest, turn) or "")
+        await _upcoming(turn, vocabulary.one_country_in(question.rest, texts) or "")
     elif question.intent == "country":
-        code = _country_in(question.rest, turn)
+        code = vocabulary.one_country_in(question.rest, texts)
         if code is None:
             await turn.reply(layout.reply_html(which_country(texts, ASKED)))
         else:
@@ -249,14 +242,8 @@ async def message(turn: Turn) -> None:
     elif question.intent == "help":
         await turn.reply(layout.help_text(texts, operator=turn.is_operator))
     else:
-        code = _country_in(question.rest, turn)
+        code = vocabulary.one_country_in(question.rest, texts)
         if code is not None:
             await _country(turn, code)
         else:
             await turn.reply(layout.reply_html(not_understood(texts, ASKED)))
-
-
-def _country_in(words: str, turn: Turn) -> str | None:
-    """The one State a question names, if it names exactly one we know."""
-    named = turn.services.vocabulary.countries_in(words, turn.texts)
-    return named.pop() if len(named) == 1 else None

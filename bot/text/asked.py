@@ -8,13 +8,15 @@ closest commands to try.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.text.answers import Entry, Part, Reply, expected_entry
 from bot.text.i18n import Texts
 from bot.text.wording import title_of, when_of
-from schedulers.rhythm import Projection
+from config.dataset import Dataset
+from schedulers.rhythm import project
 from schedulers.timeline import Deadline
 
 DIALOGUE_KINDS = frozenset({"constructive-dialogue"})
@@ -31,28 +33,27 @@ class Asked:
     help: str
 
 
-def _is_dialogue(deadline: Deadline, dialogues: set[str]) -> bool:
-    return deadline.kind == "event" and (deadline.event_id or "") in dialogues
-
-
 def next_dialogue(
     deadlines: Iterable[Deadline],
-    projections: Sequence[Projection],
-    dialogue_events: Iterable[str],
+    data: Dataset,
+    now: dt.datetime,
     texts: Texts,
     zone: str,
     asked: Asked,
 ) -> Reply:
     """The next constructive dialogue: the announced one, else the expected one, honestly."""
-    dialogues = set(dialogue_events)
+    dialogues = {e.id for e in data.events.values() if e.kind in DIALOGUE_KINDS}
     coming = sorted(
         (
             d
             for d in deadlines
-            if _is_dialogue(d, dialogues) and d.status in ("upcoming", "due_soon")
+            if d.kind == "event"
+            and (d.event_id or "") in dialogues
+            and d.status in ("upcoming", "due_soon")
         ),
         key=lambda d: d.sort_key,
     )
+    projections = project(data, now)
     follow = Part(
         lines=(
             texts("{command}: everything coming up and expected.").format(command=asked.upcoming),
@@ -141,8 +142,3 @@ def how_to_subscribe(texts: Texts, asked: Asked, typed: str | None) -> Reply:
             ),
         ),
     )
-
-
-def dialogue_event_ids(events: Iterable[tuple[str, str]]) -> set[str]:
-    """The ids of the dataset's events that are constructive dialogues: (id, kind) pairs."""
-    return {event_id for event_id, kind in events if kind in DIALOGUE_KINDS}
