@@ -17,6 +17,17 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+# The options several commands share: one wording, one spelling.
+CountryOption = Annotated[
+    list[str] | None, typer.Option("--country", "-c", help="ISO code or English name; repeatable.")
+]
+ThemeOption = Annotated[
+    list[str] | None, typer.Option("--theme", help="tip, som, firearms, ...; repeatable.")
+]
+LanguageOption = Annotated[
+    str, typer.Option("--lang", help="Language of the alerts: ar, en, es, fr, ru or zh.")
+]
+
 if TYPE_CHECKING:
     from bot.db.store import Store
     from config.dataset import Dataset, Source

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli._common import country_code, evaluation_moment, fail, read_dataset, read_settings
+from bot.cli._common import (
+    CountryOption,
+    country_code,
+    evaluation_moment,
+    fail,
+    read_dataset,
+    read_settings,
+)
 
 if TYPE_CHECKING:
     from config.dataset import Dataset
@@ -76,9 +83,6 @@ def _print(deadlines: list[Deadline], output: OutputFormat, title: str) -> None:
     make_console().print(deadline_table(deadlines, title))
 
 
-CountryOption = Annotated[
-    list[str] | None, typer.Option("--country", "-c", help="ISO code or English name; repeatable.")
-]
 AsOfOption = Annotated[
     str | None, typer.Option("--as-of", help="Evaluate at this date (YYYY-MM-DD) instead of now.")
 ]

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from bot.cli._common import CountryOption, LanguageOption, ThemeOption
+
 if TYPE_CHECKING:
     from bot.db.store import Store
     from config.settings import Settings
@@ -40,16 +42,9 @@ async def _open(settings: Settings) -> Store:
 @email_app.command("add")
 def add(
     address: Annotated[str, typer.Argument(help="The address, e.g. list@example.org.")],
-    country: Annotated[
-        list[str] | None,
-        typer.Option("--country", "-c", help="ISO code or English name; repeatable."),
-    ] = None,
-    theme: Annotated[
-        list[str] | None, typer.Option("--theme", help="tip, som, firearms, ...; repeatable.")
-    ] = None,
-    lang: Annotated[
-        str, typer.Option("--lang", help="Language of the alerts: ar, en, es, fr, ru or zh.")
-    ] = "en",
+    country: CountryOption = None,
+    theme: ThemeOption = None,
+    lang: LanguageOption = "en",
     digest: Annotated[
         str, typer.Option("--digest", help="weekly (the default for email), daily or off.")
     ] = "weekly",

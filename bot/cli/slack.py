@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from bot.cli._common import CountryOption, LanguageOption, ThemeOption
+
 if TYPE_CHECKING:
     from bot.db.models import Subscriber
 
@@ -32,16 +34,9 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 @slack_app.command("add-webhook")
 def add_webhook(
     url: Annotated[str, typer.Argument(help="The incoming-webhook URL Slack gave you.")],
-    country: Annotated[
-        list[str] | None,
-        typer.Option("--country", "-c", help="ISO code or English name; repeatable."),
-    ] = None,
-    theme: Annotated[
-        list[str] | None, typer.Option("--theme", help="tip, som, firearms, ...; repeatable.")
-    ] = None,
-    lang: Annotated[
-        str, typer.Option("--lang", help="Language of the alerts: ar, en, es, fr, ru or zh.")
-    ] = "en",
+    country: CountryOption = None,
+    theme: ThemeOption = None,
+    lang: LanguageOption = "en",
     name: Annotated[
         str | None, typer.Option("--name", help="How operators see it, e.g. #coalition.")
     ] = None,

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from bot.cli._common import LanguageOption
+
 if TYPE_CHECKING:
     from bot.filters.vocabulary import Topics
     from config.settings import Settings
@@ -43,9 +45,7 @@ def add_channel(
     kind: Annotated[
         list[str] | None, typer.Option(help="milestone, registration or event; repeatable.")
     ] = None,
-    lang: Annotated[
-        str, typer.Option("--lang", help="Language of the alerts: ar, en, es, fr, ru or zh.")
-    ] = "en",
+    lang: LanguageOption = "en",
 ) -> None:
     """Post alerts in a channel where the bot is an administrator."""
     import asyncio
