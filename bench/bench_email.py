@@ -28,6 +28,7 @@ from bot.delivery.dispatcher import Dispatcher
 from bot.main import email_channel
 from bot.publishing.publisher import Publisher
 from config.dataset_loader import load_dataset
+from config.keys import calendar_key
 from config.settings import load_settings
 from tests.fakes.smtp_relay import SmtpRelay
 
@@ -62,7 +63,7 @@ async def _run(url: str, relay: SmtpRelay, count: int, rate: float) -> None:
             uuid.uuid4().hex[:8],
             dt.datetime.now(dt.UTC),
         )
-        channel = await email_channel(settings, store, relay.client_context)
+        channel = await email_channel(settings, store, calendar_key(settings), relay.client_context)
         assert channel is not None
         publisher = Publisher(load_dataset(), store, settings.public_base_url)
         dispatcher = Dispatcher(

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from bot.db.store import Store, StoreNotReady
 from config.dataset import Dataset
 from config.dataset_loader import load_dataset
+from config.keys import KeyFileError, calendar_key
 from config.settings import Settings
 from schedulers.timeline import Deadline, Selection
 
@@ -44,6 +45,8 @@ class Service:
 
     settings: Settings
     dataset: Dataset
+    # Makes the personal calendar links; the web checks them with it (config/keys.py).
+    calendar_key: bytes
     store: Store | None = None
 
 
@@ -66,9 +69,21 @@ def run_service(
         from bot.telegram.app import protect_token
 
         protect_token(settings)  # the token is part of every Bot API URL
+    try:
+        key = calendar_key(settings)
+    except (KeyFileError, OSError) as exc:
+        log.error("the calendar key cannot be read: %s", exc)
+        raise SystemExit(2) from None
+    if settings.calendar_secret is None and not settings.database_url.startswith("sqlite"):
+        log.warning(
+            "CALENDAR_SECRET is not set: the calendar key is kept in %s on this machine; "
+            "processes on other machines need the same key, so set CALENDAR_SECRET",
+            settings.calendar_key_file,
+        )
     service = Service(
         settings=settings,
         dataset=load_dataset(settings.data_dir, cache_dir=settings.cache_dir),
+        calendar_key=key,
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(service, web=web, worker=worker, host=host, port=port))
@@ -166,13 +181,17 @@ async def _run_web(
 
 
 async def email_channel(
-    settings: Settings, store: Store, tls_context: ssl.SSLContext | None = None
+    settings: Settings,
+    store: Store,
+    calendar_key: bytes,
+    tls_context: ssl.SSLContext | None = None,
 ) -> Channel | None:
     """The email channel when `SMTP_URL` and `MAIL_FROM` are set, its links signed with
     the service's email key; `tls_context` only for a relay with a private CA."""
     if settings.smtp_url is None or settings.mail_from is None:
         return None
     # loaded only when email is configured, like each chat service
+    from bot.channels.base import calendar_links
     from bot.delivery.email_signup import EmailKeys
     from bot.email.channel import EmailChannel, subscriber_links
     from bot.publishing.publisher import system_clock
@@ -184,7 +203,11 @@ async def email_channel(
         parse_smtp_url(settings.smtp_url.get_secret_value()),
         settings.mail_from,
         system_clock,
-        subscriber_links(settings.public_base_url, await keys.secret(system_clock())),
+        subscriber_links(
+            settings.public_base_url,
+            await keys.secret(system_clock()),
+            calendar_links(settings.public_base_url, calendar_key),
+        ),
         tls_context=tls_context,
     )
 
@@ -234,14 +257,14 @@ async def _run_worker(service: Service, stop: asyncio.Event) -> None:
         token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
         base_url=settings.slack_api_base_url,
         clock=system_clock,
-        calendar_link=calendar_links(settings.public_base_url),
+        calendar_link=calendar_links(settings.public_base_url, service.calendar_key),
     )
     channels[APP_TARGET] = channels[WEBHOOK_TARGET] = slack  # built lazily on first send
     if settings.slack_webhook_url is not None:
         await ensure_default_webhook(
             service.store, settings.slack_webhook_url.get_secret_value(), system_clock()
         )
-    email = await email_channel(settings, service.store)
+    email = await email_channel(settings, service.store, service.calendar_key)
     if email is not None:
         channels["email"] = email
     telegram = None
@@ -255,7 +278,7 @@ async def _run_worker(service: Service, stop: asyncio.Event) -> None:
         channels["telegram"] = TelegramChannel(
             build_bot(settings),
             system_clock,
-            calendar_links(settings.public_base_url),
+            calendar_links(settings.public_base_url, service.calendar_key),
         )
 
         store = service.store

@@ -41,6 +41,7 @@ SECRET_VARIABLES = frozenset(
         "SMTP_URL",
         "METRICS_TOKEN",
         "EMAIL_SECRET",
+        "CALENDAR_SECRET",
     }
 )
 _TELEGRAM_TOKEN = re.compile(r"^[0-9]+:[A-Za-z0-9_-]+$")
@@ -202,6 +203,7 @@ class Settings(BaseSettings):
         default=1_048_576, ge=1024, le=104_857_600, alias="WEB_MAX_BODY_BYTES"
     )
     web_header_timeout: float = Field(default=10, gt=0, le=300, alias="WEB_HEADER_TIMEOUT")
+    web_body_timeout: float = Field(default=30, gt=0, le=3600, alias="WEB_BODY_TIMEOUT")
     web_keep_alive: float = Field(default=5, gt=0, le=300, alias="WEB_KEEP_ALIVE")
     web_max_connections: int = Field(default=500, ge=1, le=100_000, alias="WEB_MAX_CONNECTIONS")
     web_shutdown_timeout: float = Field(default=10, ge=0, le=300, alias="WEB_SHUTDOWN_TIMEOUT")
@@ -264,9 +266,18 @@ class Settings(BaseSettings):
         default=None, alias="EMAIL_SECRET"
     )
 
-    @field_validator("email_secret")
+    # Makes and checks the personal calendar links. Unset, the service makes a key once
+    # and keeps it in CALENDAR_KEY_FILE, readable by its owner only: never in the database,
+    # so a copy of the database cannot open anybody's calendar. Processes on more than one
+    # machine need the same CALENDAR_SECRET.
+    calendar_secret: Annotated[SecretStr | None, BeforeValidator(_empty_as_none)] = Field(
+        default=None, alias="CALENDAR_SECRET"
+    )
+    calendar_key_file: Path = Field(default=Path("untoc-watch.key"), alias="CALENDAR_KEY_FILE")
+
+    @field_validator("email_secret", "calendar_secret")
     @classmethod
-    def _email_secret_form(cls, value: SecretStr | None) -> SecretStr | None:
+    def _secret_form(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not _WEBHOOK_SECRET.match(value.get_secret_value()):
             raise ValueError(f"expected {_SECRET_HINT}")
         return value

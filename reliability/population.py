@@ -23,9 +23,10 @@ from sqlalchemy import insert
 
 from bot.db.models import Subscriber, SubscriberFilter
 from bot.db.store import Store
-from bot.db.subscribers import new_calendar_token
 from bot.text.i18n import LANGUAGES
 from config.dataset import THEMES, Dataset
+from config.keys import calendar_token, new_nonce
+from reliability.service import CALENDAR_SECRET
 from schedulers.reminders import DEFAULT_LEAD_DAYS
 from schedulers.timeline import compute_deadlines
 
@@ -238,7 +239,7 @@ async def add_subscribers(
                 "digest": digest,
                 "digest_hour": _pick(rng, MORNING),
                 "digest_weekday": rng.randrange(7),
-                "calendar_token": new_calendar_token(),
+                "calendar_nonce": new_nonce(),
                 "active": True,
                 "created_at": now,
                 "updated_at": now,
@@ -259,7 +260,8 @@ async def add_subscribers(
             await session.execute(insert(SubscriberFilter), filters)
     return Population(
         addresses={sid: row["address"] for sid, row in zip(ids, rows, strict=True)},
-        tokens=[row["calendar_token"] for row in rows],
+        # the links the run's processes make and check (reliability/service.py)
+        tokens=[calendar_token(CALENDAR_SECRET.encode(), row["calendar_nonce"]) for row in rows],
         filters=len(filters),
         zones=len({row["timezone"] for row in rows}),
         languages=len({row["language"] for row in rows}),

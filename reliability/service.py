@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -30,6 +31,9 @@ from config.settings import normalise_database_url
 POSTGRES_URL_VARIABLE = "UNTOC_TEST_POSTGRES_URL"
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 START_TIMEOUT = 60.0
+# Every process of a run makes and checks personal calendar links with this key, and
+# the drills compute the links they load with it.
+CALENDAR_SECRET = secrets.token_urlsafe(32)
 
 
 def free_port() -> int:
@@ -188,6 +192,7 @@ def environment(database_url: str, directory: Path, **extra: str) -> dict[str, s
         "UNTOC_CACHE_DIR": str(directory / "cache"),
         "PUBLIC_BASE_URL": "https://watch.example.org",
         "WATCHER_ENABLED": "false",
+        "CALENDAR_SECRET": CALENDAR_SECRET,
         **extra,
     }
 

@@ -1,13 +1,18 @@
-"""Fixtures for every test: no test may reach a host outside this machine."""
+"""Fixtures for every test: no test may reach a host outside this machine, and none
+writes a calendar key file into the working directory."""
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+# Every process a test starts inherits it; tests of the key file unset it.
+os.environ.setdefault("CALENDAR_SECRET", "test-calendar-secret-" + "k" * 32)
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex

@@ -15,6 +15,7 @@ from typing import ClassVar, Protocol
 
 from bot.text.wording import Alert as Alert  # what a channel sends; worded before laid out
 from bot.text.wording import AlertKind as AlertKind
+from config.keys import calendar_token
 from config.vocabulary import ZONE
 
 
@@ -28,8 +29,8 @@ class Target:
     thread_id: str = ""
     language: str = "en"
     timezone: str = ZONE
-    # The subscriber's personal calendar feed, for the "Add to calendar" button.
-    calendar_token: str = ""
+    # The subscriber's personal calendar nonce, for the "Add to calendar" button.
+    calendar_nonce: str = ""
 
 
 # A target's personal calendar address, or None when it has none.
@@ -41,11 +42,18 @@ def calendar_url(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/calendar/{token}.ics"
 
 
-def calendar_links(base_url: str) -> CalendarLink:
-    """The `calendar_link` of the chat channels: each target's own feed under `base_url`."""
+def personal_calendar_url(base_url: str, key: bytes, nonce: str) -> str:
+    """The feed of the subscriber whose calendar nonce is `nonce`, its token made with `key`."""
+    return calendar_url(base_url, calendar_token(key, nonce))
+
+
+def calendar_links(base_url: str, key: bytes) -> CalendarLink:
+    """The `calendar_link` of the channels: each target's own feed under `base_url`."""
 
     def calendar_link(target: Target) -> str | None:
-        return calendar_url(base_url, target.calendar_token) if target.calendar_token else None
+        if not target.calendar_nonce:
+            return None
+        return personal_calendar_url(base_url, key, target.calendar_nonce)
 
     return calendar_link
 

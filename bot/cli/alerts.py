@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -18,6 +19,7 @@ import typer
 from config.vocabulary import ZONE  # a light module: the CLI starts without pydantic
 
 if TYPE_CHECKING:
+    from bot.db.models import Subscriber
     from bot.db.store import Store
     from config.dataset import Dataset
     from config.settings import Settings
@@ -241,7 +243,9 @@ async def _export(settings: Settings) -> dict[str, Any]:
                 "digest": s.digest,
                 "digest_hour": s.digest_hour,
                 "digest_weekday": s.digest_weekday,
-                "calendar_token": s.calendar_token,
+                # The nonce alone opens nothing: the link needs the calendar key too.
+                "calendar_nonce": s.calendar_nonce,
+                "calendar_legacy_hash": s.calendar_legacy_hash,
                 "active": s.active,
                 "filters": sorted([f.dimension, f.value] for f in s.filters),
                 "done": sorted(done.get(s.id, [])),
@@ -326,7 +330,6 @@ def _place(entry: Any) -> tuple[str, str, str, str | None]:
 async def _import(settings: Settings, dataset: Dataset, entries: Any) -> int:
     from bot.db import subscribers as subs
     from bot.db.engine import DuplicateKey
-    from bot.db.subscribers import CALENDAR_TOKEN
 
     if not isinstance(entries, list):
         raise ValueError("'subscribers' must be a list")
@@ -359,11 +362,7 @@ async def _import(settings: Settings, dataset: Dataset, entries: Any) -> int:
                         digest_hour=entry.get("digest_hour"),
                         digest_weekday=entry.get("digest_weekday"),
                     )
-                    if entry.get("calendar_token"):
-                        token = str(entry["calendar_token"])
-                        if not CALENDAR_TOKEN.match(token):
-                            raise ValueError("calendar_token is not one this service makes")
-                        subscriber.calendar_token = token
+                    _take_calendar(subscriber, entry)
                     subscriber.active = bool(entry.get("active", True))
                     await subs.unfollow(session, subscriber, None, now)
                     grouped: dict[str, list[str]] = {}
@@ -378,14 +377,44 @@ async def _import(settings: Settings, dataset: Dataset, entries: Any) -> int:
                     raise ValueError(
                         f"subscriber #{index + 1}: {exc}; nothing was imported"
                     ) from None
-                except DuplicateKey:  # the unique key left is the calendar token
+                except DuplicateKey:  # the unique keys left are the calendar's
                     raise ValueError(
-                        f"subscriber #{index + 1}: its calendar_token belongs to another "
-                        "subscriber; nothing was imported"
+                        f"subscriber #{index + 1}: its calendar nonce or token belongs to "
+                        "another subscriber; nothing was imported"
                     ) from None
         return len(entries)
     finally:
         await store.close()
+
+
+_NONCE = re.compile(r"^[A-Za-z0-9_-]{22}$")
+_HASH = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _take_calendar(subscriber: Subscriber, entry: dict[str, Any]) -> None:
+    """The exported calendar of `entry` on `subscriber`, so its links keep working.
+
+    An export holds a nonce (its links work where CALENDAR_SECRET is the same) and the
+    hash of a token made before nonces; an export from before nonces holds that token.
+    """
+    from bot.db.subscribers import CALENDAR_TOKEN
+    from config.keys import legacy_hash
+
+    if entry.get("calendar_nonce") is not None:
+        nonce = str(entry["calendar_nonce"])
+        if not _NONCE.match(nonce):
+            raise ValueError("calendar_nonce must be 22 characters from A-Z, a-z, 0-9, _ and -")
+        subscriber.calendar_nonce = nonce
+    if entry.get("calendar_legacy_hash") is not None:
+        hashed = str(entry["calendar_legacy_hash"])
+        if not _HASH.match(hashed):
+            raise ValueError("calendar_legacy_hash must be 64 hexadecimal digits (a SHA-256)")
+        subscriber.calendar_legacy_hash = hashed
+    if entry.get("calendar_token"):  # an export made before nonces
+        token = str(entry["calendar_token"])
+        if not CALENDAR_TOKEN.match(token):
+            raise ValueError("calendar_token is not one this service makes")
+        subscriber.calendar_legacy_hash = legacy_hash(token)
 
 
 def register(app: typer.Typer) -> None:

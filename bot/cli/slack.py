@@ -83,15 +83,19 @@ def add_webhook(
             name.strip() if name else None,
         )
     )
-    from bot.channels.base import calendar_url
+    from bot.channels.base import personal_calendar_url
     from bot.slack.channel import mask_webhook_url
+    from config.keys import calendar_key
 
     follows = ", ".join([*countries, *sorted(set(theme or []))]) or "every deadline"
     typer.echo(
         f"Slack webhook {mask_webhook_url(address)} registered (subscriber {subscriber.id}): "
         f"follows {follows}; alerts in {lang}."
     )
-    typer.echo(f"Its calendar: {calendar_url(settings.public_base_url, subscriber.calendar_token)}")
+    calendar = personal_calendar_url(
+        settings.public_base_url, calendar_key(settings), subscriber.calendar_nonce
+    )
+    typer.echo(f"Its calendar: {calendar}")
 
 
 async def _register(

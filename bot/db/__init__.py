@@ -6,7 +6,7 @@ Nothing here connects at import time; the composition root builds one engine wit
 
 # The migration this code needs; a test keeps it equal to the newest one shipped. Kept as
 # a constant so a short command can check a database without importing Alembic.
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 
 # The PostgreSQL advisory locks the workers take (`bot.delivery.leadership`): the leader's,
 # and one of the presence kind per live worker. `stats.leader_known` reads the first.

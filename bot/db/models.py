@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeEngine
 
+from config.keys import new_nonce
 from config.vocabulary import ZONE
 
 NAMING_CONVENTION = {
@@ -182,7 +183,11 @@ class Subscriber(Base):
     )
     # 0 is Monday, as date.weekday() counts.
     digest_weekday: Mapped[int] = mapped_column(default=0, server_default=text("0"))
-    calendar_token: Mapped[str] = mapped_column(String(64), unique=True)
+    # The personal calendar's nonce: its token is this and an HMAC of it under the
+    # calendar key, which the database never holds (config/keys.py).
+    calendar_nonce: Mapped[str] = mapped_column(String(32), unique=True, default=new_nonce)
+    # The SHA-256 of a token made before nonces, honoured so that its link keeps working.
+    calendar_legacy_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     deactivated_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime]

@@ -138,26 +138,16 @@ class Store:
                 )
         return versions
 
-    async def personal_feed(self, token: str) -> PersonalFeed | None:
+    async def personal_feed(self, token: str, key: bytes) -> PersonalFeed | None:
         """The filters and language behind a calendar token, or None if it is unknown."""
         # imported when first used: the CLI's fast path must not load SQLAlchemy
-        from bot.db.subscribers import find_subscriber_by_token
+        from bot.db.subscribers import find_subscriber_by_token, selection_of
 
         async with self.sessions() as session:
-            subscriber = await find_subscriber_by_token(session, token)
+            subscriber = await find_subscriber_by_token(session, token, key)
             if subscriber is None:
                 return None
-            chosen: dict[str, set[str]] = {}
-            for item in subscriber.filters:
-                chosen.setdefault(item.dimension, set()).add(item.value)
-            clusters = chosen.get("cluster", set())
-            selection = Selection(
-                countries=chosen.get("country", set()),
-                clusters={int(n) for n in clusters if n.isascii() and n.isdigit()},
-                kinds=chosen.get("kind", set()),
-                themes=chosen.get("theme", set()),
-            )
-            return PersonalFeed(selection=selection, language=subscriber.language)
+            return PersonalFeed(selection=selection_of(subscriber), language=subscriber.language)
 
     async def recent_page_changes(
         self, since: dt.datetime

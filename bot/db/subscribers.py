@@ -1,8 +1,9 @@
 """Subscribers and what they follow: the operations every channel's commands share.
 
 Telegram chats, Slack channels and webhooks are all `Subscriber` rows with filters and a
-personal calendar token. A filter value `!XX` on the `country` dimension mutes that
-country for a subscriber who otherwise follows all of them. Functions take `now` and
+personal calendar nonce (its token is made from it with the calendar key). A filter value
+`!XX` on the `country` dimension mutes that country for a subscriber who otherwise
+follows all of them. Functions take `now` and
 never commit.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import secrets
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import NO_THREAD, Acknowledgement, Subscriber, SubscriberFilter
 from bot.text.i18n import LANGUAGES
+from config.keys import legacy_hash, nonce_of
 from schedulers.reminders import Preferences
 from schedulers.timeline import Selection
 
@@ -64,7 +65,6 @@ async def ensure_subscriber(
             address=address,
             thread_id=thread_id,
             display_name=display_name,
-            calendar_token=new_calendar_token(),
             created_at=now,
             updated_at=now,
         )
@@ -80,22 +80,23 @@ async def ensure_subscriber(
     return subscriber
 
 
-async def find_subscriber_by_token(session: AsyncSession, token: str) -> Subscriber | None:
-    """The active subscriber whose personal calendar token is `token`, with its filters."""
+async def find_subscriber_by_token(
+    session: AsyncSession, token: str, key: bytes
+) -> Subscriber | None:
+    """The active subscriber whose personal calendar token is `token`, with its filters.
+
+    A token of ours carries its nonce and an HMAC of it under `key`; one made before
+    nonces is found by its hash.
+    """
     if not CALENDAR_TOKEN.match(token):
         return None  # not one of ours: no query, and nothing to learn from timing
-    found = await session.scalar(
-        select(Subscriber).where(Subscriber.calendar_token == token, Subscriber.active)
+    nonce = nonce_of(key, token)
+    whose = (
+        Subscriber.calendar_nonce == nonce
+        if nonce is not None
+        else Subscriber.calendar_legacy_hash == legacy_hash(token)
     )
-    # The index found the row; compare in constant time before trusting it.
-    if found is None or not secrets.compare_digest(found.calendar_token, token):
-        return None
-    return found
-
-
-def new_calendar_token() -> str:
-    """A long, random, URL-safe token (256 bits) for a personal calendar feed."""
-    return secrets.token_urlsafe(32)
+    return await session.scalar(select(Subscriber).where(whose, Subscriber.active))
 
 
 def selection_of(subscriber: Subscriber) -> Selection:

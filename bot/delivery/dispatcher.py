@@ -327,7 +327,7 @@ class Dispatcher:
             thread_id=subscriber.thread_id,
             language=subscriber.language,
             timezone=subscriber.timezone,
-            calendar_token=subscriber.calendar_token,
+            calendar_nonce=subscriber.calendar_nonce,
         )
         pace = self._paces[subscriber.channel]
         now = self.clock()

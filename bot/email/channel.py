@@ -20,12 +20,12 @@ import aiosmtplib
 
 from bot.channels.base import (
     Alert,
+    CalendarLink,
     ChannelLimits,
     ChannelMisconfigured,
     RetryLater,
     Target,
     TargetGone,
-    calendar_url,
 )
 from bot.delivery.email_signup import manage_token, manage_url, unsubscribe_url
 from bot.email.message import Links, build_message
@@ -43,7 +43,7 @@ def _no_links(target: Target) -> Links:
     return Links()
 
 
-def subscriber_links(base_url: str, secret: bytes) -> LinksOf:
+def subscriber_links(base_url: str, secret: bytes, calendar_link: CalendarLink) -> LinksOf:
     """Each subscriber's calendar, manage page and one-click unsubscribe under `base_url`;
     a message to nobody's address yet (a confirmation) has none."""
 
@@ -52,9 +52,7 @@ def subscriber_links(base_url: str, secret: bytes) -> LinksOf:
             return Links()
         token = manage_token(secret, target.subscriber_id, target.address)
         return Links(
-            calendar=calendar_url(base_url, target.calendar_token)
-            if target.calendar_token
-            else None,
+            calendar=calendar_link(target),
             manage=manage_url(base_url, token),
             unsubscribe=unsubscribe_url(base_url, token),
         )

@@ -26,6 +26,7 @@ from bot.slack.commands import Answer, Invocation, Reachable, UntocCommand
 from bot.slack.layout import QUESTION_ACTIONS, SECTION_MAX, escape
 from bot.slack.reports import REPORT_VIEW, SlackReports, report_modal
 from bot.text.reports import SLACK_REPORT_EXAMPLE
+from config.keys import calendar_key
 from schedulers.dates import Clock
 
 if TYPE_CHECKING:
@@ -92,7 +93,13 @@ def build_slack_app(
         logger=logging.getLogger("untoc_watch.slack.bolt"),
     )
     command = UntocCommand(
-        store, publisher, dataset, clock, settings.public_base_url, reachable(app.client)
+        store,
+        publisher,
+        dataset,
+        clock,
+        settings.public_base_url,
+        calendar_key(settings),
+        reachable(app.client),
     )
     buttons = AlertButtons(store, publisher, dataset, clock)
     reports = SlackReports(store, publisher, command.vocabulary, clock)

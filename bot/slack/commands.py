@@ -16,7 +16,7 @@ import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.channels.base import calendar_url
+from bot.channels.base import personal_calendar_url
 from bot.db import subscribers as subs
 from bot.db.engine import Session
 from bot.db.models import Subscriber
@@ -128,6 +128,7 @@ class UntocCommand:
         dataset: Dataset,
         clock: Clock,
         base_url: str,
+        calendar_key: bytes,
         reachable: Reachable | None = None,
     ) -> None:
         self.store = store
@@ -136,6 +137,7 @@ class UntocCommand:
         self.vocabulary = Vocabulary(dataset)
         self.clock = clock
         self.base_url = base_url.rstrip("/")
+        self.calendar_key = calendar_key
         self.reachable = reachable
 
     async def __call__(self, invocation: Invocation) -> Answer:
@@ -381,7 +383,7 @@ class UntocCommand:
                 "This channel is not subscribed yet. The calendar of every deadline: {link}"
             )
             return Answer(text.format(link=link(everything, everything)))
-        url = calendar_url(self.base_url, subscriber.calendar_token)
+        url = personal_calendar_url(self.base_url, self.calendar_key, subscriber.calendar_nonce)
         text = texts(
             "This channel's calendar: {link}\nSubscribe to it by URL in any calendar app; it "
             "follows this channel's subscription."

@@ -145,7 +145,7 @@ async def calendar_command(turn: Turn) -> None:
     """/calendar: this chat's personal iCal feed (what it follows, in its language)."""
     async with turn.services.transaction() as session:
         subscriber = await turn.registered(session)
-        url = turn.services.calendar_url(subscriber.calendar_token)
+        url = turn.services.calendar_url(subscriber.calendar_nonce)
     texts = turn.texts
     lines = [
         bold(texts("Your calendar")),

@@ -11,12 +11,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.channels.base import calendar_url
+from bot.channels.base import personal_calendar_url
 from bot.db.engine import Session
 from bot.db.store import Store
 from bot.filters.vocabulary import Vocabulary
 from bot.publishing.publisher import Publisher
 from config.dataset import Dataset
+from config.keys import calendar_key
 from config.settings import Settings
 from schedulers.dates import Clock
 from schedulers.timeline import Selection
@@ -37,9 +38,11 @@ class Services:
     clock: Clock
     broadcast: Broadcast | None = None
     vocabulary: Vocabulary = field(init=False)
+    calendar_key: bytes = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.vocabulary = Vocabulary(self.dataset)
+        self.calendar_key = calendar_key(self.settings)
 
     @property
     def admin_ids(self) -> frozenset[int]:
@@ -51,9 +54,9 @@ class Services:
         async with self.store.sessions() as session, session.begin():
             yield session
 
-    def calendar_url(self, token: str) -> str:
-        """A subscriber's personal iCal feed."""
-        return calendar_url(self.settings.public_base_url, token)
+    def calendar_url(self, nonce: str) -> str:
+        """The personal iCal feed of the subscriber whose calendar nonce is `nonce`."""
+        return personal_calendar_url(self.settings.public_base_url, self.calendar_key, nonce)
 
 
 def services_of(context: Any) -> Services:

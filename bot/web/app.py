@@ -54,6 +54,7 @@ from bot.web.rows import row
 from bot.web.security import SecureSite, style_hashes
 from bot.web.views import country_context, index_context, quiet_context, subscribe_links
 from config.dataset import THEMES, Dataset
+from config.keys import calendar_key
 from config.settings import Settings
 from config.urls import web_url
 from feeds.atom import MEDIA_TYPE as ATOM_TYPE
@@ -183,6 +184,7 @@ def create_app(
             "switch_links": switch,
         }
 
+    key = calendar_key(settings)  # checks a personal calendar's token
     email_pages = EmailPages(settings, dataset, publisher.store, templates, common, publisher.clock)
 
     async def healthz(request: Request) -> Response:
@@ -229,7 +231,7 @@ def create_app(
         if publisher.store is None:
             return PlainTextResponse("Not Found\n", status_code=404)
         try:
-            personal = await publisher.store.personal_feed(token)
+            personal = await publisher.store.personal_feed(token, key)
         except (DatabaseError, OSError) as exc:
             # Only the database knows whose token this is. Calendar apps keep their copy
             # on a 503 and come back after Retry-After.

@@ -133,6 +133,24 @@ def _cli_cases() -> list[Case]:
         ("sql", "an SQL filter", export({**chat, "filters": [["theme", "'; DROP TABLE x; --"]]})),
         ("shape", "a short calendar token", export({**chat, "calendar_token": "a"})),
         (
+            "shape",
+            "a calendar nonce of 21 characters",
+            export({**chat, "calendar_nonce": "n" * 21}),
+        ),
+        (
+            "shape",
+            "a calendar hash in capitals",
+            export({**chat, "calendar_legacy_hash": "A" * 64}),
+        ),
+        (
+            "duplicate",
+            "one calendar nonce twice",
+            export(
+                {**chat, "calendar_nonce": "N" * 22},
+                {**chat, "address": "2", "calendar_nonce": "N" * 22},
+            ),
+        ),
+        (
             "duplicate",
             "one calendar token twice",
             export(

@@ -27,7 +27,9 @@ def _secret_checks(lab: Lab, quick: bool = False) -> list[Finding]:
     from bot.db.store import Store
     from bot.slack.app import EVENTS_PATH
     from bot.telegram.webhook import SECRET_HEADER, WEBHOOK_PATH
+    from config.keys import calendar_token as make_token
     from reliability.service import (
+        CALENDAR_SECRET,
         environment,
         start_web,
         start_worker,
@@ -51,7 +53,7 @@ def _secret_checks(lab: Lab, quick: bool = False) -> list[Finding]:
                 chat = await subscribers.ensure_subscriber(
                     session, channel="telegram", address="1001", now=NOW
                 )
-                return chat.calendar_token
+                return make_token(CALENDAR_SECRET.encode(), chat.calendar_nonce)
         finally:
             await store.close()
 

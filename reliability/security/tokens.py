@@ -29,9 +29,10 @@ def _common_prefix(a: str, b: str) -> int:
 
 
 def _token_entropy(samples: int) -> Finding:
-    from bot.db.subscribers import new_calendar_token
+    from config.keys import new_nonce
 
-    tokens = [new_calendar_token() for _ in range(samples)]
+    # A token is its nonce and an HMAC of it: all its unpredictability is the nonce's.
+    tokens = [new_nonce() for _ in range(samples)]
     counts = Counter(char for token in tokens for char in token)
     total = sum(counts.values())
     per_char = -sum(n / total * math.log2(n / total) for n in counts.values())
@@ -50,7 +51,7 @@ def _token_entropy(samples: int) -> Finding:
     if shared > 4:
         problems.append(f"consecutive tokens share a {shared}-character prefix")
     return _verdict(
-        "calendar token entropy",
+        "calendar nonce entropy",
         problems,
         f"{samples} tokens, all distinct, at least {shortest} URL-safe characters at "
         f"{per_char:.2f} bits each: about {bits:.0f} bits; consecutive tokens share at most "
@@ -66,7 +67,9 @@ async def _calendar_checks(lab: Lab) -> list[Finding]:
     from bot.db.store import Store
     from bot.publishing.publisher import Publisher
     from bot.web.app import create_app
+    from config.keys import calendar_key, calendar_token
     from config.settings import load_settings
+    from reliability.service import CALENDAR_SECRET
 
     url, _ = await lab.new_database("security-calendar")
     store = Store(create_engine(url))
@@ -79,8 +82,15 @@ async def _calendar_checks(lab: Lab) -> list[Finding]:
                 session, channel="telegram", address="1002", now=NOW
             )
             gone.active = False
-            token, inactive = active.calendar_token, gone.calendar_token
-        settings = load_settings(DATABASE_URL=url, PUBLIC_BASE_URL="https://watch.example.org")
+        settings = load_settings(
+            DATABASE_URL=url,
+            PUBLIC_BASE_URL="https://watch.example.org",
+            CALENDAR_SECRET=CALENDAR_SECRET,
+        )
+        key = calendar_key(settings)
+        nonce = active.calendar_nonce
+        token = calendar_token(key, nonce)
+        inactive = calendar_token(key, gone.calendar_nonce)
         publisher = Publisher(lab.dataset, store, settings.public_base_url, clock=lambda: NOW)
         app = create_app(settings, lab.dataset, publisher)
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
@@ -107,6 +117,9 @@ async def _calendar_checks(lab: Lab) -> list[Finding]:
                 "with a * wildcard": token[:-1] + "*",
                 "an SQL condition": token + "' OR '1'='1",
                 "the token of a stopped subscriber": inactive,
+                # what a copy of the database holds, alone and signed with a guessed key
+                "the nonce the database holds": nonce,
+                "the nonce under another key": calendar_token(b"k" * 32, nonce),
                 "a fresh random token": secrets.token_urlsafe(32),
                 "a short one": "a",
             }
@@ -133,7 +146,8 @@ async def _calendar_checks(lab: Lab) -> list[Finding]:
             "calendar token enumeration",
             [p for p in problems if "differ" in p],
             f"{len(answers)} neighbours of a real token (a character changed, shorter, longer, "
-            "other case, wildcards, SQL, a stopped subscriber's) all answer the same 404",
+            "other case, wildcards, SQL, a stopped subscriber's, the nonce the database holds, "
+            "alone or under another key) all answer the same 404",
         ),
     ]
     return found
@@ -167,7 +181,7 @@ def secret_comparisons(
 
 
 def _is_column(node: ast.expr) -> bool:
-    """`Subscriber.calendar_token`: a model's column, in a query built for the database."""
+    """`Subscriber.calendar_nonce`: a model's column, in a query built for the database."""
     return (
         isinstance(node, ast.Attribute)
         and isinstance(node.value, ast.Name)
@@ -188,6 +202,6 @@ def _constant_time() -> Finding:
         "constant-time comparison of secrets",
         problems,
         f"compare_digest at {', '.join(constant_time)}; Slack signatures by slack_sdk's "
-        "hmac.compare_digest; calendar tokens found by a unique index, then compared with "
-        f"compare_digest; no == on a secret in {len(PRODUCT_PACKAGES)} packages",
+        "hmac.compare_digest; a calendar token's HMAC checked with compare_digest before its "
+        f"nonce is looked up; no == on a secret in {len(PRODUCT_PACKAGES)} packages",
     )

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from bot.cli.app import app
 from bot.db import subscribers as subs
 from bot.db.store import Store
+from config.keys import legacy_hash
 
 NOW = dt.datetime(2022, 3, 1, tzinfo=dt.UTC)
 
@@ -129,6 +130,22 @@ def test_export_then_import_into_a_new_instance_keeps_everything(runner, tmp_pat
     assert runner.invoke(app, ["subscribers", "import", str(exported)]).exit_code == 0
     runner.invoke(app, ["subscribers", "export", str(again)])
     assert json.loads(again.read_text()) == data
+
+
+def test_an_export_from_before_nonces_keeps_its_links_as_hashes(runner, tmp_path):
+    asyncio.run(_seed(_url(tmp_path)))
+    old = tmp_path / "old.json"
+    token = "an-old-calendar-token-from-an-older-export"
+    entry = {"channel": "telegram", "address": "77", "calendar_token": token}
+    old.write_text(json.dumps({"version": 1, "subscribers": [entry]}))
+    assert runner.invoke(app, ["subscribers", "import", str(old)]).exit_code == 0
+    exported = tmp_path / "now.json"
+    assert runner.invoke(app, ["subscribers", "export", str(exported)]).exit_code == 0
+    text = exported.read_text()
+    (imported,) = [s for s in json.loads(text)["subscribers"] if s["address"] == "77"]
+    assert token not in text and "calendar_token" not in text
+    assert imported["calendar_legacy_hash"] == legacy_hash(token)
+    assert len(imported["calendar_nonce"]) == 22
 
 
 def test_the_database_and_an_export_are_readable_by_their_owner_only(runner, tmp_path):

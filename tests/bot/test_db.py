@@ -69,7 +69,7 @@ def subscriber(address: str, *, thread_id: str = NO_THREAD, token: str | None = 
         channel="telegram",
         address=address,
         thread_id=thread_id,
-        calendar_token=token or f"token-{address}-{thread_id}",
+        calendar_nonce=token or f"nonce-{address}-{thread_id}",
         created_at=NOW,
         updated_at=NOW,
     )
@@ -104,7 +104,7 @@ async def test_upgrade_from_empty_creates_every_table(
     await upgrade(database_url)
 
     assert await table_names(empty_engine) == TABLES | {"alembic_version"}
-    assert await current_revision(empty_engine) == head_revision() == "0004"
+    assert await current_revision(empty_engine) == head_revision() == "0005"
     assert await is_at_head(empty_engine)
 
 
@@ -149,7 +149,8 @@ async def test_constraint_names_follow_the_convention(engine: AsyncEngine) -> No
     assert found == {
         "unique": {
             "uq_subscribers_channel_address_thread_id",
-            "uq_subscribers_calendar_token",
+            "uq_subscribers_calendar_nonce",
+            "uq_subscribers_calendar_legacy_hash",
         },
         "foreign": {"fk_subscriber_filters_subscriber_id_subscribers"},
         "index": {"ix_deliveries_state_next_attempt_at", "ix_deliveries_subscriber_id"},
@@ -306,7 +307,7 @@ async def test_the_same_target_cannot_subscribe_twice(
             session.add(subscriber("100", thread_id=thread_id, token="second"))
 
     async with sessions() as session:
-        assert await session.scalar(select(Subscriber.calendar_token)) == "first"
+        assert await session.scalar(select(Subscriber.calendar_nonce)) == "first"
 
 
 async def test_topics_of_one_chat_are_separate_subscribers(
@@ -320,7 +321,7 @@ async def test_topics_of_one_chat_are_separate_subscribers(
     assert sorted(tuple(row) for row in rows) == [("100", ""), ("100", "7"), ("200", "")]
 
 
-async def test_calendar_tokens_are_unique(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_calendar_nonces_are_unique(sessions: async_sessionmaker[AsyncSession]) -> None:
     async with sessions.begin() as session:
         session.add(subscriber("100", token="secret"))
 
@@ -337,7 +338,7 @@ async def test_a_new_subscriber_gets_the_documented_defaults(
         # A row written without the ORM gets the same defaults from the schema.
         await session.execute(
             text(
-                "INSERT INTO subscribers (channel, address, calendar_token, created_at, updated_at)"
+                "INSERT INTO subscribers (channel, address, calendar_nonce, created_at, updated_at)"
                 " VALUES ('slack', 'C1', 'raw', :now, :now)"
             ).bindparams(bindparam("now", NOW, type_=UTCDateTime())),
         )
@@ -358,7 +359,8 @@ async def test_a_new_subscriber_gets_the_documented_defaults(
         "active": True,
         "deactivated_reason": None,
     }
-    assert [row.calendar_token for row in rows] == ["raw", "token-100-"]
+    assert [row.calendar_nonce for row in rows] == ["raw", "nonce-100-"]
+    assert [row.calendar_legacy_hash for row in rows] == [None, None]
     for row in rows:
         assert {name: getattr(row, name) for name in expected} == expected
 

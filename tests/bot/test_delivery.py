@@ -31,6 +31,8 @@ from bot.delivery.pacing import RATE_MIN_GAP, Rate, Standing
 from bot.delivery.worker import AlertPlanner
 from bot.publishing.publisher import Publisher
 from config.dataset_loader import load_dataset
+from config.keys import calendar_key, calendar_token
+from config.settings import load_settings
 
 NOW = dt.datetime(2022, 4, 30, 12, tzinfo=dt.UTC)
 
@@ -112,8 +114,12 @@ async def test_each_target_carries_its_own_calendar_without_asking_the_database(
     while await dispatcher.deliver_once():
         pass
     async with store.sessions() as session:
-        tokens = {s.id: s.calendar_token for s in await session.scalars(select(Subscriber))}
-    link = calendar_links("https://watch.example.org/")
+        key = calendar_key(load_settings())
+        tokens = {
+            s.id: calendar_token(key, s.calendar_nonce)
+            for s in await session.scalars(select(Subscriber))
+        }
+    link = calendar_links("https://watch.example.org/", key)
     seen = {target.subscriber_id: link(target) for target, _ in channel.sent}
     assert seen == {
         ids[0]: f"https://watch.example.org/calendar/{tokens[ids[0]]}.ics",

@@ -41,6 +41,7 @@ from bot.main import email_channel
 from bot.publishing.publisher import Publisher
 from bot.web.app import create_app
 from config.dataset_loader import load_dataset
+from config.keys import calendar_key
 from config.settings import Settings, load_settings
 from tests.bot.test_page_browser import browser  # noqa: F401 (a fixture)
 from tests.bot.test_state_pages_browser import AXE, DESKTOP, PHONE, WCAG_AA, _axe_available
@@ -135,7 +136,9 @@ class Service:
         """What one pass of the worker's dispatcher sends, through the real relay."""
 
         async def work(store: Store) -> int:
-            channel = await email_channel(self.settings, store, self.relay.client_context)
+            channel = await email_channel(
+                self.settings, store, calendar_key(self.settings), self.relay.client_context
+            )
             assert channel is not None
             publisher = Publisher(self.dataset, store, self.url)
             dispatcher = Dispatcher(store, {"email": channel}, publisher.deadlines, _now)

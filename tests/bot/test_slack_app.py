@@ -36,6 +36,7 @@ from bot.slack.app import (
 from bot.slack.channel import APP_TARGET
 from bot.web.app import create_app
 from config.dataset_loader import load_dataset
+from config.keys import calendar_key, calendar_token
 from config.settings import load_settings
 from tests.fakes.slack_api import (
     APP_TOKEN,
@@ -267,7 +268,8 @@ async def test_list_calendar_and_settings_are_only_for_the_caller(slack):
     assert "Austria (AT)" in listed["text"] and "All themes" in listed["text"]
     calendar = await slack.command("calendar")
     subscriber = await slack.subscriber()
-    url = f"https://watch.example.org/calendar/{subscriber.calendar_token}.ics"
+    token = calendar_token(calendar_key(load_settings()), subscriber.calendar_nonce)
+    url = f"https://watch.example.org/calendar/{token}.ics"
     assert calendar["response_type"] == "ephemeral" and f"<{url}|{url}>" in calendar["text"]
     shown = await slack.command("settings")
     assert shown["response_type"] == "ephemeral"

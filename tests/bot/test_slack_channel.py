@@ -34,6 +34,7 @@ from bot.slack.targets import ensure_default_webhook
 from bot.text.bidi import FSI, PDI
 from bot.text.i18n import Texts
 from config.dataset_loader import load_dataset
+from config.keys import calendar_token
 from schedulers.timeline import compute_deadlines
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack, block_problem
 
@@ -446,6 +447,9 @@ async def test_a_target_of_another_channel_is_refused(channel, deadlines):
         await channel.send(Target(1, "telegram", "42"), reminder(deadlines["r-cd-2022-som-tip"]))
 
 
+KEY = b"a-calendar-key-for-these-tests-only"
+
+
 async def test_the_calendar_button_links_the_targets_own_feed(fake, store, deadlines):
     url = fake.webhook_url()
     subscriber = await ensure_default_webhook(store, url, MARCH_2022)
@@ -453,16 +457,17 @@ async def test_the_calendar_button_links_the_targets_own_feed(fake, store, deadl
         token=BOT_TOKEN,
         base_url=fake.api_url,
         clock=lambda: MARCH_2022,
-        calendar_link=calendar_links("https://watch.example.org"),
+        calendar_link=calendar_links("https://watch.example.org", KEY),
     )
-    target = Target(subscriber.id, WEBHOOK_TARGET, url, calendar_token=subscriber.calendar_token)
+    target = Target(subscriber.id, WEBHOOK_TARGET, url, calendar_nonce=subscriber.calendar_nonce)
     try:
         await slack.send(target, reminder(deadlines["r-cd-2022-som-tip"]))
     finally:
         await slack.close()
     (call,) = fake.posts()
     button = call.blocks[-1]["elements"][0]
-    assert button["url"] == f"https://watch.example.org/calendar/{subscriber.calendar_token}.ics"
+    token = calendar_token(KEY, subscriber.calendar_nonce)
+    assert button["url"] == f"https://watch.example.org/calendar/{token}.ics"
 
 
 async def test_the_default_webhook_is_registered_once_and_a_new_one_replaces_it(store):

@@ -12,6 +12,8 @@ from bot.db.models import Acknowledgement, Subscriber
 from bot.db.subscribers import find_subscriber, selection_of
 from bot.filters.deeplink import encode
 from bot.telegram.channel import TelegramChannel
+from config.keys import calendar_key, calendar_token
+from config.settings import load_settings
 from schedulers.timeline import Selection, compute_deadlines
 from tests.bot.telegram_harness import (
     ALICE,
@@ -286,7 +288,8 @@ async def test_calendar_link_is_the_personal_feed(bot, alice):
     text = only_message(await bot.say(CHAT, alice, "/calendar")).text
     subscriber = await stored(bot)
     assert subscriber is not None and not subscriber.active
-    url = f"https://watch.example.org/calendar/{subscriber.calendar_token}.ics"
+    token = calendar_token(calendar_key(load_settings()), subscriber.calendar_nonce)
+    url = f"https://watch.example.org/calendar/{token}.ics"
     assert f'<a href="{url}">{url}</a>' in text
 
 

@@ -10,14 +10,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar
+from sqlalchemy import bindparam, text
 
-from bot.db.migrate import upgrade
-from bot.db.models import Subscriber, SubscriberFilter
+from bot.db.engine import create_engine
+from bot.db.migrate import upgrade, upgrade_engine
+from bot.db.models import Subscriber, SubscriberFilter, UTCDateTime
 from bot.db.store import Store
-from bot.db.subscribers import new_calendar_token
 from bot.publishing.publisher import Publisher
 from bot.web.app import create_app
 from config.dataset_loader import load_dataset
+from config.keys import calendar_key, calendar_token, new_nonce
 from config.settings import load_settings
 
 MARCH_2022 = dt.datetime(2022, 3, 1, 9, tzinfo=dt.UTC)
@@ -207,20 +209,20 @@ async def test_the_telegram_button_carries_the_filters(dataset, monkeypatch):
 async def add_personal_subscriber(
     store: Store, *, language: str, filters: list[tuple[str, str]]
 ) -> str:
-    token = new_calendar_token()
+    nonce = new_nonce()
     now = dt.datetime(2022, 1, 1, tzinfo=dt.UTC)
     async with store.sessions() as session, session.begin():
         subscriber = Subscriber(
             channel="telegram",
             address="12345",
             language=language,
-            calendar_token=token,
+            calendar_nonce=nonce,
             created_at=now,
             updated_at=now,
         )
         subscriber.filters = [SubscriberFilter(dimension=d, value=v) for d, v in filters]
         session.add(subscriber)
-    return token
+    return calendar_token(calendar_key(load_settings()), nonce)
 
 
 async def test_a_personal_feed_follows_its_subscriber(dataset, database_url, monkeypatch):
@@ -246,6 +248,82 @@ async def test_a_personal_feed_follows_its_subscriber(dataset, database_url, mon
             wrong = token[:-1] + ("A" if token[-1] != "A" else "B")
             assert (await http.get(f"/calendar/{wrong}.ics")).status_code == 404
             assert (await http.get("/calendar/short.ics")).status_code == 404
+    finally:
+        await store.close()
+
+
+async def test_a_copy_of_the_database_opens_no_personal_calendar(
+    dataset, database_url, monkeypatch
+):
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://watch.example.org")
+    await upgrade(database_url)
+    store = await Store.open(database_url)
+    try:
+        token = await add_personal_subscriber(store, language="en", filters=[])
+        async with store.sessions() as session:
+            (stored,) = (await session.execute(text("SELECT * FROM subscribers"))).all()
+        held = [str(value) for value in stored if value is not None]
+        assert all(token not in value for value in held)  # the token is nowhere in the row
+        nonce = token[:22]
+        async with make_client(dataset, store) as http:
+            assert (await http.get(f"/calendar/{token}.ics")).status_code == 200
+            # what a copy holds, alone or signed with any key but the service's
+            assert (await http.get(f"/calendar/{nonce}.ics")).status_code == 404
+            forged = calendar_token(b"a-key-that-is-not-the-service-s-own", nonce)
+            assert (await http.get(f"/calendar/{forged}.ics")).status_code == 404
+        # Another key (a lost key file, a changed secret): the links made so far stop working.
+        other = "another-calendar-secret-" + "z" * 32
+        async with make_client(dataset, store, CALENDAR_SECRET=other) as http:
+            assert (await http.get(f"/calendar/{token}.ics")).status_code == 404
+    finally:
+        await store.close()
+
+
+async def test_a_link_made_before_nonces_keeps_working_after_the_upgrade(
+    dataset, database_url, monkeypatch
+):
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://watch.example.org")
+    old = "an-old-calendar-token-made-before-nonces-01"
+    engine = create_engine(database_url)
+    try:
+        await upgrade_engine(engine, "0004")
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO subscribers (channel, address, calendar_token, created_at,"
+                    " updated_at) VALUES ('telegram', '7', :token, :now, :now)"
+                ).bindparams(bindparam("now", MARCH_2022, type_=UTCDateTime()), token=old)
+            )
+        await upgrade_engine(engine)
+        async with engine.connect() as connection:
+            row = (await connection.execute(text("SELECT * FROM subscribers"))).one()
+    finally:
+        await engine.dispose()
+    assert old not in [str(value) for value in row]  # kept as its hash only
+    store = await Store.open(database_url)
+    try:
+        async with make_client(dataset, store) as http:
+            response = await http.get(f"/calendar/{old}.ics")
+            assert response.status_code == 200 and b"BEGIN:VCALENDAR" in response.content
+            assert (await http.get(f"/calendar/{old[:-1]}2.ics")).status_code == 404
+    finally:
+        await store.close()
+
+
+async def test_a_personal_feed_leaves_out_the_muted_countries(dataset, database_url, monkeypatch):
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://watch.example.org")
+    await upgrade(database_url)
+    store = await Store.open(database_url)
+    try:
+        token = await add_personal_subscriber(
+            store, language="en", filters=[("country", "!AT"), ("kind", "milestone")]
+        )
+        async with make_client(dataset, store) as http:
+            response = await http.get(f"/calendar/{token}.ics")
+        events = events_of(response.content)
+        assert response.status_code == 200 and len(events) > 10
+        countries = {key.split("-")[1] for key in events if key.startswith("m-")}
+        assert "at" not in countries and len(countries) > 5
     finally:
         await store.close()
 

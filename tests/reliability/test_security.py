@@ -40,7 +40,7 @@ CHECKS = (
     "Telegram webhook secret",
     "Telegram webhook bodies",
     "operator commands from others",
-    "calendar token entropy",
+    "calendar nonce entropy",
     "unknown calendar token",
     "calendar token enumeration",
     "constant-time comparison of secrets",

@@ -1,0 +1,103 @@
+"""Personal calendar tokens, and the key they are made with, kept outside the database.
+
+A subscriber's row holds a random nonce; its calendar token is the nonce followed by an
+HMAC of it under the calendar key. The web finds the row by the nonce and trusts it only
+when the HMAC checks, in constant time. So the database never holds a token: a copy of it
+cannot open anybody's calendar, and every process that has the key can show the link again
+(in each alert's "Add to calendar" button, `/calendar` on the bots, the command line).
+
+Tokens made before this scheme are kept as SHA-256 hashes and go on working.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import os
+import secrets
+import stat
+from pathlib import Path
+
+from config.settings import Settings
+
+NONCE_LENGTH = 22  # 16 random bytes, URL-safe base64
+MAC_LENGTH = 22  # 128 bits of HMAC-SHA256
+TOKEN_LENGTH = NONCE_LENGTH + MAC_LENGTH
+_MIN_KEY_LENGTH = 32
+
+
+class KeyFileError(RuntimeError):
+    """The key file cannot be used; the message names the file and the fix."""
+
+
+def new_nonce() -> str:
+    """A fresh random nonce for a subscriber's calendar (128 bits)."""
+    return secrets.token_urlsafe(16)
+
+
+def calendar_token(key: bytes, nonce: str) -> str:
+    """The personal calendar token of the subscriber whose nonce is `nonce`."""
+    return nonce + _mac(key, nonce)
+
+
+def nonce_of(key: bytes, token: str) -> str | None:
+    """The nonce inside `token` when its HMAC is right under `key`; None otherwise."""
+    if len(token) != TOKEN_LENGTH or not token.isascii():
+        return None
+    nonce, mac = token[:NONCE_LENGTH], token[NONCE_LENGTH:]
+    return nonce if hmac.compare_digest(_mac(key, nonce), mac) else None
+
+
+def legacy_hash(token: str) -> str:
+    """How a token made before nonces is kept: its SHA-256, in hexadecimal."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _mac(key: bytes, nonce: str) -> str:
+    digest = hmac.new(key, f"calendar.{nonce}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii")[:MAC_LENGTH]
+
+
+def calendar_key(settings: Settings) -> bytes:
+    """`CALENDAR_SECRET`, or the key in `CALENDAR_KEY_FILE`, made there the first time."""
+    if settings.calendar_secret is not None:
+        return settings.calendar_secret.get_secret_value().encode("ascii")
+    return key_from_file(settings.calendar_key_file)
+
+
+def key_from_file(path: Path) -> bytes:
+    """The key kept in `path`, made (readable by its owner only) if there is none yet.
+
+    Two processes starting at once both write a file of their own and link it into
+    place; the first link wins and both read the winner's key.
+    """
+    if not path.exists():
+        partial = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+                handle.write(secrets.token_urlsafe(32) + "\n")
+            with contextlib.suppress(FileExistsError):  # another process made it first
+                os.link(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
+    return _read_key(path)
+
+
+def _read_key(path: Path) -> bytes:
+    info = path.stat()
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        raise KeyFileError(
+            f"{path} belongs to another user; remove it (a new key is made) or set CALENDAR_SECRET"
+        )
+    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyFileError(f"{path} can be read or changed by other users; run `chmod 600 {path}`")
+    key = path.read_text(encoding="ascii", errors="replace").strip()
+    if len(key) < _MIN_KEY_LENGTH or not key.isascii():
+        raise KeyFileError(
+            f"{path} does not hold a key of {_MIN_KEY_LENGTH} or more characters; remove it "
+            "(a new key is made, and the personal calendar links shown so far stop working)"
+        )
+    return key.encode("ascii")
