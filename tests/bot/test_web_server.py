@@ -23,6 +23,18 @@ from config.dataset_loader import load_dataset
 from config.settings import load_settings
 
 HEAD_TIMEOUT = 1.0
+BODY_TIMEOUT = 1.5
+# What every answer carries, those uvicorn writes without the app included.
+GUARDS = (
+    b"content-security-policy: ",
+    b"x-content-type-options: nosniff",
+    b"x-frame-options: deny",
+)
+
+
+def guarded(answer: bytes) -> bool:
+    head = answer.partition(b"\r\n\r\n")[0].lower()
+    return all(guard in head for guard in GUARDS)
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +45,7 @@ def server() -> Iterator[tuple[str, int]]:
         WEB_MAX_CONNECTIONS=4,
         WEB_MAX_BODY_BYTES=65536,
         WEB_MAX_HEADER_BYTES=16384,
+        WEB_BODY_TIMEOUT=BODY_TIMEOUT,
     )
     dataset = load_dataset()
     publisher = Publisher(
@@ -108,7 +121,41 @@ def test_a_megabyte_of_headers_is_a_431_and_the_connection_closed(server):
     finally:
         conn.close()
     assert answer.startswith(b"HTTP/1.1 431 "), answer[:80]
-    assert b"connection: close" in answer.lower()
+    assert b"connection: close" in answer.lower() and guarded(answer)
+
+
+def test_a_malformed_request_gets_a_400_with_the_security_headers(server):
+    conn = connect(server)
+    try:
+        conn.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nBroken header line\r\n\r\n")
+        answer = read_all(conn, limit=5)
+    finally:
+        conn.close()
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:80]
+    assert guarded(answer), answer
+
+
+def test_a_body_sent_a_byte_at_a_time_is_cut_with_a_408(server):
+    conn = connect(server)
+    started = time.monotonic()
+    try:
+        conn.sendall(
+            b"POST /country/AT/report HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: 1000\r\n\r\n"
+        )
+        for _ in range(20):
+            time.sleep(0.25)
+            try:
+                conn.sendall(b" ")
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        answer = read_all(conn, limit=3)
+    finally:
+        conn.close()
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:80]
+    assert guarded(answer) and b"too slowly" in answer
+    assert time.monotonic() - started < BODY_TIMEOUT + 3
 
 
 def test_a_head_sent_a_line_at_a_time_is_cut_at_the_deadline(server):
@@ -182,6 +229,7 @@ def test_more_connections_than_allowed_get_a_503(server):
         for conn in idle:
             conn.close()
     assert answer.startswith(b"HTTP/1.1 503 "), answer[:60]
+    assert guarded(answer), answer
     time.sleep(0.2)
     conn = connect(server)  # once they are gone, the next one is served
     try:
