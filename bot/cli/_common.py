@@ -57,6 +57,16 @@ def read_settings() -> Settings:
         fail(str(exc))
 
 
+def read_calendar_key(settings: Settings) -> bytes:
+    """The key of the personal calendar links, or exit 2 naming the file and the fix."""
+    from config.keys import KeyFileError, calendar_key
+
+    try:
+        return calendar_key(settings)
+    except (KeyFileError, OSError) as exc:
+        fail(f"the calendar key cannot be read: {exc}")
+
+
 def read_dataset(settings: Settings) -> Dataset:
     from config.dataset_loader import DatasetError, load_dataset
 

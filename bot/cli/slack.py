@@ -55,7 +55,7 @@ def add_webhook(
     """
     import asyncio
 
-    from bot.cli._common import country_code, read_dataset, read_settings
+    from bot.cli._common import country_code, read_calendar_key, read_dataset, read_settings
     from bot.slack.targets import InvalidWebhookUrl, check_webhook_url
     from bot.text.i18n import LANGUAGES
     from config.dataset import THEMES
@@ -65,6 +65,7 @@ def add_webhook(
     except InvalidWebhookUrl as exc:
         _fail(str(exc))
     settings = read_settings()
+    key = read_calendar_key(settings)  # before anything is registered
     dataset = read_dataset(settings)
     countries = sorted({country_code(text, dataset) for text in country or []})
     for value in theme or []:
@@ -85,16 +86,13 @@ def add_webhook(
     )
     from bot.channels.base import personal_calendar_url
     from bot.slack.channel import mask_webhook_url
-    from config.keys import calendar_key
 
     follows = ", ".join([*countries, *sorted(set(theme or []))]) or "every deadline"
     typer.echo(
         f"Slack webhook {mask_webhook_url(address)} registered (subscriber {subscriber.id}): "
         f"follows {follows}; alerts in {lang}."
     )
-    calendar = personal_calendar_url(
-        settings.public_base_url, calendar_key(settings), subscriber.calendar_nonce
-    )
+    calendar = personal_calendar_url(settings.public_base_url, key, subscriber.calendar_nonce)
     typer.echo(f"Its calendar: {calendar}")
 
 

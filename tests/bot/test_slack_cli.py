@@ -47,6 +47,21 @@ def stored(tmp_path, url):
     return asyncio.run(read())
 
 
+def test_add_webhook_with_an_unusable_key_file_registers_nothing(runner, tmp_path, monkeypatch):
+    asyncio.run(upgrade(f"sqlite+aiosqlite:///{tmp_path / 'watch.db'}"))
+    monkeypatch.delenv("CALENDAR_SECRET", raising=False)
+    key = tmp_path / "untoc-watch.key"
+    key.write_text("k" * 43 + "\n")
+    key.chmod(0o644)  # others could read it
+    result = invoke(runner, "slack", "add-webhook", HOOK)
+    assert result.exit_code == 2
+    assert "run `chmod 600 untoc-watch.key`" in result.output
+    assert stored(tmp_path, HOOK) is None
+    key.chmod(0o600)
+    done = invoke(runner, "slack", "add-webhook", HOOK)
+    assert done.exit_code == 0 and stored(tmp_path, HOOK) is not None
+
+
 def test_add_webhook_registers_a_target_with_its_filters(runner, tmp_path):
     asyncio.run(upgrade(f"sqlite+aiosqlite:///{tmp_path / 'watch.db'}"))
     result = invoke(
