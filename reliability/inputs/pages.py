@@ -341,6 +341,44 @@ def _page_cases() -> list[Case]:
             "an unknown Content-Encoding",
             HostilePage(body=b"<p>x</p>", headers=(("Content-Encoding", "zstd-bogus"),)),
         ),
+        (
+            "bomb",
+            "two gzip layers: 64 MiB from a few kB",
+            HostilePage(
+                body=gzip.compress(gzip.compress(b"\0" * (64 << 20))),
+                headers=(("Content-Encoding", "gzip, gzip"),),
+            ),
+        ),
+        (
+            "bomb",
+            "one gzip layer past the cap: 32 MiB",
+            HostilePage(
+                body=gzip.compress(b"<p>" + b"a" * (32 << 20)),
+                headers=(("Content-Encoding", "gzip"),),
+            ),
+        ),
+        (
+            "regex",
+            "a line that backtracked for seconds: 30 ones before a date",
+            HostilePage(body=_html("Registration " + "1 " * 30 + "x 15 March 2027")),
+        ),
+        (
+            "regex",
+            "200 such lines, with digits and keywords between",
+            HostilePage(
+                body=_html(
+                    "<br>".join(
+                        "Registration deadline " + "1 2 " * 25 + f"x {day % 28 + 1} March 2027"
+                        for day in range(1, 201)
+                    )
+                )
+            ),
+        ),
+        (
+            "overlong",
+            "50,000 empty links (350 kB of markup)",
+            HostilePage(body=b"<html><body>" + b"<a></a>" * 50_000 + b"</body></html>"),
+        ),
     ]
     return [Case(PAGE, family, label, page, PAGE_TABLES) for family, label, page in pages]
 

@@ -8,7 +8,7 @@ Each check drives the real part and ends in one figure, "check: held (what was s
   change nothing.
 - Telegram: the webhook refuses a missing or wrong secret; operator commands and buttons
   refuse everyone who is not an operator.
-- Personal calendars: tokens are long and random, an unknown one is a plain 404 that
+- Personal calendars: the nonces are long and random, an unknown token is a plain 404 that
   gives nothing away, neighbours of a real one do not work, and secrets are compared in
   constant time (a scan of the code for `==` on anything secret).
 - The watcher never connects to a private, loopback or link-local address, however a
@@ -23,11 +23,15 @@ Each check drives the real part and ends in one figure, "check: held (what was s
   Host header is repeated nowhere and redirects use the public address; a body over the
   limit is a 413; the operators' figures are refused to a client elsewhere; on a real
   server, a 1 MB head is a 431 and a slow or silent client loses its connection.
+- Planted files: a pickle put in the dataset cache never runs (no digest, a wrong one,
+  a signed one in a directory others may write), and a calendar key file others may
+  change is refused.
 - `pip-audit`: no dependency with a known vulnerability.
 
 One module per area: `slack`, `telegram` (the webhook and the operator's commands),
 `tokens` (calendar tokens and secret comparisons), `ssrf`, `secrets` (no secret in logs
-or output), `injection` (SQL), `web` (the web process against hostile clients), `audit`
+or output), `injection` (SQL), `web` (the web process against hostile clients), `cache`
+(files planted on disk), `audit`
 (known vulnerabilities); `_common` holds what
 they share.
 """
@@ -44,6 +48,7 @@ from reliability.inputs import Lab, capture_errors
 from reliability.report import Section
 from reliability.security._common import Finding
 from reliability.security.audit import _audit
+from reliability.security.cache import _cache_checks
 from reliability.security.injection import sql_injection
 from reliability.security.secrets import _secret_checks
 from reliability.security.slack import _slack_checks
@@ -79,6 +84,7 @@ def run(quick: bool = False) -> Section:
         ("secrets in logs", lambda lab: _secret_checks(lab, quick)),
         ("SQL injection", lambda lab: sql_injection(lab, quick)),
         ("web clients", _web_checks),
+        ("planted files", _cache_checks),
         ("dependency audit", lambda lab: [_audit(quick)]),
     ]
     with (

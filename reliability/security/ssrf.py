@@ -69,6 +69,8 @@ async def _ssrf_checks(lab: Lab) -> list[Finding]:
         "loopback6.example": ["::1"],
         "mapped.example": ["::ffff:10.0.0.1"],
         "shared.example": ["100.64.0.1"],
+        "nat64.example": ["64:ff9b::a00:1"],  # 10.0.0.1 through NAT64
+        "sixtofour.example": ["2002:a9fe:a9fe::1"],  # 169.254.169.254 through 6to4
     }
 
     async def resolver(host: str, port: int) -> list[str]:
@@ -106,6 +108,12 @@ async def _ssrf_checks(lab: Lab) -> list[Finding]:
             "http://[fd00::1]/",
             "http://[fe80::1]/",
             "http://[::ffff:a9fe:a9fe]/",  # 169.254.169.254, IPv4-mapped
+            "http://[64:ff9b::a00:1]/",  # 10.0.0.1, NAT64 (RFC 6052)
+            "http://[64:ff9b:1::a00:1]/",  # 10.0.0.1, local-use NAT64 (RFC 8215)
+            f"http://[64:ff9b::7f00:2]:{port}/",  # 127.0.0.2, NAT64
+            "http://[2002:a00:1::1]/",  # 10.0.0.1, 6to4
+            f"http://[2002:7f00:2::1]:{port}/",  # 127.0.0.2, 6to4
+            "http://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/",  # Teredo, client 10.0.0.1
             "http://100.64.0.1/",
             "http://224.0.0.1/",
             "http://user:pass@10.0.0.1/",
@@ -115,6 +123,8 @@ async def _ssrf_checks(lab: Lab) -> list[Finding]:
             "http://loopback6.example/",
             "http://mapped.example/",
             "http://shared.example/",
+            "http://nat64.example/",
+            "http://sixtofour.example/",
         ]
         schemes = ["file:///etc/passwd", "gopher://127.0.0.2:70/", "ftp://10.0.0.1/", "data:,x"]
         local = (ipaddress.ip_network("127.0.0.1/32"),)

@@ -54,6 +54,7 @@ CHECKS = (
     "oversized bodies",
     "operators' figures",
     "huge and slow request heads",
+    "planted files",
     "dependency audit",
 )
 
