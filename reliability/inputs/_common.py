@@ -131,8 +131,11 @@ class Case:
     may_change: frozenset[str] = frozenset()
 
 
-# Families whose text may fold to a real country name.
+# Families whose text may fold to a real country name or theme code: the vocabulary
+# reads people's words with invisible characters folded away ("\u202eTA" is "ta",
+# technical assistance).
 FOLDED_AWAY = frozenset({"nul", "direction", "unicode", "control"})
+FOLDED_PARAMS = frozenset({"country", "theme"})
 
 
 QUERY_PARAMS = {

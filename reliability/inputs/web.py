@@ -11,6 +11,7 @@ from pathlib import Path
 
 from reliability.inputs._common import (
     FOLDED_AWAY,
+    FOLDED_PARAMS,
     NOW,
     QUERY,
     QUERY_PARAMS,
@@ -233,7 +234,7 @@ def _query_cases() -> list[Case]:
             if len(query) > 2048:
                 words, status = ("longer than", (414,))
             label = f"GET {path}?{name}={shown(text, 40)}"
-            folded = name == "country" and family in FOLDED_AWAY
+            folded = name in FOLDED_PARAMS and family in FOLDED_AWAY
             request = WebRequest(path, query, words, status, may_be_valid=folded)
             cases.append(Case(QUERY, family, label, request))
     structure = [
