@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from bot.db.store import Store, StoreNotReady
 from config.dataset import Dataset
 from config.dataset_loader import load_dataset
-from config.keys import KeyFileError, calendar_key
+from config.keys import DIFFERENT_KEY, KeyFileError, calendar_key, key_fingerprint
 from config.settings import Settings
 from schedulers.timeline import Deadline, Selection
 
@@ -74,12 +74,6 @@ def run_service(
     except (KeyFileError, OSError) as exc:
         log.error("the calendar key cannot be read: %s", exc)
         raise SystemExit(2) from None
-    if settings.calendar_secret is None and not settings.database_url.startswith("sqlite"):
-        log.warning(
-            "CALENDAR_SECRET is not set: the calendar key is kept in %s on this machine; "
-            "processes on other machines need the same key, so set CALENDAR_SECRET",
-            settings.calendar_key_file,
-        )
     service = Service(
         settings=settings,
         dataset=load_dataset(settings.data_dir, cache_dir=settings.cache_dir),
@@ -96,6 +90,12 @@ async def _serve(
         service.store = await Store.open(service.settings.database_url)
     except StoreNotReady as exc:
         log.warning("%s; serving the dataset without recorded dates", exc)
+    if service.store is not None:
+        fingerprint = key_fingerprint(service.calendar_key)
+        if not await service.store.calendar_key_agrees(fingerprint, dt.datetime.now(dt.UTC)):
+            await service.store.close()
+            log.error("%s", DIFFERENT_KEY)
+            raise SystemExit(2)
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
     if web:

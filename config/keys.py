@@ -6,7 +6,10 @@ when the HMAC checks, in constant time. So the database never holds a token: a c
 cannot open anybody's calendar, and every process that has the key can show the link again
 (in each alert's "Add to calendar" button, `/calendar` on the bots, the command line).
 
-Tokens made before this scheme are kept as SHA-256 hashes and go on working.
+Tokens made before this scheme are kept as SHA-256 hashes and go on working. The
+database keeps the key's fingerprint, so that a process started with another key (a
+second machine without the same `CALENDAR_SECRET`, a lost key file) refuses to start
+instead of giving out links that do not open.
 """
 
 from __future__ import annotations
@@ -26,6 +29,17 @@ NONCE_LENGTH = 22  # 16 random bytes, URL-safe base64
 MAC_LENGTH = 22  # 128 bits of HMAC-SHA256
 TOKEN_LENGTH = NONCE_LENGTH + MAC_LENGTH
 _MIN_KEY_LENGTH = 32
+
+
+FINGERPRINT_NAME = "calendar-key-fingerprint"
+# What a process says when its key is not the one the others use.
+DIFFERENT_KEY = (
+    "this process's calendar key is not the one the service's other processes use (or "
+    "used before), so the calendar links it shows would not open: give every process the "
+    "same CALENDAR_SECRET, or bring back the CALENDAR_KEY_FILE that was in use; to start "
+    "again with this key (the links given out so far stop working), run "
+    "`untoc-watch db forget-calendar-key`"
+)
 
 
 class KeyFileError(RuntimeError):
@@ -48,6 +62,12 @@ def nonce_of(key: bytes, token: str) -> str | None:
         return None
     nonce, mac = token[:NONCE_LENGTH], token[NONCE_LENGTH:]
     return nonce if hmac.compare_digest(_mac(key, nonce), mac) else None
+
+
+def key_fingerprint(key: bytes) -> str:
+    """What the database keeps to tell whether two processes share one key: an HMAC of a
+    fixed text under the key, which opens nothing and gives the key away to nobody."""
+    return hmac.new(key, b"calendar-key-fingerprint", hashlib.sha256).hexdigest()
 
 
 def legacy_hash(token: str) -> str:

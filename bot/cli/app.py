@@ -283,6 +283,38 @@ def db_upgrade() -> None:
     typer.echo(f"Database at {_masked(settings.database_url)} is up to date.")
 
 
+@db_app.command("forget-calendar-key")
+def db_forget_calendar_key() -> None:
+    """Let the next process's calendar key be the one in use: after a lost key file, or
+    to change CALENDAR_SECRET. The personal links given out so far stop working."""
+    import asyncio
+
+    from bot.db.store import Store, StoreNotReady
+
+    settings = read_settings()
+
+    async def forget() -> bool:
+        store = await Store.open(settings.database_url)
+        try:
+            return await store.forget_calendar_key()
+        finally:
+            await store.close()
+
+    try:
+        forgotten = asyncio.run(forget())
+    except StoreNotReady as exc:
+        fail(str(exc), code=1)
+    except OSError as exc:
+        fail(f"cannot reach the database at {_masked(settings.database_url)}: {exc}", code=1)
+    if forgotten:
+        typer.echo(
+            "The calendar key in use is forgotten: the next process to start records its "
+            "own. Links made with the old key stop working; links made before nonces still work."
+        )
+    else:
+        typer.echo("No calendar key was recorded yet: the next process to start records its own.")
+
+
 @app.command()
 def run() -> None:
     """Web and worker together in one process: what `make run` starts."""

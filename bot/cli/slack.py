@@ -78,6 +78,7 @@ def add_webhook(
     subscriber = asyncio.run(
         _register(
             settings.database_url,
+            key,
             address,
             {"country": countries, "theme": sorted(set(theme or []))},
             lang,
@@ -97,11 +98,17 @@ def add_webhook(
 
 
 async def _register(
-    database_url: str, url: str, values: dict[str, list[str]], language: str, name: str | None
+    database_url: str,
+    key: bytes,
+    url: str,
+    values: dict[str, list[str]],
+    language: str,
+    name: str | None,
 ) -> Subscriber:
     from bot.db import subscribers as subs
     from bot.db.store import MIGRATE_HINT, Store, StoreNotReady, sqlite_path
     from bot.slack.channel import WEBHOOK_TARGET, mask_webhook_url
+    from config.keys import DIFFERENT_KEY, key_fingerprint
 
     path = sqlite_path(database_url)
     if path is not None and not path.exists():
@@ -112,6 +119,8 @@ async def _register(
         _fail(str(exc), code=1)
     now = dt.datetime.now(dt.UTC)
     try:
+        if not await store.calendar_key_agrees(key_fingerprint(key), now):
+            _fail(DIFFERENT_KEY)
         async with store.sessions() as session, session.begin():
             subscriber = await subs.ensure_subscriber(
                 session,

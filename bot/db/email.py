@@ -50,6 +50,12 @@ async def forget_signups(session: AsyncSession, before: dt.datetime) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+async def forget_service_key(session: AsyncSession, name: str) -> bool:
+    """Drop the key named `name`; True if there was one."""
+    result = await session.execute(delete(ServiceKey).where(ServiceKey.name == name))
+    return bool(getattr(result, "rowcount", 0))
+
+
 async def service_key(
     session: AsyncSession, name: str, make: Callable[[], str], now: dt.datetime
 ) -> str:

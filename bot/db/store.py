@@ -138,6 +138,26 @@ class Store:
                 )
         return versions
 
+    async def calendar_key_agrees(self, fingerprint: str, now: dt.datetime) -> bool:
+        """Whether `fingerprint` is that of the calendar key in use (the first one asked
+        about is recorded as in use)."""
+        # imported when first used: the CLI's fast path must not load SQLAlchemy
+        from bot.db.email import service_key
+        from config.keys import FINGERPRINT_NAME
+
+        async with self.sessions() as session, session.begin():
+            kept = await service_key(session, FINGERPRINT_NAME, lambda: fingerprint, now)
+        return kept == fingerprint
+
+    async def forget_calendar_key(self) -> bool:
+        """Forget the calendar key in use; True if one was recorded."""
+        # imported when first used: the CLI's fast path must not load SQLAlchemy
+        from bot.db.email import forget_service_key
+        from config.keys import FINGERPRINT_NAME
+
+        async with self.sessions() as session, session.begin():
+            return await forget_service_key(session, FINGERPRINT_NAME)
+
     async def personal_feed(self, token: str, key: bytes) -> PersonalFeed | None:
         """The filters and language behind a calendar token, or None if it is unknown."""
         # imported when first used: the CLI's fast path must not load SQLAlchemy

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -109,3 +111,42 @@ def test_the_secret_wins_over_the_file_and_must_be_long(
         SettingsError, match=r"CALENDAR_SECRET: expected 32 to 256 .*\(got \(hidden\)\)"
     ):
         load_settings(CALENDAR_SECRET="short")
+
+
+def _service(tmp_path: Path, secret: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`untoc-watch ARGS` in `tmp_path`, with its own SQLite file and this calendar secret."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'watch.db'}",
+        "UNTOC_CACHE_DIR": str(tmp_path / "cache"),
+        "CALENDAR_SECRET": secret,
+        "WATCHER_ENABLED": "false",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_process_with_another_key_refuses_to_start_until_the_old_one_is_forgotten(
+    tmp_path: Path,
+) -> None:
+    first, second = "first-calendar-secret-" + "a" * 32, "second-calendar-secret-" + "b" * 32
+    assert _service(tmp_path, first, "db", "upgrade").returncode == 0
+    hook = "https://hooks.slack.com/services/T0AAA/B0BBB/abcdef"
+    made = _service(tmp_path, first, "slack", "add-webhook", hook)
+    assert made.returncode == 0, made.stderr  # records the first key as the one in use
+    refused = _service(tmp_path, second, "worker")
+    assert refused.returncode == 2
+    assert "give every process the same CALENDAR_SECRET" in refused.stderr
+    other = _service(tmp_path, second, "slack", "add-webhook", hook + "x")
+    assert other.returncode == 2 and "forget-calendar-key" in other.stderr
+    forgotten = _service(tmp_path, second, "db", "forget-calendar-key")
+    assert forgotten.returncode == 0 and "forgotten" in forgotten.stdout
+    again = _service(tmp_path, second, "slack", "add-webhook", hook + "x")
+    assert again.returncode == 0, again.stderr
+    assert "/calendar/" in again.stdout
