@@ -72,6 +72,7 @@ def _cli_cases() -> list[Case]:
             cases.append(Case(CLI, family, "untoc-watch " + shown(" ".join(args), 70), line))
     structure: list[tuple[str, tuple[str, ...], int]] = [
         ("unknown", ("upcomingg",), 2),
+        ("unknown", ("db", "forget-calendar-key", "now"), 2),
         ("unknown", ("upcoming", "--colour", "red"), 2),
         ("shape", ("upcoming", "--days"), 2),
         ("shape", ("record", "AT"), 2),
