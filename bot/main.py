@@ -138,7 +138,12 @@ async def _run_web(
         from bot.slack.app import build_slack_app, slack_routes
 
         slack = build_slack_app(
-            settings, service.store, publisher, service.dataset, publisher.clock
+            settings,
+            service.store,
+            publisher,
+            service.dataset,
+            publisher.clock,
+            calendar_key=service.calendar_key,
         )
         routes += slack_routes(slack, settings)
     telegram = None
@@ -149,12 +154,17 @@ async def _run_web(
         from bot.telegram.webhook import start_receiving, telegram_routes
 
         telegram = build_application(
-            settings, service.store, publisher, service.dataset, publisher.clock
+            settings,
+            service.store,
+            publisher,
+            service.dataset,
+            publisher.clock,
+            calendar_key=service.calendar_key,
         )
         await start_receiving(telegram)
         routes += telegram_routes(telegram, webhook_secret.get_secret_value())
     config = server_config(
-        create_app(settings, service.dataset, publisher, routes),
+        create_app(settings, service.dataset, publisher, routes, calendar_key=service.calendar_key),
         settings,
         host or settings.web_host,
         port or settings.web_port,
@@ -289,7 +299,13 @@ async def _run_worker(service: Service, stop: asyncio.Event) -> None:
             )
 
         telegram = build_application(
-            settings, service.store, publisher, service.dataset, system_clock, broadcast=broadcast
+            settings,
+            service.store,
+            publisher,
+            service.dataset,
+            system_clock,
+            broadcast=broadcast,
+            calendar_key=service.calendar_key,
         )
         await start_telegram(telegram, settings)
     chat_services = (
@@ -305,7 +321,12 @@ async def _run_worker(service: Service, stop: asyncio.Event) -> None:
         from bot.slack.app import build_slack_app, start_socket_mode
 
         slack_app = build_slack_app(
-            settings, service.store, publisher, service.dataset, system_clock
+            settings,
+            service.store,
+            publisher,
+            service.dataset,
+            system_clock,
+            calendar_key=service.calendar_key,
         )
         socket_mode = await start_socket_mode(slack_app, settings)
     dispatcher = Dispatcher(

@@ -94,28 +94,61 @@ def key_from_file(path: Path) -> bytes:
     place; the first link wins and both read the winner's key.
     """
     if not path.exists():
-        partial = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-                handle.write(secrets.token_urlsafe(32) + "\n")
-            with contextlib.suppress(FileExistsError):  # another process made it first
-                os.link(partial, path)
-        finally:
-            partial.unlink(missing_ok=True)
+            _make_key_file(path)
+        except OSError as exc:
+            raise KeyFileError(
+                f"cannot make the calendar key file {path} ({exc.strerror}); set "
+                "CALENDAR_KEY_FILE to a place this user may write, or set CALENDAR_SECRET"
+            ) from None
     return _read_key(path)
 
 
+def _make_key_file(path: Path) -> None:
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())  # never an empty key after a crash
+        try:
+            os.link(partial, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        except OSError:  # a file system without hard links
+            with contextlib.suppress(FileExistsError):
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+                    handle.write(partial.read_text(encoding="ascii"))
+                    handle.flush()
+                    os.fsync(handle.fileno())
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def _read_key(path: Path) -> bytes:
-    info = path.stat()
-    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+    """The key in `path`, read through one descriptor that is checked before it is read."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
         raise KeyFileError(
-            f"{path} belongs to another user; remove it (a new key is made) or set CALENDAR_SECRET"
-        )
-    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise KeyFileError(f"{path} can be read or changed by other users; run `chmod 600 {path}`")
-    key = path.read_text(encoding="ascii", errors="replace").strip()
-    if len(key) < _MIN_KEY_LENGTH or not key.isascii():
+            f"cannot read the calendar key file {path} ({exc.strerror}); it must be a plain "
+            "file, no link, readable by this user; or set CALENDAR_SECRET"
+        ) from None
+    with os.fdopen(descriptor, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if hasattr(os, "getuid") and info.st_uid != os.getuid():
+            raise KeyFileError(
+                f"{path} belongs to another user; remove it (a new key is made) or set "
+                "CALENDAR_SECRET"
+            )
+        if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise KeyFileError(
+                f"{path} can be read or changed by other users; run `chmod 600 {path}`"
+            )
+        key = handle.read(1024).decode("ascii", errors="replace").strip()
+    if len(key) < _MIN_KEY_LENGTH or not key.isascii() or "\ufffd" in key:
         raise KeyFileError(
             f"{path} does not hold a key of {_MIN_KEY_LENGTH} or more characters; remove it "
             "(a new key is made, and the personal calendar links shown so far stop working)"

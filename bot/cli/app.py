@@ -10,8 +10,9 @@ import datetime as dt
 import json
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -25,6 +26,7 @@ from bot.cli._common import (
 )
 
 if TYPE_CHECKING:
+    from bot.db.store import Store
     from config.dataset import Dataset
     from config.settings import Settings
     from schedulers.timeline import Deadline
@@ -281,31 +283,28 @@ def db_upgrade() -> None:
     except OSError as exc:
         fail(f"cannot reach the database at {_masked(settings.database_url)}: {exc}", code=1)
     typer.echo(f"Database at {_masked(settings.database_url)} is up to date.")
+    if settings.calendar_secret is None and not settings.database_url.startswith("sqlite"):
+        typer.echo(
+            "warning: CALENDAR_SECRET is not set, so each machine makes a calendar key of its "
+            f"own in {settings.calendar_key_file}, and a process whose key differs from the "
+            "one in use refuses to start; set the same CALENDAR_SECRET for every process",
+            err=True,
+        )
 
 
 @db_app.command("forget-calendar-key")
-def db_forget_calendar_key() -> None:
+def db_forget_calendar_key(
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask first.")] = False,
+) -> None:
     """Let the next process's calendar key be the one in use: after a lost key file, or
-    to change CALENDAR_SECRET. The personal links given out so far stop working."""
-    import asyncio
-
-    from bot.db.store import Store, StoreNotReady
-
-    settings = read_settings()
-
-    async def forget() -> bool:
-        store = await Store.open(settings.database_url)
-        try:
-            return await store.forget_calendar_key()
-        finally:
-            await store.close()
-
-    try:
-        forgotten = asyncio.run(forget())
-    except StoreNotReady as exc:
-        fail(str(exc), code=1)
-    except OSError as exc:
-        fail(f"cannot reach the database at {_masked(settings.database_url)}: {exc}", code=1)
+    to change CALENDAR_SECRET. Stop every web and worker process first; the personal
+    links given out so far stop working (those made before nonces go on)."""
+    if not yes:
+        typer.confirm(
+            "Every personal calendar link given out so far will stop working. Go on?",
+            abort=True,
+        )
+    forgotten = _with_store(lambda store: store.forget_calendar_key())
     if forgotten:
         typer.echo(
             "The calendar key in use is forgotten: the next process to start records its "
@@ -313,6 +312,53 @@ def db_forget_calendar_key() -> None:
         )
     else:
         typer.echo("No calendar key was recorded yet: the next process to start records its own.")
+
+
+@db_app.command("forget-old-calendar-links")
+def db_forget_old_calendar_links(
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask first.")] = False,
+) -> None:
+    """Stop honouring the calendar links made before nonces (kept as hashes since
+    migration 0005): for when a backup or export from before it may have leaked."""
+    if not yes:
+        typer.confirm(
+            "Calendar apps subscribed to a link made before nonces will stop updating. Go on?",
+            abort=True,
+        )
+    count = _with_store(lambda store: store.forget_old_calendar_links())
+    typer.echo(
+        f"{count} link(s) made before nonces no longer open; /calendar on the bots shows "
+        "each subscriber its current one."
+    )
+
+
+T = TypeVar("T")
+
+
+def _with_store(work: Callable[[Store], Awaitable[T]]) -> T:
+    """`work` on the configured database, or exit naming what is missing."""
+    import asyncio
+
+    from bot.db.store import MIGRATE_HINT, Store, StoreNotReady, sqlite_path
+
+    settings = read_settings()
+    path = sqlite_path(settings.database_url)
+    if path is not None and not path.exists():
+        fail(f"no database yet at {path}; {MIGRATE_HINT}", code=1)
+
+    async def run() -> T:
+        store = await Store.open(settings.database_url)
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(run())
+    except StoreNotReady as exc:
+        fail(str(exc), code=1)
+    except OSError as exc:
+        fail(f"cannot reach the database at {_masked(settings.database_url)}: {exc}", code=1)
 
 
 @app.command()

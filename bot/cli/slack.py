@@ -119,7 +119,8 @@ async def _register(
         _fail(str(exc), code=1)
     now = dt.datetime.now(dt.UTC)
     try:
-        if not await store.calendar_key_agrees(key_fingerprint(key), now):
+        # A command compares its key; only the service's processes record theirs.
+        if not await store.calendar_key_agrees(key_fingerprint(key), now, record=False):
             _fail(DIFFERENT_KEY)
         async with store.sessions() as session, session.begin():
             subscriber = await subs.ensure_subscriber(

@@ -138,16 +138,27 @@ class Store:
                 )
         return versions
 
-    async def calendar_key_agrees(self, fingerprint: str, now: dt.datetime) -> bool:
-        """Whether `fingerprint` is that of the calendar key in use (the first one asked
-        about is recorded as in use)."""
+    async def calendar_key_agrees(
+        self, fingerprint: str, now: dt.datetime, *, record: bool = True
+    ) -> bool:
+        """Whether `fingerprint` is that of the calendar key in use. With `record`, the
+        first one asked about is recorded as in use; without, none recorded agrees."""
         # imported when first used: the CLI's fast path must not load SQLAlchemy
+        from sqlalchemy import select
+
         from bot.db.email import service_key
+        from bot.db.models import ServiceKey
         from config.keys import FINGERPRINT_NAME
 
+        kept: str | None
         async with self.sessions() as session, session.begin():
-            kept = await service_key(session, FINGERPRINT_NAME, lambda: fingerprint, now)
-        return kept == fingerprint
+            if record:
+                kept = await service_key(session, FINGERPRINT_NAME, lambda: fingerprint, now)
+            else:
+                kept = await session.scalar(
+                    select(ServiceKey.value).where(ServiceKey.name == FINGERPRINT_NAME)
+                )
+        return kept in (fingerprint, None)
 
     async def forget_calendar_key(self) -> bool:
         """Forget the calendar key in use; True if one was recorded."""
@@ -157,6 +168,21 @@ class Store:
 
         async with self.sessions() as session, session.begin():
             return await forget_service_key(session, FINGERPRINT_NAME)
+
+    async def forget_old_calendar_links(self) -> int:
+        """Stop honouring the calendar tokens made before nonces; returns how many."""
+        # imported when first used: the CLI's fast path must not load SQLAlchemy
+        from sqlalchemy import update
+
+        from bot.db.models import Subscriber
+
+        async with self.sessions() as session, session.begin():
+            result = await session.execute(
+                update(Subscriber)
+                .where(Subscriber.calendar_legacy_hash.is_not(None))
+                .values(calendar_legacy_hash=None)
+            )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def personal_feed(self, token: str, key: bytes) -> PersonalFeed | None:
         """The filters and language behind a calendar token, or None if it is unknown."""

@@ -26,7 +26,7 @@ from bot.slack.commands import Answer, Invocation, Reachable, UntocCommand
 from bot.slack.layout import QUESTION_ACTIONS, SECTION_MAX, escape
 from bot.slack.reports import REPORT_VIEW, SlackReports, report_modal
 from bot.text.reports import SLACK_REPORT_EXAMPLE
-from config.keys import calendar_key
+from config.keys import calendar_key as read_calendar_key
 from schedulers.dates import Clock
 
 if TYPE_CHECKING:
@@ -69,8 +69,11 @@ def build_slack_app(
     publisher: Publisher,
     dataset: Dataset,
     clock: Clock,
+    *,
+    calendar_key: bytes | None = None,
 ) -> AsyncApp:
-    """The bolt app with `/untoc` and the alert buttons, its client on SLACK_API_BASE_URL."""
+    """The bolt app with `/untoc` and the alert buttons, its client on SLACK_API_BASE_URL;
+    `calendar_key` the process's (read from the settings when not given)."""
     # slack-bolt is loaded only when Slack is configured
     from slack_bolt.async_app import AsyncApp
     from slack_sdk.errors import SlackApiError
@@ -98,7 +101,7 @@ def build_slack_app(
         dataset,
         clock,
         settings.public_base_url,
-        calendar_key(settings),
+        calendar_key if calendar_key is not None else read_calendar_key(settings),
         reachable(app.client),
     )
     buttons = AlertButtons(store, publisher, dataset, clock)

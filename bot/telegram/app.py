@@ -109,6 +109,7 @@ def build_application(
     clock: Clock,
     *,
     broadcast: Broadcast | None = None,
+    calendar_key: bytes | None = None,
 ) -> TelegramApplication:
     """The bot with every handler, its services in `bot_data`; not started yet."""
     builder = (
@@ -130,6 +131,7 @@ def build_application(
         dataset=dataset,
         clock=clock,
         broadcast=broadcast,
+        calendar_key=calendar_key,
     )
     add_handlers(application)
     return application

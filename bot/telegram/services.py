@@ -17,7 +17,7 @@ from bot.db.store import Store
 from bot.filters.vocabulary import Vocabulary
 from bot.publishing.publisher import Publisher
 from config.dataset import Dataset
-from config.keys import calendar_key
+from config.keys import calendar_key as read_calendar_key
 from config.settings import Settings
 from schedulers.dates import Clock
 from schedulers.timeline import Selection
@@ -37,12 +37,14 @@ class Services:
     dataset: Dataset
     clock: Clock
     broadcast: Broadcast | None = None
+    # the process's calendar key; read from the settings when not given
+    calendar_key: bytes | None = field(default=None, repr=False)
     vocabulary: Vocabulary = field(init=False)
-    calendar_key: bytes = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.vocabulary = Vocabulary(self.dataset)
-        self.calendar_key = calendar_key(self.settings)
+        if self.calendar_key is None:
+            self.calendar_key = read_calendar_key(self.settings)
 
     @property
     def admin_ids(self) -> frozenset[int]:
@@ -56,6 +58,7 @@ class Services:
 
     def calendar_url(self, nonce: str) -> str:
         """The personal iCal feed of the subscriber whose calendar nonce is `nonce`."""
+        assert self.calendar_key is not None  # set when built
         return personal_calendar_url(self.settings.public_base_url, self.calendar_key, nonce)
 
 

@@ -54,7 +54,7 @@ from bot.web.rows import row
 from bot.web.security import SecureSite, style_hashes
 from bot.web.views import country_context, index_context, quiet_context, subscribe_links
 from config.dataset import THEMES, Dataset
-from config.keys import calendar_key
+from config.keys import calendar_key as read_calendar_key
 from config.settings import Settings
 from config.urls import web_url
 from feeds.atom import MEDIA_TYPE as ATOM_TYPE
@@ -153,10 +153,13 @@ def create_app(
     dataset: Dataset,
     publisher: Publisher,
     extra_routes: Sequence[BaseRoute] = (),
+    *,
+    calendar_key: bytes | None = None,
 ) -> SecureSite:
     """Build the app around settings, the dataset and a publisher (nothing global).
 
-    `extra_routes` are the chat services' endpoints (Slack events, Telegram webhook).
+    `extra_routes` are the chat services' endpoints (Slack events, Telegram webhook);
+    `calendar_key` the process's calendar key (read from the settings when not given).
     """
     template_dir = Path(__file__).with_name("templates")
     templates = Environment(
@@ -184,7 +187,7 @@ def create_app(
             "switch_links": switch,
         }
 
-    key = calendar_key(settings)  # checks a personal calendar's token
+    key = calendar_key if calendar_key is not None else read_calendar_key(settings)
     email_pages = EmailPages(settings, dataset, publisher.store, templates, common, publisher.clock)
 
     async def healthz(request: Request) -> Response:

@@ -11,6 +11,7 @@ configured, never with the Host header a client sent.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import re
 import urllib.parse
@@ -20,6 +21,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # A year, as browsers' preload lists ask; sent only when the public address is https.
@@ -92,7 +94,9 @@ class SecurityHeaders:
                     headers["location"] = self.pinned(location)
             await send(message)
 
-        await self.app(scope, receive, send_secured)
+        # A client that left mid-request (or was cut for a slow body) has nobody to answer.
+        with contextlib.suppress(ClientDisconnect):
+            await self.app(scope, receive, send_secured)
 
     def pinned(self, location: str) -> str:
         """`location` on the public address: Starlette builds it from the Host header."""

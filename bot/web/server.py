@@ -74,8 +74,7 @@ class GuardedProtocol(H11Protocol):
         if self.conn.their_state is not h11.IDLE:
             self.head_arrived()
         if self.conn.their_state is h11.SEND_BODY:
-            if self.body_deadline is None:
-                self.body_deadline = self.loop.call_later(self.body_timeout, self.body_late)
+            self.await_body()
         else:
             self.body_arrived()
 
@@ -89,9 +88,13 @@ class GuardedProtocol(H11Protocol):
         self.body_deadline = None
         if self.transport.is_closing() or self.conn.their_state is not h11.SEND_BODY:
             return
-        if self.cycle is not None and not self.cycle.response_started:
-            self.cycle.response_started = True  # the app's own answer is not sent after this
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_started:
             self.write_plain(408, b"Request Timeout", b"The request body came too slowly\n")
+        if cycle is not None:
+            # The app hears that its client left, and nothing it sends is written after this.
+            cycle.disconnected = True
+            cycle.message_event.set()
         self.transport.close()
 
     def on_response_complete(self) -> None:
@@ -101,6 +104,11 @@ class GuardedProtocol(H11Protocol):
         super().on_response_complete()
         if self.cycle is not cycle or self.transport.is_closing():
             self.head_arrived()
+        self.await_body()  # a pipelined request may be waiting for its body already
+
+    def await_body(self) -> None:
+        if self.conn.their_state is h11.SEND_BODY and self.body_deadline is None:
+            self.body_deadline = self.loop.call_later(self.body_timeout, self.body_late)
 
     def await_head(self) -> None:
         self.head_arrived()

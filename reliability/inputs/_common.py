@@ -81,7 +81,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "' OR '1'='1",
         "1; DELETE FROM subscriber_filters --",
         '" OR ""="',
-        "AT' UNION SELECT calendar_token FROM subscribers --",
+        "AT' UNION SELECT calendar_nonce FROM subscribers --",
     ),
     "format": ("{0.__class__}", "{texts.__init__.__globals__}", "%s%n%x%d", "{}{}{}", "%(secret)s"),
     "traversal": (

@@ -73,6 +73,7 @@ def _cli_cases() -> list[Case]:
     structure: list[tuple[str, tuple[str, ...], int]] = [
         ("unknown", ("upcomingg",), 2),
         ("unknown", ("db", "forget-calendar-key", "now"), 2),
+        ("unknown", ("db", "forget-old-calendar-links", "--all"), 2),
         ("unknown", ("upcoming", "--colour", "red"), 2),
         ("shape", ("upcoming", "--days"), 2),
         ("shape", ("record", "AT"), 2),

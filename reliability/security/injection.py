@@ -19,7 +19,7 @@ SQL_INJECTIONS = (
     "$$; DROP TABLE deliveries; $$",
     "\\'; DELETE FROM milestone_dates; --",
     "%' OR 1=1 --",
-    "x' UNION SELECT calendar_token FROM subscribers --",
+    "x' UNION SELECT calendar_nonce FROM subscribers --",
     "'; SELECT pg_sleep(10); --",
 )
 

@@ -148,6 +148,20 @@ def test_an_export_from_before_nonces_keeps_its_links_as_hashes(runner, tmp_path
     assert len(imported["calendar_nonce"]) == 22
 
 
+def test_forgetting_old_links_asks_first_and_then_ends_them(runner, tmp_path):
+    asyncio.run(_seed(_url(tmp_path)))
+    old = tmp_path / "old.json"
+    entry = {"channel": "telegram", "address": "78", "calendar_token": "t" * 43}
+    old.write_text(json.dumps({"version": 1, "subscribers": [entry]}))
+    assert runner.invoke(app, ["subscribers", "import", str(old)]).exit_code == 0
+    asked = runner.invoke(app, ["db", "forget-old-calendar-links"], input="n\n")
+    assert asked.exit_code == 1 and "stop updating" in asked.output  # refused: nothing done
+    done = runner.invoke(app, ["db", "forget-old-calendar-links", "--yes"])
+    assert done.exit_code == 0 and "1 link(s)" in done.output
+    again = runner.invoke(app, ["db", "forget-old-calendar-links", "--yes"])
+    assert "0 link(s)" in again.output
+
+
 def test_the_database_and_an_export_are_readable_by_their_owner_only(runner, tmp_path):
     asyncio.run(_seed(_url(tmp_path)))
     for made in [tmp_path / "watch.db", *tmp_path.glob("watch.db-*")]:

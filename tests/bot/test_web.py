@@ -306,6 +306,9 @@ async def test_a_link_made_before_nonces_keeps_working_after_the_upgrade(
             response = await http.get(f"/calendar/{old}.ics")
             assert response.status_code == 200 and b"BEGIN:VCALENDAR" in response.content
             assert (await http.get(f"/calendar/{old[:-1]}2.ics")).status_code == 404
+            # should a backup from before the upgrade leak, the operator ends those links
+            assert await store.forget_old_calendar_links() == 1
+            assert (await http.get(f"/calendar/{old}.ics")).status_code == 404
     finally:
         await store.close()
 

@@ -8,6 +8,7 @@ says nothing, more connections than allowed, a body over the limit.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import socket
 import threading
 import time
@@ -135,9 +136,10 @@ def test_a_malformed_request_gets_a_400_with_the_security_headers(server):
     assert guarded(answer), answer
 
 
-def test_a_body_sent_a_byte_at_a_time_is_cut_with_a_408(server):
+def test_a_body_sent_a_byte_at_a_time_is_cut_with_a_408(server, caplog):
     conn = connect(server)
     started = time.monotonic()
+    caplog.set_level(logging.WARNING)
     try:
         conn.sendall(
             b"POST /country/AT/report HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -155,6 +157,28 @@ def test_a_body_sent_a_byte_at_a_time_is_cut_with_a_408(server):
         conn.close()
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:80]
     assert guarded(answer) and b"too slowly" in answer
+    assert time.monotonic() - started < BODY_TIMEOUT + 3
+    time.sleep(0.2)  # the app hears of it after the connection closed
+    assert answer.count(b"HTTP/1.1 ") == 1  # the app's own answer is not written after it
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+def test_a_pipelined_request_gets_its_own_body_deadline(server):
+    conn = connect(server)
+    started = time.monotonic()
+    try:
+        conn.sendall(
+            b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            b"POST /country/AT/report HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: 1000\r\n\r\nx"
+        )
+        answer = read_all(conn, limit=BODY_TIMEOUT + 4)
+    finally:
+        conn.close()
+    first, _, second = answer.partition(b"HTTP/1.1 408 ")
+    assert first.startswith(b"HTTP/1.1 200 "), answer[:80]
+    assert second and b"too slowly" in second
     assert time.monotonic() - started < BODY_TIMEOUT + 3
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import os
 import stat
 import subprocess
@@ -11,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.db.store import Store
 from config.keys import (
     TOKEN_LENGTH,
     KeyFileError,
     calendar_key,
     calendar_token,
+    key_fingerprint,
     key_from_file,
     legacy_hash,
     new_nonce,
@@ -73,11 +77,27 @@ def test_processes_starting_at_once_share_one_key(tmp_path: Path) -> None:
     assert len(keys) == 8 and len(set(keys)) == 1
 
 
-def test_a_key_file_others_can_read_is_refused_with_the_fix(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
+def test_a_key_file_others_can_read_is_refused_with_the_fix(tmp_path: Path, mode: int) -> None:
     path = tmp_path / "open.key"
     key_from_file(path)
-    path.chmod(0o644)
+    path.chmod(mode)
     with pytest.raises(KeyFileError, match=rf"other users; run `chmod 600 {path}`"):
+        key_from_file(path)
+
+
+def test_a_key_file_that_is_a_link_is_refused(tmp_path: Path) -> None:
+    real = tmp_path / "real.key"
+    key_from_file(real)
+    link = tmp_path / "link.key"
+    link.symlink_to(real)
+    with pytest.raises(KeyFileError, match="no link"):
+        key_from_file(link)
+
+
+def test_a_key_file_that_cannot_be_made_names_the_setting(tmp_path: Path) -> None:
+    path = tmp_path / "missing-folder" / "untoc-watch.key"
+    with pytest.raises(KeyFileError, match="set CALENDAR_KEY_FILE to a place this user may write"):
         key_from_file(path)
 
 
@@ -138,15 +158,28 @@ def test_a_process_with_another_key_refuses_to_start_until_the_old_one_is_forgot
     first, second = "first-calendar-secret-" + "a" * 32, "second-calendar-secret-" + "b" * 32
     assert _service(tmp_path, first, "db", "upgrade").returncode == 0
     hook = "https://hooks.slack.com/services/T0AAA/B0BBB/abcdef"
-    made = _service(tmp_path, first, "slack", "add-webhook", hook)
-    assert made.returncode == 0, made.stderr  # records the first key as the one in use
+    made = _service(tmp_path, second, "slack", "add-webhook", hook)
+    assert made.returncode == 0, made.stderr  # a command records no key
+
+    async def started_with(secret: str) -> bool:  # what a web or worker does first
+        store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'watch.db'}")
+        try:
+            return await store.calendar_key_agrees(
+                key_fingerprint(secret.encode()), dt.datetime.now(dt.UTC)
+            )
+        finally:
+            await store.close()
+
+    assert asyncio.run(started_with(first)) and asyncio.run(started_with(first))
     refused = _service(tmp_path, second, "worker")
     assert refused.returncode == 2
     assert "give every process the same CALENDAR_SECRET" in refused.stderr
     other = _service(tmp_path, second, "slack", "add-webhook", hook + "x")
     assert other.returncode == 2 and "forget-calendar-key" in other.stderr
-    forgotten = _service(tmp_path, second, "db", "forget-calendar-key")
+    assert _service(tmp_path, first, "slack", "add-webhook", hook + "x").returncode == 0
+    forgotten = _service(tmp_path, second, "db", "forget-calendar-key", "--yes")
     assert forgotten.returncode == 0 and "forgotten" in forgotten.stdout
-    again = _service(tmp_path, second, "slack", "add-webhook", hook + "x")
+    assert asyncio.run(started_with(second)) and not asyncio.run(started_with(first))
+    again = _service(tmp_path, second, "slack", "add-webhook", hook + "y")
     assert again.returncode == 0, again.stderr
     assert "/calendar/" in again.stdout
