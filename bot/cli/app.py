@@ -296,9 +296,11 @@ def db_upgrade() -> None:
 def db_forget_calendar_key(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask first.")] = False,
 ) -> None:
-    """Let the next process's calendar key be the one in use: after a lost key file, or
-    to change CALENDAR_SECRET. Stop every web and worker process first; the personal
-    links given out so far stop working (those made before nonces go on)."""
+    """Accept a new calendar key: after a lost key file, or to change CALENDAR_SECRET.
+
+    Stop every web and worker process first; the next one to start records its key. The
+    personal links given out so far stop working (those made before nonces go on).
+    """
     if not yes:
         typer.confirm(
             "Every personal calendar link given out so far will stop working. Go on?",
@@ -318,8 +320,10 @@ def db_forget_calendar_key(
 def db_forget_old_calendar_links(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask first.")] = False,
 ) -> None:
-    """Stop honouring the calendar links made before nonces (kept as hashes since
-    migration 0005): for when a backup or export from before it may have leaked."""
+    """End the calendar links made before nonces (kept as hashes since migration 0005).
+
+    For when a backup or export from before it may have leaked.
+    """
     if not yes:
         typer.confirm(
             "Calendar apps subscribed to a link made before nonces will stop updating. Go on?",
