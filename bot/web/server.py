@@ -5,10 +5,11 @@ few seconds holds a connection for ever, and an oversized head is a 400 that doe
 say why. `GuardedProtocol` (uvicorn's h11 protocol) gives each request head
 `WEB_HEADER_TIMEOUT` seconds from the connection or the previous answer and its body
 `WEB_BODY_TIMEOUT` seconds from the head (then a 408, and the connection is closed), and
-answers a head over `WEB_MAX_HEADER_BYTES` with a 431; `server_config` sets uvicorn's own limits
-(connections at once, keep-alive, graceful shutdown) from the settings. The answers
-uvicorn writes without the app (a malformed request's 400, the 503 beyond the connection
-limit) get the security headers here, as the app's middleware gives them to the rest.
+answers a head over `WEB_MAX_HEADER_BYTES` with a 431. `server_config` sets uvicorn's
+own limits (connections at once, keep-alive, graceful shutdown) from the settings. The
+answers written without the app (a malformed request's 400, the 408, the 431, the 503
+beyond the connection limit) get the security headers here, as the app's middleware
+gives them to the rest.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ _TOO_LARGE = 431
 
 
 class GuardedProtocol(H11Protocol):
-    """uvicorn's h11 protocol with a deadline on each request head and a 431 for a big one."""
+    """uvicorn's h11 protocol with deadlines on each request's head and body, a 431 for a
+    big head, and the security headers on every answer it writes."""
 
     head_timeout: float = 10.0
     body_timeout: float = 30.0
