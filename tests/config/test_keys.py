@@ -12,7 +12,9 @@ import threading
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner, Result
 
+from bot.cli.app import app
 from bot.db.store import Store
 from config.keys import (
     TOKEN_LENGTH,
@@ -133,8 +135,8 @@ def test_the_secret_wins_over_the_file_and_must_be_long(
         load_settings(CALENDAR_SECRET="short")
 
 
-def _service(tmp_path: Path, secret: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """`untoc-watch ARGS` in `tmp_path`, with its own SQLite file and this calendar secret."""
+def _worker(tmp_path: Path, secret: str) -> subprocess.CompletedProcess[str]:
+    """`untoc-watch worker` as a process, on the test's SQLite file, with this secret."""
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'watch.db'}",
@@ -143,7 +145,7 @@ def _service(tmp_path: Path, secret: str, *args: str) -> subprocess.CompletedPro
         "WATCHER_ENABLED": "false",
     }
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
+        [sys.executable, "-m", "bot", "worker"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -153,13 +155,22 @@ def _service(tmp_path: Path, secret: str, *args: str) -> subprocess.CompletedPro
 
 
 def test_a_process_with_another_key_refuses_to_start_until_the_old_one_is_forgotten(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, second = "first-calendar-secret-" + "a" * 32, "second-calendar-secret-" + "b" * 32
-    assert _service(tmp_path, first, "db", "upgrade").returncode == 0
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'watch.db'}")
+    monkeypatch.setenv("UNTOC_CACHE_DIR", str(tmp_path / "cache"))
+    runner = CliRunner()
+
+    def command(secret: str, *args: str) -> Result:
+        monkeypatch.setenv("CALENDAR_SECRET", secret)
+        return runner.invoke(app, list(args))
+
+    assert command(first, "db", "upgrade").exit_code == 0
     hook = "https://hooks.slack.com/services/T0AAA/B0BBB/abcdef"
-    made = _service(tmp_path, second, "slack", "add-webhook", hook)
-    assert made.returncode == 0, made.stderr  # a command records no key
+    made = command(second, "slack", "add-webhook", hook)
+    assert made.exit_code == 0, made.output  # a command records no key
 
     async def started_with(secret: str) -> bool:  # what a web or worker does first
         store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'watch.db'}")
@@ -171,15 +182,15 @@ def test_a_process_with_another_key_refuses_to_start_until_the_old_one_is_forgot
             await store.close()
 
     assert asyncio.run(started_with(first)) and asyncio.run(started_with(first))
-    refused = _service(tmp_path, second, "worker")
+    refused = _worker(tmp_path, second)  # the composition root, as a real process
     assert refused.returncode == 2
     assert "give every process the same CALENDAR_SECRET" in refused.stderr
-    other = _service(tmp_path, second, "slack", "add-webhook", hook + "x")
-    assert other.returncode == 2 and "forget-calendar-key" in other.stderr
-    assert _service(tmp_path, first, "slack", "add-webhook", hook + "x").returncode == 0
-    forgotten = _service(tmp_path, second, "db", "forget-calendar-key", "--yes")
-    assert forgotten.returncode == 0 and "forgotten" in forgotten.stdout
+    other = command(second, "slack", "add-webhook", hook + "x")
+    assert other.exit_code == 2 and "forget-calendar-key" in other.output
+    assert command(first, "slack", "add-webhook", hook + "x").exit_code == 0
+    forgotten = command(second, "db", "forget-calendar-key", "--yes")
+    assert forgotten.exit_code == 0 and "forgotten" in forgotten.output
     assert asyncio.run(started_with(second)) and not asyncio.run(started_with(first))
-    again = _service(tmp_path, second, "slack", "add-webhook", hook + "y")
-    assert again.returncode == 0, again.stderr
-    assert "/calendar/" in again.stdout
+    again = command(second, "slack", "add-webhook", hook + "y")
+    assert again.exit_code == 0, again.output
+    assert "/calendar/" in again.output
