@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from jinja2 import Environment
 from starlette.requests import Request
@@ -25,6 +26,11 @@ from bot.text.i18n import LANGUAGES, Texts, negotiate
 from bot.web.report_form import COOKIE, HONEYPOT, MAX_BODY, ReportForm, take
 from config.urls import web_url
 from feeds.reports import mask
+
+if TYPE_CHECKING:
+    from bot.db.store import Store
+
+T = TypeVar("T")
 
 # Where a piece of a line is: plain, or the quoted sentence the date was read from.
 Piece = tuple[str, bool]
@@ -92,18 +98,29 @@ def evidence_routes(
         texts = Texts(language)
         return PlainTextResponse(texts("Nothing is recorded under this number.") + "\n", 404)
 
-    async def evidence(request: Request) -> Response:
+    async def recorded(
+        request: Request, fetch: Callable[[Store, int], Awaitable[T | None]]
+    ) -> tuple[str, T] | Response:
+        """The reader's language and what `fetch` finds under the path's number, or the
+        answer that says why there is nothing to show."""
         language = language_of(request)
         wanted = number(request)
         store = publisher.store
         if wanted is None or store is None:
             return not_found(language)
         try:
-            found = await store.evidence(wanted)
+            found = await fetch(store, wanted)
         except (DatabaseError, OSError):
-            return PlainTextResponse("the database does not answer; try again soon\n", 503)
-        if found is None:
-            return not_found(language)
+            texts = Texts(language)
+            text = texts("The database does not answer just now; try again in a minute.")
+            return PlainTextResponse(text + "\n", 503, headers={"Retry-After": "60"})
+        return (language, found) if found is not None else not_found(language)
+
+    async def evidence(request: Request) -> Response:
+        looked_up = await recorded(request, lambda store, n: store.evidence(n))
+        if isinstance(looked_up, Response):
+            return looked_up
+        language, found = looked_up
         body = evidence_page.render(
             **common(language),
             item=found,
@@ -115,17 +132,10 @@ def evidence_routes(
         return page(body, language)
 
     async def change(request: Request) -> Response:
-        language = language_of(request)
-        wanted = number(request)
-        store = publisher.store
-        if wanted is None or store is None:
-            return not_found(language)
-        try:
-            found = await store.page_change(wanted)
-        except (DatabaseError, OSError):
-            return PlainTextResponse("the database does not answer; try again soon\n", 503)
-        if found is None:
-            return not_found(language)
+        looked_up = await recorded(request, lambda store, n: store.page_change(n))
+        if isinstance(looked_up, Response):
+            return looked_up
+        language, found = looked_up
         added, removed = changed_lines(found.before, found.after)
         body = change_page.render(
             **common(language),

@@ -505,3 +505,26 @@ async def test_the_front_page_when_nothing_is_announced(late_client):
     assert 'id="latest-held"' in html and 'id="next-actions"' in html
     assert 'id="freshness"' in html and "has not checked the UNODC pages yet" in html
     assert "in 3 months" not in html  # no countdown to a guess
+
+
+@pytest.mark.parametrize("path", ["/evidence/1", "/changes/1"])
+async def test_evidence_without_an_answering_database_says_so_in_the_readers_language(
+    dataset, tmp_path, path
+):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'broken.db'}"
+    await upgrade(url)
+    store = await Store.open(url)
+    try:
+        async with store.sessions() as session, session.begin():
+            for table in ("proposals", "source_changes"):  # what the pages read, gone
+                await session.execute(text(f"DROP TABLE {table}"))
+        async with make_client(dataset, store) as http:
+            french = await http.get(path, headers={"Accept-Language": "fr"})
+            missing = await http.get(path.replace("/1", "/999"), headers={"Accept-Language": "fr"})
+            bad = await http.get(path.replace("/1", "/x"), headers={"Accept-Language": "ar"})
+    finally:
+        await store.close()
+    assert french.status_code == 503 and french.headers["retry-after"] == "60"
+    assert "La base de données ne répond pas" in french.text and "minute" in french.text
+    assert missing.status_code == 503  # the database, not the number, is what is wrong
+    assert bad.status_code == 404 and "Nothing is recorded" not in bad.text  # in Arabic
